@@ -1,0 +1,96 @@
+//! The clients and configuration one container builds once and every request shares.
+
+use std::sync::Arc;
+
+use crate::catalogue::{CatalogueError, ProviderCatalogue};
+use crate::config::{ConfigError, Settings};
+use crate::crypto::{CacheLimits, DataKeySource, EnvelopeCipher, KmsDataKeys};
+use crate::domain::AuditEntry;
+use crate::error::ApiError;
+use crate::http::ApiRequest;
+use crate::ids::ProviderId;
+use crate::oauth::{OAuthHttp, ProviderError};
+use crate::store::{AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords};
+
+pub struct App {
+    pub settings: Settings,
+    pub catalogue: ProviderCatalogue,
+    pub cipher: EnvelopeCipher,
+    pub states: Arc<dyn AuthorizationStates>,
+    pub integrations: Arc<dyn IntegrationRecords>,
+    pub audit_trail: Arc<dyn AuditTrail>,
+    pub oauth: OAuthHttp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    #[error(transparent)]
+    Http(#[from] ProviderError),
+}
+
+impl App {
+    /// From the process environment and the default AWS configuration (which honours `AWS_ENDPOINT_URL`).
+    pub async fn from_env() -> Result<Self, StartupError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let settings = Settings::from_env(&env)?;
+        let catalogue = ProviderCatalogue::load(&env)?;
+        let aws = aws_config::load_from_env().await;
+        let table = DynamoTable::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            settings.table_name.clone(),
+        );
+        let keys = Arc::new(KmsDataKeys::new(
+            aws_sdk_kms::Client::new(&aws),
+            settings.kms_key_id.clone(),
+        ));
+        Self::new(settings, catalogue, table, keys)
+    }
+
+    pub fn new(
+        settings: Settings,
+        catalogue: ProviderCatalogue,
+        table: DynamoTable,
+        keys: Arc<dyn DataKeySource>,
+    ) -> Result<Self, StartupError> {
+        let table = Arc::new(table);
+        Ok(Self {
+            settings,
+            catalogue,
+            cipher: EnvelopeCipher::new(keys, CacheLimits::default()),
+            states: table.clone(),
+            integrations: table.clone(),
+            audit_trail: table,
+            oauth: OAuthHttp::new()?,
+        })
+    }
+
+    /// Records an audit entry. A failed audit write is logged, not returned: by the time an entry
+    /// is written the action it records has happened, and failing the request would hide that.
+    pub async fn audit(&self, entry: AuditEntry) {
+        if let Err(e) = self.audit_trail.append(&entry).await {
+            tracing::error!(event = entry.event.as_str(), error = %e, "audit entry not written");
+        }
+    }
+
+    /// The redirect URI registered with providers: `{base}/providers/{id}/callback`.
+    pub fn redirect_uri(
+        &self,
+        req: &ApiRequest,
+        provider: &ProviderId,
+    ) -> Result<String, ApiError> {
+        let base = match (&self.settings.public_base_url, &req.domain_name) {
+            (Some(url), _) => url.as_str().trim_end_matches('/').to_string(),
+            (None, Some(domain)) => format!("https://{domain}"),
+            (None, None) => {
+                return Err(ApiError::OAuthInit(
+                    "no PUBLIC_BASE_URL and no API domain to build the redirect URI".into(),
+                ));
+            }
+        };
+        Ok(format!("{base}/providers/{provider}/callback"))
+    }
+}

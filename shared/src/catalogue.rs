@@ -1,0 +1,331 @@
+//! The provider catalogue: providers as data (shared/providers.toml, embedded at build time),
+//! resolved against the environment once at cold start.
+
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+use crate::ids::ProviderId;
+
+const EMBEDDED: &str = include_str!("../providers.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    display_name: String,
+    authorization_url: String,
+    token_url: String,
+    #[serde(default)]
+    revocation_url: Option<String>,
+    userinfo_url: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default = "yes")]
+    pkce: bool,
+    #[serde(default)]
+    token_auth: TokenAuth,
+    #[serde(default)]
+    authorization_params: BTreeMap<String, String>,
+    userinfo: UserinfoMapping,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenAuth {
+    /// HTTP Basic (`client_secret_basic`).
+    #[default]
+    Basic,
+    /// Client id and secret in the form body (`client_secret_post`).
+    Post,
+}
+
+/// JSON pointers (RFC 6901) into the userinfo response.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserinfoMapping {
+    pub id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+pub struct Provider {
+    pub id: ProviderId,
+    pub display_name: String,
+    pub authorization_url: Url,
+    pub token_url: Url,
+    pub revocation_url: Option<Url>,
+    pub userinfo_url: Url,
+    pub scopes: Vec<String>,
+    pub pkce: bool,
+    pub token_auth: TokenAuth,
+    pub authorization_params: BTreeMap<String, String>,
+    pub userinfo: UserinfoMapping,
+    /// None when the deployment has no credentials for it: listed, but not connectable.
+    pub credentials: Option<ClientCredentials>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("provider catalogue is not valid TOML: {0}")]
+    Syntax(String),
+    #[error("provider `{entry}`: field `{field}`: {problem}")]
+    Field {
+        entry: String,
+        field: &'static str,
+        problem: String,
+    },
+    #[error("provider `{entry}`: {problem}")]
+    Entry { entry: String, problem: String },
+}
+
+pub struct ProviderCatalogue {
+    providers: BTreeMap<ProviderId, Provider>,
+}
+
+impl ProviderCatalogue {
+    /// The embedded catalogue, with credentials and `${VAR}` values looked up by `env`.
+    pub fn load(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, CatalogueError> {
+        Self::parse(EMBEDDED, env)
+    }
+
+    pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, CatalogueError> {
+        let raw: BTreeMap<String, toml::Value> =
+            toml::from_str(text).map_err(|e| CatalogueError::Syntax(e.to_string()))?;
+        let mut providers = BTreeMap::new();
+        for (name, value) in raw {
+            let id = ProviderId::parse(&name).map_err(|e| CatalogueError::Entry {
+                entry: name.clone(),
+                problem: e.to_string(),
+            })?;
+            let entry: RawEntry =
+                value
+                    .try_into()
+                    .map_err(|e: toml::de::Error| CatalogueError::Entry {
+                        entry: name.clone(),
+                        problem: e.message().to_string(),
+                    })?;
+            let provider = resolve(id.clone(), entry, env)?;
+            providers.insert(id, provider);
+        }
+        Ok(Self { providers })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Provider> {
+        let id = ProviderId::parse(id).ok()?;
+        self.providers.get(&id)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Provider> {
+        self.providers.values()
+    }
+}
+
+fn resolve(
+    id: ProviderId,
+    raw: RawEntry,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Provider, CatalogueError> {
+    let entry = id.as_str().to_string();
+    let url = |field: &'static str, value: &str| -> Result<Url, CatalogueError> {
+        let expanded = expand(value, env).map_err(|problem| CatalogueError::Field {
+            entry: entry.clone(),
+            field,
+            problem,
+        })?;
+        let parsed = Url::parse(&expanded).map_err(|e| CatalogueError::Field {
+            entry: entry.clone(),
+            field,
+            problem: format!("`{expanded}` is not a URL: {e}"),
+        })?;
+        // RFC 6749 §3.1 / RFC 7009 §2: endpoints are HTTPS. Plain HTTP only on loopback (local servers).
+        let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+            return Err(CatalogueError::Field {
+                entry: entry.clone(),
+                field,
+                problem: format!("`{expanded}` must be https (plain http only on loopback)"),
+            });
+        }
+        Ok(parsed)
+    };
+    let userinfo = raw.userinfo.clone();
+    for (field, pointer) in [
+        ("userinfo.id", Some(&userinfo.id)),
+        ("userinfo.email", userinfo.email.as_ref()),
+        ("userinfo.name", userinfo.name.as_ref()),
+    ] {
+        if let Some(p) = pointer
+            && !p.starts_with('/')
+        {
+            return Err(CatalogueError::Field {
+                entry: entry.clone(),
+                field,
+                problem: format!("`{p}` is not a JSON pointer (must start with /)"),
+            });
+        }
+    }
+    if raw.display_name.trim().is_empty() {
+        return Err(CatalogueError::Field {
+            entry: entry.clone(),
+            field: "display_name",
+            problem: "must not be empty".into(),
+        });
+    }
+    let prefix = id.env_prefix();
+    let credentials = match (
+        env(&format!("{prefix}_CLIENT_ID")),
+        env(&format!("{prefix}_CLIENT_SECRET")),
+    ) {
+        (Some(client_id), Some(secret)) if !client_id.is_empty() && !secret.is_empty() => {
+            Some(ClientCredentials {
+                client_id,
+                client_secret: SecretString::from(secret),
+            })
+        }
+        _ => None,
+    };
+    Ok(Provider {
+        authorization_url: url("authorization_url", &raw.authorization_url)?,
+        token_url: url("token_url", &raw.token_url)?,
+        revocation_url: raw
+            .revocation_url
+            .as_deref()
+            .map(|u| url("revocation_url", u))
+            .transpose()?,
+        userinfo_url: url("userinfo_url", &raw.userinfo_url)?,
+        id,
+        display_name: raw.display_name,
+        scopes: raw.scopes,
+        pkce: raw.pkce,
+        token_auth: raw.token_auth,
+        authorization_params: raw.authorization_params,
+        userinfo,
+        credentials,
+    })
+}
+
+/// Expands `${VAR}` and `${VAR:-default}`.
+fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in `{value}`"))?
+            + start;
+        let inner = &rest[start + 2..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        match env(name)
+            .filter(|v| !v.is_empty())
+            .or_else(|| default.map(str::to_string))
+        {
+            Some(v) => out.push_str(v.trim_end_matches('/')),
+            None => return Err(format!("environment variable {name} is not set")),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn embedded_catalogue_loads_and_marks_providers_without_credentials() {
+        let env = env_of(&[
+            ("DEMO_CLIENT_ID", "demo-client"),
+            ("DEMO_CLIENT_SECRET", "s"),
+            ("DEMO_OAUTH_URL", "http://127.0.0.1:1234/"),
+        ]);
+        let catalogue = ProviderCatalogue::load(&env).unwrap();
+        let demo = catalogue.get("demo").unwrap();
+        assert!(demo.credentials.is_some());
+        assert_eq!(demo.token_url.as_str(), "http://127.0.0.1:1234/token");
+        let google = catalogue.get("google").unwrap();
+        assert!(google.credentials.is_none());
+        assert_eq!(
+            google
+                .authorization_params
+                .get("access_type")
+                .map(String::as_str),
+            Some("offline")
+        );
+        let microsoft = catalogue.get("microsoft").unwrap();
+        assert!(microsoft.authorization_url.as_str().contains("/common/"));
+        assert!(microsoft.scopes.iter().any(|s| s == "offline_access"));
+        assert!(catalogue.get("myspace").is_none());
+        assert!(catalogue.get("../x").is_none());
+    }
+
+    #[test]
+    fn a_malformed_entry_names_the_entry_and_field() {
+        let text = r#"
+            [acme]
+            display_name = "Acme"
+            authorization_url = "not a url"
+            token_url = "https://acme.example/token"
+            userinfo_url = "https://acme.example/me"
+            userinfo = { id = "/sub" }
+        "#;
+        let err = ProviderCatalogue::parse(text, &env_of(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("`acme`") && err.contains("authorization_url"),
+            "{err}"
+        );
+        let plain_http = text.replace("not a url", "http://acme.example/auth");
+        let err = ProviderCatalogue::parse(&plain_http, &env_of(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("authorization_url") && err.contains("https"),
+            "{err}"
+        );
+
+        let unknown_field = "[acme]\ndisplay_name = \"A\"\nauthorization_url = \"https://a/\"\ntoken_url = \"https://a/\"\nuserinfo_url = \"https://a/\"\nuserinfo = { id = \"/sub\" }\ncolour = \"red\"\n";
+        let err = ProviderCatalogue::parse(unknown_field, &env_of(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("`acme`") && err.contains("colour"), "{err}");
+
+        let unset = "[acme]\ndisplay_name = \"A\"\nauthorization_url = \"${ACME_URL}/auth\"\ntoken_url = \"https://a/\"\nuserinfo_url = \"https://a/\"\nuserinfo = { id = \"/sub\" }\n";
+        let err = ProviderCatalogue::parse(unset, &env_of(&[]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("ACME_URL"), "{err}");
+    }
+}

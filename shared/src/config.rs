@@ -1,0 +1,124 @@
+//! Typed settings, read once at cold start from the environment (template.yaml sets them in AWS,
+//! `make dev` and the tests set them locally). Documented in README.md, "Configuration".
+
+use url::Url;
+
+use crate::state::StateKey;
+
+pub struct Settings {
+    pub table_name: String,
+    pub kms_key_id: String,
+    pub state_key: StateKey,
+    /// Life of an OAuth state, seconds (default 600).
+    pub state_ttl_secs: i64,
+    /// The API's public base URL for redirect URIs; None: `https://{domain API Gateway saw}`.
+    pub public_base_url: Option<Url>,
+    /// Origins (`scheme://host[:port]`) the callback may redirect to.
+    pub return_to_allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &str| {
+            env(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ConfigError(format!("{name} is not set")))
+        };
+        let state_key = StateKey::new(required("STATE_SECRET")?.into_bytes())
+            .map_err(|e| ConfigError(format!("STATE_SECRET: {e}")))?;
+        let state_ttl_secs = match env("STATE_TTL_SECONDS").filter(|v| !v.is_empty()) {
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .ok_or_else(|| ConfigError("STATE_TTL_SECONDS must be 1-3600".into()))?,
+            None => 600,
+        };
+        let public_base_url = match env("PUBLIC_BASE_URL").filter(|v| !v.is_empty()) {
+            Some(v) => Some(
+                Url::parse(v.trim_end_matches('/'))
+                    .map_err(|e| ConfigError(format!("PUBLIC_BASE_URL: {e}")))?,
+            ),
+            None => None,
+        };
+        let mut return_to_allowed_origins = Vec::new();
+        for raw in env("RETURN_TO_ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let url = Url::parse(raw)
+                .map_err(|e| ConfigError(format!("RETURN_TO_ALLOWED_ORIGINS: `{raw}`: {e}")))?;
+            return_to_allowed_origins.push(url.origin().ascii_serialization());
+        }
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            kms_key_id: required("KMS_KEY_ID")?,
+            state_key,
+            state_ttl_secs,
+            public_base_url,
+            return_to_allowed_origins,
+        })
+    }
+
+    /// The return URL if its origin is allowlisted: the only place the callback will redirect to.
+    pub fn allowed_return_to(&self, raw: &str) -> Option<Url> {
+        let url = Url::parse(raw).ok()?;
+        if !matches!(url.scheme(), "https" | "http") || url.cannot_be_a_base() {
+            return None;
+        }
+        let origin = url.origin().ascii_serialization();
+        self.return_to_allowed_origins
+            .contains(&origin)
+            .then_some(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(origins: &str) -> Settings {
+        let origins = origins.to_string();
+        Settings::from_env(&move |k: &str| match k {
+            "STATE_SECRET" => Some("x".repeat(32)),
+            "TABLE_NAME" => Some("t".into()),
+            "KMS_KEY_ID" => Some("k".into()),
+            "RETURN_TO_ALLOWED_ORIGINS" => Some(origins.clone()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_allowlisted_origins_are_redirect_targets() {
+        let s = settings("http://localhost:3000, https://app.example.com/");
+        assert!(
+            s.allowed_return_to("http://localhost:3000/settings?tab=1")
+                .is_some()
+        );
+        assert!(s.allowed_return_to("https://app.example.com/x").is_some());
+        for bad in [
+            "https://evil.example/steal",
+            "https://app.example.com.evil.example/",
+            "https://app.example.com:8443/",
+            "http://app.example.com/",
+            "javascript:alert(1)",
+            "//evil.example/",
+            "/relative",
+            "https://evil.example\\@app.example.com/",
+        ] {
+            assert!(s.allowed_return_to(bad).is_none(), "{bad}");
+        }
+        assert!(
+            settings("")
+                .allowed_return_to("http://localhost:3000/")
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! What the service stores and returns.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::crypto::Envelope;
+use crate::ids::{IntegrationId, ProviderId, UserId};
+use crate::state::StateId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntegrationStatus {
+    Pending,
+    Connected,
+    Expired,
+    Error,
+    Disconnected,
+}
+
+impl IntegrationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Connected => "connected",
+            Self::Expired => "expired",
+            Self::Error => "error",
+            Self::Disconnected => "disconnected",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "connected" => Self::Connected,
+            "expired" => Self::Expired,
+            "error" => Self::Error,
+            "disconnected" => Self::Disconnected,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncSettings {
+    pub enabled: bool,
+    pub sync_types: Vec<String>,
+    pub frequency: String,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            sync_types: vec!["calendar".into()],
+            frequency: "hourly".into(),
+        }
+    }
+}
+
+/// The last failure seen for an integration (refresh or sync), as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationError {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+/// An integration as stored, without its tokens.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    pub id: IntegrationId,
+    pub user_id: UserId,
+    pub provider: ProviderId,
+    pub status: IntegrationStatus,
+    pub external_account_id: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub scopes: Vec<String>,
+    pub sync_settings: SyncSettings,
+    pub last_sync_at: Option<String>,
+    pub last_error: Option<IntegrationError>,
+    /// Access-token expiry, epoch seconds.
+    pub expires_at: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Optimistic-concurrency counter, bumped on every write.
+    pub version: u64,
+}
+
+/// The API's `Integration` (api.md): tokens never appear in it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationView {
+    pub id: String,
+    pub provider: String,
+    pub status: IntegrationStatus,
+    pub external_account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub scopes: Vec<String>,
+    pub sync_settings: SyncSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<IntegrationError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Integration> for IntegrationView {
+    fn from(i: &Integration) -> Self {
+        Self {
+            id: i.id.to_string(),
+            provider: i.provider.to_string(),
+            status: i.status,
+            external_account_id: i.external_account_id.clone(),
+            display_name: i.display_name.clone(),
+            email: i.email.clone(),
+            scopes: i.scopes.clone(),
+            sync_settings: i.sync_settings.clone(),
+            last_sync_at: i.last_sync_at.clone(),
+            last_error: i.last_error.clone(),
+            expires_at: i.expires_at.and_then(epoch_to_rfc3339),
+            created_at: i.created_at.clone(),
+            updated_at: i.updated_at.clone(),
+        }
+    }
+}
+
+pub fn epoch_to_rfc3339(secs: i64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
+}
+
+pub fn now_epoch() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A started authorization, stored under its state id until the callback consumes it.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    pub state_id: StateId,
+    pub user_id: UserId,
+    pub provider: ProviderId,
+    pub redirect_uri: String,
+    pub return_to: Option<String>,
+    pub scopes: Vec<String>,
+    pub pkce_verifier: Option<Envelope>,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditEvent {
+    OauthInitiated,
+    OauthCompleted,
+    OauthFailed,
+    InvalidStateDetected,
+    TokenRefreshed,
+    TokenRefreshFailed,
+    IntegrationDisconnected,
+    SyncRequested,
+    SyncCompleted,
+    SyncFailed,
+}
+
+impl AuditEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OauthInitiated => "oauth_initiated",
+            Self::OauthCompleted => "oauth_completed",
+            Self::OauthFailed => "oauth_failed",
+            Self::InvalidStateDetected => "invalid_state_detected",
+            Self::TokenRefreshed => "token_refreshed",
+            Self::TokenRefreshFailed => "token_refresh_failed",
+            Self::IntegrationDisconnected => "integration_disconnected",
+            Self::SyncRequested => "sync_requested",
+            Self::SyncCompleted => "sync_completed",
+            Self::SyncFailed => "sync_failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::OauthInitiated,
+            Self::OauthCompleted,
+            Self::OauthFailed,
+            Self::InvalidStateDetected,
+            Self::TokenRefreshed,
+            Self::TokenRefreshFailed,
+            Self::IntegrationDisconnected,
+            Self::SyncRequested,
+            Self::SyncCompleted,
+            Self::SyncFailed,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+}
+
+/// An audit entry (api.md `AuditEntry`). `user_id` None files it under the anonymous partition
+/// (e.g. a forged state on the public callback, where nobody is known).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub event: AuditEvent,
+    #[serde(skip)]
+    pub user_id: Option<UserId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integration_id: Option<String>,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    pub correlation_id: String,
+    /// A short machine reason (`bad_mac`, `expired`, `access_denied`…), never free provider text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}

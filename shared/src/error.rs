@@ -1,0 +1,127 @@
+//! The edge error: every failure a handler can return, turned into the response envelope once,
+//! in [`crate::http::ApiResponse::from_error`]. Lower layers have their own enums and convert here.
+
+use crate::crypto::CryptoError;
+use crate::oauth::ProviderError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error("unknown or unconfigured provider: {0}")]
+    InvalidProvider(String),
+    #[error("the OAuth state is invalid, expired or already used")]
+    InvalidState,
+    #[error("integration not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("could not start the OAuth flow: {0}")]
+    OAuthInit(String),
+    /// The provider refused the authorization (user denied, bad or reused code).
+    #[error("the provider refused the authorization: {0}")]
+    OAuthCallback(String),
+    /// The provider could not be reached or answered with a server error.
+    #[error("the provider is unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error("the token store is unavailable")]
+    Database(#[source] StoreError),
+    /// An invariant broke (a stored envelope that does not decrypt, a KMS failure). Not the caller's fault.
+    #[error("internal error")]
+    Internal(#[source] boxed::Source),
+}
+
+/// `code`, HTTP status and `retryable` of each error, as in docs/openapi.yaml.
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Validation(_)
+            | Self::InvalidProvider(_)
+            | Self::InvalidState
+            | Self::OAuthCallback(_) => 400,
+            Self::Unauthorized => 401,
+            Self::NotFound => 404,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::OAuthInit(_) => 500,
+            Self::ProviderUnavailable(_) => 502,
+            Self::Database(_) => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "VALIDATION_ERROR",
+            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::InvalidProvider(_) => "INVALID_PROVIDER",
+            Self::InvalidState => "INVALID_STATE",
+            Self::NotFound => "ACCOUNT_NOT_FOUND",
+            Self::Conflict(_) => "CONFLICT",
+            Self::OAuthInit(_) => "OAUTH_INIT_ERROR",
+            Self::OAuthCallback(_) => "OAUTH_CALLBACK_ERROR",
+            Self::ProviderUnavailable(_) => "NETWORK_ERROR",
+            Self::Database(_) => "DATABASE_ERROR",
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    pub fn retryable(&self) -> bool {
+        matches!(self, Self::ProviderUnavailable(_) | Self::Database(_))
+    }
+
+    /// The message sent to the client: never the debug form of a source error.
+    pub fn public_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Database(e)
+    }
+}
+
+impl From<CryptoError> for ApiError {
+    fn from(e: CryptoError) -> Self {
+        Self::Internal(boxed::Source::new(e))
+    }
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(e: ProviderError) -> Self {
+        match e {
+            ProviderError::Rejected { ref error, .. } => Self::OAuthCallback(error.clone()),
+            ProviderError::Unavailable(ref why) => Self::ProviderUnavailable(why.clone()),
+            ProviderError::BadResponse(ref why) => Self::ProviderUnavailable(why.clone()),
+            ProviderError::Config(ref why) => Self::OAuthInit(why.clone()),
+        }
+    }
+}
+
+/// A boxed source error for [`ApiError::Internal`], so the edge enum does not grow a variant per layer.
+pub mod boxed {
+    #[derive(Debug)]
+    pub struct Source(Box<dyn std::error::Error + Send + Sync>);
+    impl Source {
+        pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+            Self(Box::new(e))
+        }
+    }
+    impl std::fmt::Display for Source {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl std::error::Error for Source {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.0.as_ref())
+        }
+    }
+}

@@ -1,0 +1,38 @@
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::{ApiRequest, ApiResponse};
+use crate::store::{decode_cursor, encode_cursor};
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 100;
+
+/// GET /audit?limit&cursor: the caller's audit trail, newest first.
+pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let limit = match req.query_param("limit") {
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::Validation(format!("limit must be an integer from 1 to {MAX_LIMIT}"))
+            })?,
+        None => DEFAULT_LIMIT,
+    };
+    let cursor = match req.query_param("cursor") {
+        Some(raw) => Some(
+            decode_cursor(raw, "AUDIT#")
+                .ok_or_else(|| ApiError::Validation("invalid cursor".into()))?,
+        ),
+        None => None,
+    };
+    let (entries, next) = app
+        .audit_trail
+        .page(Some(&caller.user_id), limit, cursor.as_deref())
+        .await?;
+    let mut data = serde_json::json!({ "entries": entries });
+    if let Some(next) = next {
+        data["nextCursor"] = serde_json::Value::String(encode_cursor(&next));
+    }
+    Ok(ApiResponse::ok(&req.request_id, data))
+}

@@ -1,0 +1,291 @@
+use lambda_http::http::StatusCode;
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+use super::audit_entry;
+use crate::app::App;
+use crate::catalogue::Provider;
+use crate::crypto::{RowBinding, SealPurpose};
+use crate::domain::{
+    AuditEvent, Integration, IntegrationStatus, IntegrationView, PendingAuthorization,
+    SyncSettings, now_epoch,
+};
+use crate::error::ApiError;
+use crate::http::{ApiRequest, ApiResponse, now_rfc3339};
+use crate::ids::{IntegrationId, UserId};
+use crate::oauth::TokenSet;
+use crate::store::StateClaim;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallbackBody {
+    code: String,
+    state: String,
+}
+
+/// A provider known to the catalogue (configured or not: states were only ever issued for configured ones).
+fn provider<'a>(app: &'a App, req: &ApiRequest) -> Result<&'a Provider, ApiError> {
+    super::connect::configured_provider(app, req)
+}
+
+/// GET /providers/{provider}/callback: the provider's redirect. The state authenticates it; once
+/// it has, every outcome goes back to the app (its returnTo, or the popup page), not as JSON.
+pub async fn from_browser(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let provider = provider(app, req)?;
+    let state = req
+        .query_param("state")
+        .ok_or_else(|| ApiError::Validation("missing query parameter `state`".into()))?;
+    let pending = consume_state(app, req, provider, state, None).await?;
+    let outcome = complete(
+        app,
+        req,
+        provider,
+        &pending,
+        req.query_param("code"),
+        req.query_param("error"),
+    )
+    .await;
+    Ok(answer_browser(app, &pending, outcome, &req.request_id))
+}
+
+/// POST /providers/{provider}/callback: the SPA variant; the state must belong to the caller.
+pub async fn from_app(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let body: CallbackBody = req.json_body()?;
+    let provider = provider(app, req)?;
+    let pending = consume_state(app, req, provider, &body.state, Some(&caller.user_id)).await?;
+    let integration = complete(app, req, provider, &pending, Some(&body.code), None).await?;
+    Ok(ApiResponse::ok(
+        &req.request_id,
+        serde_json::json!({ "integration": IntegrationView::from(&integration) }),
+    ))
+}
+
+/// Verifies the state's MAC, provider and expiry, then consumes its row (single use, bound to the
+/// user on the POST variant). Every refusal is audited as `invalid_state_detected`.
+async fn consume_state(
+    app: &App,
+    req: &ApiRequest,
+    provider: &Provider,
+    state: &str,
+    caller: Option<&UserId>,
+) -> Result<PendingAuthorization, ApiError> {
+    let now = now_epoch();
+    let refuse = |reason: &'static str| async move {
+        tracing::warn!(
+            reason,
+            provider = provider.id.as_str(),
+            "invalid OAuth state"
+        );
+        let mut entry = audit_entry(req, AuditEvent::InvalidStateDetected, caller);
+        entry.provider = Some(provider.id.to_string());
+        entry.reason = Some(reason.into());
+        app.audit(entry).await;
+        ApiError::InvalidState
+    };
+    let id = match app.settings.state_key.verify(state, &provider.id, now) {
+        Ok(id) => id,
+        Err(why) => return Err(refuse(why.reason()).await),
+    };
+    let claim = StateClaim {
+        provider: &provider.id,
+        user: caller,
+    };
+    match app.states.take_pending(&id, claim).await? {
+        None => Err(refuse(if caller.is_some() {
+            "unknown_used_or_other_user"
+        } else {
+            "unknown_or_used"
+        })
+        .await),
+        // DynamoDB's TTL deletes lazily: the row's own expiry is what counts.
+        Some(p) if p.expires_at < now => Err(refuse("expired").await),
+        Some(p) => Ok(p),
+    }
+}
+
+/// Code exchange, account lookup and the sealed, saved integration; failures audited as `oauth_failed`.
+async fn complete(
+    app: &App,
+    req: &ApiRequest,
+    provider: &Provider,
+    pending: &PendingAuthorization,
+    code: Option<&str>,
+    provider_error: Option<&str>,
+) -> Result<Integration, ApiError> {
+    let result = exchange_and_save(app, provider, pending, code, provider_error).await;
+    match &result {
+        Ok(integration) => {
+            let mut entry = audit_entry(req, AuditEvent::OauthCompleted, Some(&pending.user_id));
+            entry.provider = Some(provider.id.to_string());
+            entry.integration_id = Some(integration.id.to_string());
+            app.audit(entry).await;
+            tracing::info!(
+                provider = provider.id.as_str(),
+                integration_id = integration.id.as_str(),
+                "integration connected"
+            );
+        }
+        Err(e) => {
+            let mut entry = audit_entry(req, AuditEvent::OauthFailed, Some(&pending.user_id));
+            entry.provider = Some(provider.id.to_string());
+            entry.reason = Some(e.code().to_ascii_lowercase());
+            app.audit(entry).await;
+        }
+    }
+    result
+}
+
+async fn exchange_and_save(
+    app: &App,
+    provider: &Provider,
+    pending: &PendingAuthorization,
+    code: Option<&str>,
+    provider_error: Option<&str>,
+) -> Result<Integration, ApiError> {
+    if let Some(error) = provider_error {
+        // Only the RFC 6749 error code, reduced to a safe token: it ends up in a redirect URL.
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return Err(ApiError::OAuthCallback(error));
+    }
+    let code = code
+        .filter(|c| c.len() <= 4096)
+        .ok_or_else(|| ApiError::Validation("missing or oversized `code`".into()))?;
+    let verifier = match &pending.pkce_verifier {
+        Some(sealed) => {
+            let row = RowBinding {
+                user_id: pending.user_id.as_str(),
+                record_id: &pending.state_id.0,
+                provider: provider.id.as_str(),
+            };
+            let plain = app
+                .cipher
+                .open(SealPurpose::PkceVerifier, &row, sealed)
+                .await?;
+            let text = String::from_utf8(plain.to_vec()).map_err(|_| {
+                ApiError::Internal(crate::error::boxed::Source::new(
+                    crate::crypto::CryptoError::Malformed("verifier"),
+                ))
+            })?;
+            Some(SecretString::from(text))
+        }
+        None => None,
+    };
+    let now = now_epoch();
+    let mut tokens: TokenSet = app
+        .oauth
+        .exchange_code(
+            provider,
+            &pending.redirect_uri,
+            code,
+            verifier.as_ref(),
+            now,
+        )
+        .await?;
+    if tokens.scopes.is_empty() {
+        tokens.scopes = pending.scopes.clone();
+    }
+    let account = app
+        .oauth
+        .fetch_account(provider, &tokens.access_token)
+        .await?;
+    let id = IntegrationId::derive(&pending.user_id, &provider.id, &account.external_account_id);
+    let row = RowBinding {
+        user_id: pending.user_id.as_str(),
+        record_id: id.as_str(),
+        provider: provider.id.as_str(),
+    };
+    let sealed = app
+        .cipher
+        .seal(SealPurpose::TokenSet, &row, &tokens.to_plaintext())
+        .await?;
+    let timestamp = now_rfc3339();
+    let integration = Integration {
+        id,
+        user_id: pending.user_id.clone(),
+        provider: provider.id.clone(),
+        status: IntegrationStatus::Connected,
+        external_account_id: account.external_account_id,
+        display_name: account.display_name,
+        email: account.email,
+        scopes: tokens.scopes.clone(),
+        sync_settings: SyncSettings::default(),
+        last_sync_at: None,
+        last_error: None,
+        expires_at: tokens.expires_at,
+        created_at: timestamp.clone(),
+        updated_at: timestamp,
+        version: 0,
+    };
+    Ok(app
+        .integrations
+        .save_connected(&integration, &sealed)
+        .await?)
+}
+
+/// Redirect to the app's allowlisted returnTo, or the popup page that posts to `window.opener`.
+fn answer_browser(
+    app: &App,
+    pending: &PendingAuthorization,
+    outcome: Result<Integration, ApiError>,
+    request_id: &str,
+) -> ApiResponse {
+    // Checked again: the allowlist may have changed since connect.
+    let return_to: Option<Url> = pending
+        .return_to
+        .as_deref()
+        .and_then(|r| app.settings.allowed_return_to(r));
+    if let Some(mut url) = return_to {
+        {
+            let mut query = url.query_pairs_mut();
+            match &outcome {
+                Ok(i) => query
+                    .append_pair("status", "connected")
+                    .append_pair("integrationId", i.id.as_str()),
+                Err(e) => query
+                    .append_pair("status", "error")
+                    .append_pair("code", e.code()),
+            };
+        }
+        if let Err(e) = &outcome {
+            tracing::info!(code = e.code(), "callback failed; redirecting to the app");
+        }
+        return ApiResponse::redirect(url.as_str());
+    }
+    let (status, message) = match &outcome {
+        Ok(i) => (
+            StatusCode::OK,
+            serde_json::json!({"type": "oauth-success", "provider": i.provider.as_str(), "integrationId": i.id.as_str(), "correlationId": request_id}),
+        ),
+        Err(e) => {
+            let _ = ApiResponse::from_error(request_id, e); // logs it, like every other error
+            (
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                serde_json::json!({"type": "oauth-error", "provider": pending.provider.as_str(), "code": e.code(), "message": e.public_message(), "correlationId": request_id}),
+            )
+        }
+    };
+    popup_page(status, &message, &app.settings.return_to_allowed_origins)
+}
+
+/// A page that posts `message` to its opener on each allowlisted origin (postMessage drops it
+/// unless the opener is on that origin, so nothing reaches a foreign window), then closes.
+fn popup_page(status: StatusCode, message: &serde_json::Value, origins: &[String]) -> ApiResponse {
+    let mut nonce = [0u8; 16];
+    crate::crypto::fill_random(&mut nonce);
+    let nonce = crate::ids::hex(&nonce);
+    // JSON inside <script>: escaping `<` keeps `</script>` out of it.
+    let data = serde_json::json!({"message": message, "origins": origins})
+        .to_string()
+        .replace('<', "\\u003c");
+    let body = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Connecting…</title></head><body><p id="status">You can close this window.</p><script nonce="{nonce}">(function(){{var d={data};if(window.opener){{d.origins.forEach(function(o){{try{{window.opener.postMessage(d.message,o);}}catch(e){{}}}});window.close();}}}})();</script></body></html>"#
+    );
+    let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'none'");
+    ApiResponse::html(status, body, &csp)
+}

@@ -1,0 +1,136 @@
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use super::audit_entry;
+use crate::app::App;
+use crate::catalogue::Provider;
+use crate::crypto::{RowBinding, SealPurpose};
+use crate::domain::{AuditEvent, PendingAuthorization, epoch_to_rfc3339, now_epoch};
+use crate::error::ApiError;
+use crate::http::{ApiRequest, ApiResponse};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConnectBody {
+    #[serde(default)]
+    return_to: Option<String>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+const MAX_EXTRA_SCOPES: usize = 50;
+
+/// A configured provider by its path id, or INVALID_PROVIDER.
+pub(super) fn configured_provider<'a>(
+    app: &'a App,
+    req: &ApiRequest,
+) -> Result<&'a Provider, ApiError> {
+    let name = req.path_param("provider")?;
+    app.catalogue
+        .get(name)
+        .filter(|p| p.credentials.is_some())
+        .ok_or_else(|| ApiError::InvalidProvider(name.chars().take(64).collect()))
+}
+
+/// POST /providers/{provider}/connect: a new state (+PKCE) and the authorization URL.
+pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let body: ConnectBody = req.json_body()?;
+    let provider = configured_provider(app, req)?;
+    let return_to = match &body.return_to {
+        Some(raw) => Some(
+            app.settings
+                .allowed_return_to(raw)
+                .ok_or_else(|| {
+                    ApiError::Validation(
+                        "returnTo must be an absolute URL on an allowed origin".into(),
+                    )
+                })?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let scopes = requested_scopes(provider, body.scopes.as_deref())?;
+
+    let now = now_epoch();
+    let expires_at = now + app.settings.state_ttl_secs;
+    let issued = app.settings.state_key.issue(&provider.id, expires_at);
+    let redirect_uri = app.redirect_uri(req, &provider.id)?;
+    let start = app
+        .oauth
+        .authorization_url(provider, &redirect_uri, &issued.value, &scopes)?;
+    let pkce_verifier = match &start.pkce_verifier {
+        Some(verifier) => {
+            let row = RowBinding {
+                user_id: caller.user_id.as_str(),
+                record_id: &issued.id.0,
+                provider: provider.id.as_str(),
+            };
+            Some(
+                app.cipher
+                    .seal(
+                        SealPurpose::PkceVerifier,
+                        &row,
+                        verifier.expose_secret().as_bytes(),
+                    )
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    app.states
+        .put_pending(&PendingAuthorization {
+            state_id: issued.id.clone(),
+            user_id: caller.user_id.clone(),
+            provider: provider.id.clone(),
+            redirect_uri,
+            return_to,
+            scopes,
+            pkce_verifier,
+            expires_at,
+        })
+        .await?;
+    let mut entry = audit_entry(req, AuditEvent::OauthInitiated, Some(&caller.user_id));
+    entry.provider = Some(provider.id.to_string());
+    app.audit(entry).await;
+
+    Ok(ApiResponse::ok(
+        &req.request_id,
+        serde_json::json!({
+            "authUrl": start.url.as_str(),
+            "state": issued.value,
+            "expiresAt": epoch_to_rfc3339(expires_at),
+        }),
+    ))
+}
+
+/// The provider's default scopes plus any the app asked for, each a plain scope token.
+fn requested_scopes(
+    provider: &Provider,
+    extra: Option<&[String]>,
+) -> Result<Vec<String>, ApiError> {
+    let extra = extra.unwrap_or_default();
+    if extra.len() > MAX_EXTRA_SCOPES {
+        return Err(ApiError::Validation(format!(
+            "at most {MAX_EXTRA_SCOPES} scopes"
+        )));
+    }
+    let mut scopes = provider.scopes.clone();
+    for scope in extra {
+        // RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
+        let valid = !scope.is_empty()
+            && scope.len() <= 256
+            && scope
+                .bytes()
+                .all(|b| b > 0x20 && b < 0x7f && b != b'"' && b != b'\\');
+        if !valid {
+            return Err(ApiError::Validation(
+                "each scope must be a non-empty scope token (RFC 6749 §3.3)".into(),
+            ));
+        }
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
+    Ok(scopes)
+}

@@ -1,0 +1,307 @@
+//! The HTTP edge shared by every function: a plain request type the handlers take (built from an
+//! API Gateway HTTP API event, or by the dev gateway), and the response envelope of api.md.
+
+use std::collections::HashMap;
+
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::ApiError;
+use crate::ids::UserId;
+
+/// Bodies above this size are refused with 413 before any parsing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The authenticated caller: the `sub` claim API Gateway's JWT authorizer verified.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    pub path: String,
+    pub path_params: HashMap<String, String>,
+    pub query: HashMap<String, String>,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// JWT claims as API Gateway passes them (`requestContext.authorizer.jwt.claims`).
+    pub claims: Option<HashMap<String, String>>,
+    /// The correlation id of every log line, audit entry and response: the Lambda request id.
+    pub request_id: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The API's domain as API Gateway saw it; used for redirect URIs when no base URL is configured.
+    pub domain_name: Option<String>,
+}
+
+impl ApiRequest {
+    /// Builds the plain request from what lambda_http parsed out of an HTTP API (v2) event.
+    pub fn from_lambda(req: lambda_http::Request) -> Self {
+        let path_params = req
+            .path_parameters()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let query = req
+            .query_string_parameters()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lambda_request_id = req.lambda_context_ref().map(|c| c.request_id.clone());
+        let (claims, gateway_request_id, source_ip, user_agent, domain_name) =
+            match req.request_context_ref() {
+                Some(RequestContext::ApiGatewayV2(ctx)) => (
+                    ctx.authorizer
+                        .as_ref()
+                        .and_then(|a| a.jwt.as_ref())
+                        .map(|jwt| jwt.claims.clone()),
+                    ctx.request_id.clone(),
+                    ctx.http.source_ip.clone(),
+                    ctx.http.user_agent.clone(),
+                    ctx.domain_name.clone(),
+                ),
+                _ => (None, None, None, None, None),
+            };
+        let (parts, body) = req.into_parts();
+        let body = match body {
+            Body::Empty => Vec::new(),
+            Body::Text(text) => text.into_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => Vec::new(),
+        };
+        Self {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            path_params,
+            query,
+            headers: parts.headers,
+            body,
+            claims,
+            request_id: lambda_request_id
+                .filter(|id| !id.is_empty())
+                .or(gateway_request_id)
+                .unwrap_or_else(|| "unknown".into()),
+            source_ip,
+            user_agent,
+            domain_name,
+        }
+    }
+
+    /// The caller from the authorizer's claims; 401 when there are none (a route misconfigured as public).
+    pub fn caller(&self) -> Result<Caller, ApiError> {
+        let sub = self
+            .claims
+            .as_ref()
+            .and_then(|c| c.get("sub"))
+            .ok_or(ApiError::Unauthorized)?;
+        let user_id = UserId::parse(sub).map_err(|_| ApiError::Unauthorized)?;
+        Ok(Caller { user_id })
+    }
+
+    pub fn path_param(&self, name: &str) -> Result<&str, ApiError> {
+        self.path_params
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ApiError::Validation(format!("missing path parameter `{name}`")))
+    }
+
+    /// Parses a JSON body; an empty body is `{}`. Size is checked before parsing.
+    pub fn json_body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        self.check_body_size()?;
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &self.body
+        };
+        serde_json::from_slice(body).map_err(|e| {
+            // serde's message names the field and the expected type; its line/column is noise here.
+            let what = match e.classify() {
+                serde_json::error::Category::Data => "invalid field",
+                _ => "malformed JSON",
+            };
+            ApiError::Validation(format!("{what}: {}", strip_position(&e.to_string())))
+        })
+    }
+
+    pub fn check_body_size(&self) -> Result<(), ApiError> {
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a, T: Serialize> {
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody<'a>>,
+    correlation_id: &'a str,
+    timestamp: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+    retryable: bool,
+}
+
+pub fn now_rfc3339() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+impl ApiResponse {
+    pub fn ok<T: Serialize>(request_id: &str, data: T) -> Self {
+        Self::with_status(StatusCode::OK, request_id, data)
+    }
+
+    pub fn with_status<T: Serialize>(status: StatusCode, request_id: &str, data: T) -> Self {
+        let envelope = Envelope {
+            success: true,
+            data: Some(data),
+            error: None,
+            correlation_id: request_id,
+            timestamp: now_rfc3339(),
+        };
+        Self::json(status, &envelope)
+    }
+
+    /// The single place an error becomes a response. Logs the failure with its source chain
+    /// (source errors never carry secret values) and answers with the public message only.
+    pub fn from_error(request_id: &str, error: &ApiError) -> Self {
+        let status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(code = error.code(), error = %error_chain(error), "request failed");
+        } else {
+            tracing::info!(code = error.code(), "request refused");
+        }
+        let envelope: Envelope<'_, ()> = Envelope {
+            success: false,
+            data: None,
+            error: Some(ErrorBody {
+                code: error.code(),
+                message: error.public_message(),
+                retryable: error.retryable(),
+            }),
+            correlation_id: request_id,
+            timestamp: now_rfc3339(),
+        };
+        Self::json(status, &envelope)
+    }
+
+    fn json<T: Serialize>(status: StatusCode, value: &T) -> Self {
+        let body = serde_json::to_string(value).unwrap_or_else(|_| {
+            r#"{"success":false,"error":{"code":"INTERNAL_ERROR","message":"response encoding failed","retryable":false}}"#.into()
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn redirect(location: &str) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(location) {
+            headers.insert(header::LOCATION, value);
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Self {
+            status: StatusCode::FOUND,
+            headers,
+            body: String::new(),
+        }
+    }
+
+    pub fn html(status: StatusCode, body: String, content_security_policy: &str) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Ok(csp) = HeaderValue::from_str(content_security_policy) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn into_lambda(self) -> lambda_http::Response<Body> {
+        let mut response = lambda_http::Response::new(if self.body.is_empty() {
+            Body::Empty
+        } else {
+            Body::Text(self.body)
+        });
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+
+    /// The parsed envelope, for tests and the dev gateway's logs.
+    pub fn json_value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// `a: b: c` from an error and its sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,156 @@
+//! Identifiers that can only be built by parsing, so a key built from them is always well formed.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidId(pub &'static str);
+
+/// The caller's user id: the JWT `sub`, as the application's identity provider issued it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        if raw.is_empty() || raw.len() > 256 || raw.chars().any(char::is_control) {
+            return Err(InvalidId("a user id is 1-256 printable characters"));
+        }
+        Ok(Self(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An integration id: 32 hex characters derived from (user, provider, external account), so
+/// connecting the same account again updates the same integration instead of adding a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IntegrationId(String);
+
+impl IntegrationId {
+    pub fn derive(user: &UserId, provider: &ProviderId, external_account_id: &str) -> Self {
+        let mut hash = Sha256::new();
+        for part in [user.as_str(), provider.as_str(), external_account_id] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        let digest = hash.finalize();
+        Self(hex(&digest[..16]))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        if raw.len() == 32
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidId(
+                "an integration id is 32 lower-case hex characters",
+            ))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for IntegrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A provider id as the catalogue names it (`google`, `demo`…).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderId(String);
+
+impl ProviderId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidId("a provider id is 1-64 of [a-z0-9_-]"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// `GOOGLE` for `google`: the prefix of its credential variables.
+    pub fn env_prefix(&self) -> String {
+        self.0.to_ascii_uppercase().replace('-', "_")
+    }
+}
+
+impl fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 128 random bits as hex: audit entry suffixes and similar ids that only need to be unique.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    crate::crypto::fill_random(&mut bytes);
+    hex(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integration_ids_are_stable_per_account_and_distinct_across_users() {
+        let p = ProviderId::parse("demo").unwrap();
+        let a = UserId::parse("alice").unwrap();
+        let b = UserId::parse("bob").unwrap();
+        assert_eq!(
+            IntegrationId::derive(&a, &p, "x"),
+            IntegrationId::derive(&a, &p, "x")
+        );
+        assert_ne!(
+            IntegrationId::derive(&a, &p, "x"),
+            IntegrationId::derive(&b, &p, "x")
+        );
+        // Length-prefixed parts: ("ab","c") and ("a","bc") must not collide.
+        let ab = UserId::parse("ab").unwrap();
+        let a_ = UserId::parse("a").unwrap();
+        let pc = ProviderId::parse("c").unwrap();
+        let pbc = ProviderId::parse("bc").unwrap();
+        assert_ne!(
+            IntegrationId::derive(&ab, &pc, "x"),
+            IntegrationId::derive(&a_, &pbc, "x")
+        );
+        let id = IntegrationId::derive(&a, &p, "x");
+        assert!(IntegrationId::parse(id.as_str()).is_ok());
+    }
+
+    #[test]
+    fn ids_refuse_malformed_input() {
+        assert!(IntegrationId::parse("../../etc").is_err());
+        assert!(IntegrationId::parse("01JZZZZZZZZZZZZZZZZZZZZZZZ").is_err());
+        assert!(ProviderId::parse("Google").is_err());
+        assert!(ProviderId::parse("").is_err());
+        assert!(UserId::parse("").is_err());
+        assert!(UserId::parse("a\nb").is_err());
+        assert_eq!(ProviderId::parse("my-idp").unwrap().env_prefix(), "MY_IDP");
+    }
+}

@@ -1,0 +1,21 @@
+//! The library every Lambda function of the service uses: handlers as plain async functions,
+//! ports to DynamoDB, KMS and providers, and their adapters.
+
+pub mod app;
+pub mod catalogue;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod ids;
+pub mod lambda;
+pub mod oauth;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+pub use app::App;
+pub use http::{ApiRequest, ApiResponse};
+pub use routes::Function;
