@@ -1,0 +1,41 @@
+# The two commands of the README: `make dev` (the whole system on loopback) and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+VENV := .venv
+
+.PHONY: dev test token bootstrap lint fmt template-lint build-release bench
+
+## dev: moto + local OAuth server + dev gateway on loopback; prints `ready <base URL>`
+dev: bootstrap
+	$(CARGO) run --quiet -p devstack --bin dev
+
+## token: a user JWT for the dev gateway, e.g. `make token USER=alice`
+token:
+	@$(CARGO) run --quiet -p devstack --bin dev-token -- "$(USER)"
+
+## test: every test (template lint, formatting, unit and end-to-end tests)
+test: bootstrap template-lint
+	$(CARGO) fmt --all -- --check
+	$(CARGO) test --workspace --locked
+
+## bootstrap: the local tools (Python venv with moto and cfn-lint, npm packages of the OAuth server)
+bootstrap:
+	@scripts/bootstrap.sh
+
+template-lint: bootstrap
+	$(VENV)/bin/cfn-lint template.yaml
+
+## lint: clippy with warnings as errors
+lint:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## build-release: release binaries of every function (native target; `sam build` cross-builds arm64)
+build-release:
+	$(CARGO) build --release --locked $(patsubst functions/%,-p %,$(wildcard functions/*))
+
+## bench: figures for the issue notes (not asserted anywhere)
+bench:
+	scripts/bench.sh

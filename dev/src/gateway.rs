@@ -1,0 +1,133 @@
+//! The dev gateway: API Gateway's part locally. Routes by [`shared::routes::ROUTES`] (the table
+//! template.yaml is tested against), verifies the dev JWT on non-public routes and passes its
+//! claims as the JWT authorizer does, then calls the same handler a Lambda function would.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use shared::routes::match_route;
+use shared::{ApiRequest, ApiResponse, App};
+use tokio::net::TcpListener;
+
+/// API Gateway's own payload limit is 10 MB; the handlers refuse far less (16 KiB) with 413.
+const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    pub app: Arc<App>,
+    pub jwt_secret: String,
+}
+
+impl Gateway {
+    /// Serves until the task is dropped.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(gateway.route(req, peer).await) }
+                });
+                if let Err(e) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+            });
+        }
+    }
+
+    async fn route(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        if method == "GET" && path == "/health" {
+            let id = shared::ids::random_id();
+            return to_hyper(ApiResponse::ok(&id, serde_json::json!({ "status": "ok" })));
+        }
+        let Some((route, path_params)) = match_route(&method, &path) else {
+            return gateway_message(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let claims = if route.public {
+            None
+        } else {
+            let token = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            match token.and_then(|t| crate::jwt::verify(&self.jwt_secret, t)) {
+                Some(claims) => Some(claims),
+                None => return gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            }
+        };
+        let query: HashMap<String, String> = req
+            .uri()
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, GATEWAY_BODY_LIMIT).collect().await {
+            Ok(collected) => collected.to_bytes().to_vec(),
+            Err(_) => {
+                return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+            }
+        };
+        let request = ApiRequest {
+            method: parts.method,
+            path,
+            path_params,
+            query,
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            domain_name: parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            headers: parts.headers,
+            body,
+            claims,
+            request_id: shared::ids::random_id(),
+            source_ip: Some(peer.ip().to_string()),
+        };
+        to_hyper(shared::handlers::handle(&self.app, route.function, request).await)
+    }
+}
+
+fn to_hyper(response: ApiResponse) -> Response<Full<Bytes>> {
+    let mut out = Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
+    out
+}
+
+/// API Gateway answers its own refusals with `{"message": …}`, not our envelope.
+fn gateway_message(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut out = Response::new(Full::new(Bytes::from(
+        serde_json::json!({ "message": message }).to_string(),
+    )));
+    *out.status_mut() = status;
+    out.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    out
+}
