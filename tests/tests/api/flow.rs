@@ -1,0 +1,124 @@
+//! The full flow against the local OAuth server, without a browser.
+
+use integration_tests::browser::introspect;
+use integration_tests::{CLIENT_ID, CLIENT_SECRET, TestApp, request};
+use lambda_http::http::Method;
+use secrecy::ExposeSecret;
+use shared::Function;
+use shared::crypto::{RowBinding, SealPurpose};
+use shared::ids::{IntegrationId, UserId};
+use shared::oauth::TokenSet;
+
+/// The token set stored for an integration, decrypted the way the service does.
+pub async fn stored_tokens(t: &TestApp, user: &str, id: &str) -> Option<TokenSet> {
+    let user = UserId::parse(user).ok()?;
+    let id = IntegrationId::parse(id).ok()?;
+    let (integration, envelope) = t
+        .app
+        .integrations
+        .get_with_tokens(&user, &id)
+        .await
+        .ok()??;
+    let row = RowBinding {
+        user_id: user.as_str(),
+        record_id: id.as_str(),
+        provider: integration.provider.as_str(),
+    };
+    let plain = t
+        .app
+        .cipher
+        .open(SealPurpose::TokenSet, &row, &envelope?)
+        .await
+        .ok()?;
+    TokenSet::from_plaintext(&plain).ok()
+}
+
+#[tokio::test]
+async fn connect_login_callback_list_then_disconnect_revokes_at_the_provider() {
+    let t = TestApp::new().await;
+    let integration = t.connect("alice").await;
+    assert_eq!(integration["status"], "connected");
+    assert_eq!(integration["externalAccountId"], "alice");
+    assert_eq!(integration["email"], "alice@example.test");
+    assert_eq!(integration["displayName"], "Alice Example");
+    assert!(
+        integration.get("tokenEnvelope").is_none()
+            && !integration.to_string().contains("accessToken")
+    );
+    let id = integration["id"].as_str().unwrap().to_string();
+
+    let tokens = stored_tokens(&t, "alice", &id)
+        .await
+        .expect("tokens stored and decryptable");
+    let refresh = tokens
+        .refresh_token
+        .as_ref()
+        .expect("a refresh token (offline_access)")
+        .expose_secret()
+        .to_string();
+    let access = tokens.access_token.expose_secret().to_string();
+    assert!(introspect(&t.stack.oauth_url, CLIENT_ID, CLIENT_SECRET, &access).await);
+    assert!(introspect(&t.stack.oauth_url, CLIENT_ID, CLIENT_SECRET, &refresh).await);
+
+    let got = t
+        .call(
+            Function::GetIntegration,
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("alice")
+                .build(),
+        )
+        .await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.data()["integration"]["id"], id.as_str());
+
+    let reply = t
+        .call(
+            Function::Disconnect,
+            request(Method::DELETE, &format!("/integrations/{id}"))
+                .user("alice")
+                .build(),
+        )
+        .await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    assert_eq!(
+        reply.data(),
+        serde_json::json!({"disconnected": true, "revoked": true})
+    );
+    assert!(
+        !introspect(&t.stack.oauth_url, CLIENT_ID, CLIENT_SECRET, &access).await,
+        "access token still active"
+    );
+    assert!(
+        !introspect(&t.stack.oauth_url, CLIENT_ID, CLIENT_SECRET, &refresh).await,
+        "refresh token still active"
+    );
+    assert!(
+        stored_tokens(&t, "alice", &id).await.is_none(),
+        "tokens deleted"
+    );
+
+    let list = t
+        .call(
+            Function::ListIntegrations,
+            request(Method::GET, "/integrations").user("alice").build(),
+        )
+        .await;
+    assert_eq!(list.data()["integrations"][0]["status"], "disconnected");
+
+    let events: Vec<String> = t
+        .audit_events(Some("alice"))
+        .await
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for expected in [
+        "oauth_initiated",
+        "oauth_completed",
+        "integration_disconnected",
+    ] {
+        assert!(
+            events.iter().any(|e| e == expected),
+            "{expected} missing from {events:?}"
+        );
+    }
+}

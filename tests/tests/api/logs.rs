@@ -1,0 +1,136 @@
+//! No access token, refresh token, code, PKCE verifier or client secret in any log line, at any
+//! level, from any crate, during a whole connect → callback → disconnect flow.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use integration_tests::browser::authorize;
+use integration_tests::logs::CapturedLogs;
+use integration_tests::{CLIENT_SECRET, TestApp, request};
+use lambda_http::http::Method;
+use secrecy::ExposeSecret;
+use shared::Function;
+use shared::crypto::{Envelope, RowBinding, SealPurpose};
+
+use crate::flow::stored_tokens;
+
+/// The PKCE verifier of the one pending authorization in the table, decrypted.
+async fn pending_verifier(t: &TestApp, user: &str) -> String {
+    let items = t
+        .dynamodb
+        .scan()
+        .table_name(&t.table_name)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let state = items
+        .iter()
+        .find(|i| i["PK"].as_s().is_ok_and(|pk| pk.starts_with("STATE#")))
+        .expect("a pending state");
+    let state_id = state["PK"]
+        .as_s()
+        .unwrap()
+        .trim_start_matches("STATE#")
+        .to_string();
+    let AttributeValue::M(e) = &state["pkceVerifier"] else {
+        panic!("verifier not sealed")
+    };
+    let bytes = |k: &str| e[k].as_b().unwrap().clone().into_inner();
+    let envelope = Envelope {
+        version: 1,
+        key_id: e["keyId"].as_s().unwrap().clone(),
+        encrypted_data_key: bytes("edk"),
+        nonce: bytes("nonce"),
+        ciphertext: bytes("ct"),
+    };
+    let row = RowBinding {
+        user_id: user,
+        record_id: &state_id,
+        provider: "demo",
+    };
+    String::from_utf8(
+        t.app
+            .cipher
+            .open(SealPurpose::PkceVerifier, &row, &envelope)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn no_secret_reaches_any_log_line_during_a_full_flow() {
+    let t = TestApp::new().await;
+    let logs = CapturedLogs::default();
+    let started = logs
+        .capture(
+            t.call(
+                Function::Connect,
+                request(Method::POST, "/providers/demo/connect")
+                    .user("alice")
+                    .build(),
+            ),
+        )
+        .await;
+    let verifier = pending_verifier(&t, "alice").await;
+    let redirect = authorize(started.data()["authUrl"].as_str().unwrap(), "alice").await;
+    let code = redirect.param("code").unwrap();
+    let callback = logs
+        .capture(t.call(Function::Callback, redirect.callback_request().build()))
+        .await;
+    assert_eq!(callback.status(), 200);
+    let list = logs
+        .capture(t.call(
+            Function::ListIntegrations,
+            request(Method::GET, "/integrations").user("alice").build(),
+        ))
+        .await;
+    let id = list.data()["integrations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tokens = stored_tokens(&t, "alice", &id).await.unwrap();
+    let access = tokens.access_token.expose_secret().to_string();
+    let refresh = tokens
+        .refresh_token
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_string();
+    let reply = logs
+        .capture(
+            t.call(
+                Function::Disconnect,
+                request(Method::DELETE, &format!("/integrations/{id}"))
+                    .user("alice")
+                    .build(),
+            ),
+        )
+        .await;
+    assert_eq!(reply.data()["revoked"], true);
+
+    let text = logs.text();
+    let lines = text.lines().count();
+    assert!(
+        lines > 20,
+        "the capture must see the flow's logs (TRACE, all crates); saw {lines} lines"
+    );
+    assert!(
+        text.contains(&id),
+        "ids are logged, so the capture is not empty of context"
+    );
+    for (name, secret) in [
+        ("access token", &access),
+        ("refresh token", &refresh),
+        ("code", &code),
+        ("PKCE verifier", &verifier),
+        ("client secret", &CLIENT_SECRET.to_string()),
+    ] {
+        assert!(secret.len() >= 8, "{name} too short to search for");
+        assert!(
+            !text.contains(secret.as_str()),
+            "{name} appears in the logs"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the handlers against moto and the local OAuth server. One test binary
+//! (one link of the SDK-heavy dependency tree); `TEST_LOG=1` shows the service's logs.
+
+mod contract;
+mod envelopes;
+mod events;
+mod flow;
+mod gateway;
+mod input;
+mod isolation;
+mod logs;
+mod redirects;
+mod state;

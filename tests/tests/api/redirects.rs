@@ -1,0 +1,78 @@
+//! The callback redirects only to allowlisted return URLs.
+
+use integration_tests::browser::authorize;
+use integration_tests::{TestApp, request};
+use lambda_http::http::Method;
+use shared::Function;
+
+#[tokio::test]
+async fn a_foreign_return_to_is_refused_at_connect_and_never_redirected_to() {
+    let t = TestApp::new().await;
+    for foreign in [
+        "https://evil.example/steal",
+        "https://localhost:3000.evil.example/",
+        "javascript:alert(1)",
+        "//evil.example",
+    ] {
+        let req = request(Method::POST, "/providers/demo/connect")
+            .user("alice")
+            .json(serde_json::json!({"returnTo": foreign}))
+            .build();
+        let reply = t.call(Function::Connect, req).await;
+        assert_eq!(reply.status(), 400, "{foreign}: {}", reply.body());
+        assert_eq!(reply.error_code(), "VALIDATION_ERROR");
+    }
+}
+
+#[tokio::test]
+async fn an_allowed_return_to_gets_the_result_and_no_return_to_gets_the_popup_page() {
+    let t = TestApp::new().await;
+    let req = request(Method::POST, "/providers/demo/connect")
+        .user("alice")
+        .json(serde_json::json!({"returnTo": "http://localhost:3000/settings?tab=integrations"}))
+        .build();
+    let reply = t.call(Function::Connect, req).await;
+    let redirect = authorize(reply.data()["authUrl"].as_str().unwrap(), "alice").await;
+    let reply = t
+        .call(Function::Callback, redirect.callback_request().build())
+        .await;
+    assert_eq!(reply.status(), 302, "{}", reply.body());
+    let location = url::Url::parse(&reply.header("location").unwrap()).unwrap();
+    assert_eq!(
+        location.origin().ascii_serialization(),
+        "http://localhost:3000"
+    );
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(query["tab"], "integrations");
+    assert_eq!(query["status"], "connected");
+    assert_eq!(query["integrationId"].len(), 32);
+
+    let reply = t
+        .call(
+            Function::Connect,
+            request(Method::POST, "/providers/demo/connect")
+                .user("bob")
+                .build(),
+        )
+        .await;
+    let redirect = authorize(reply.data()["authUrl"].as_str().unwrap(), "bob").await;
+    let reply = t
+        .call(Function::Callback, redirect.callback_request().build())
+        .await;
+    assert_eq!(reply.status(), 200);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = reply.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("script-src 'nonce-") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert!(
+        reply.body().contains("oauth-success") && reply.body().contains("http://localhost:3000")
+    );
+    assert!(!reply.body().contains("\"*\""), "never posts to any origin");
+}
