@@ -15,6 +15,8 @@ const EMBEDDED: &str = include_str!("../providers.toml");
 #[serde(deny_unknown_fields)]
 struct RawEntry {
     display_name: String,
+    #[serde(default)]
+    issuer: Option<String>,
     authorization_url: String,
     token_url: String,
     #[serde(default)]
@@ -65,6 +67,8 @@ pub struct ClientCredentials {
 pub struct Provider {
     pub id: ProviderId,
     pub display_name: String,
+    /// The authorization server's issuer identifier: checked against the callback's RFC 9207 `iss`.
+    pub issuer: Option<Url>,
     pub authorization_url: Url,
     pub token_url: Url,
     pub revocation_url: Option<Url>,
@@ -199,6 +203,11 @@ fn resolve(
         _ => None,
     };
     Ok(Provider {
+        issuer: raw
+            .issuer
+            .as_deref()
+            .map(|u| url("issuer", u))
+            .transpose()?,
         authorization_url: url("authorization_url", &raw.authorization_url)?,
         token_url: url("token_url", &raw.token_url)?,
         revocation_url: raw

@@ -37,15 +37,12 @@ pub async fn from_browser(app: &App, req: &ApiRequest) -> Result<ApiResponse, Ap
         .query_param("state")
         .ok_or_else(|| ApiError::Validation("missing query parameter `state`".into()))?;
     let pending = consume_state(app, req, provider, state, None).await?;
-    let outcome = complete(
-        app,
-        req,
-        provider,
-        &pending,
-        req.query_param("code"),
-        req.query_param("error"),
-    )
-    .await;
+    let answer = ProviderAnswer {
+        code: req.query_param("code"),
+        error: req.query_param("error"),
+        issuer: req.query_param("iss"),
+    };
+    let outcome = complete(app, req, provider, &pending, answer).await;
     Ok(answer_browser(app, &pending, outcome, &req.request_id))
 }
 
@@ -55,7 +52,12 @@ pub async fn from_app(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     let body: CallbackBody = req.json_body()?;
     let provider = provider(app, req)?;
     let pending = consume_state(app, req, provider, &body.state, Some(&caller.user_id)).await?;
-    let integration = complete(app, req, provider, &pending, Some(&body.code), None).await?;
+    let answer = ProviderAnswer {
+        code: Some(&body.code),
+        error: None,
+        issuer: None,
+    };
+    let integration = complete(app, req, provider, &pending, answer).await?;
     Ok(ApiResponse::ok(
         &req.request_id,
         serde_json::json!({ "integration": IntegrationView::from(&integration) }),
@@ -105,16 +107,23 @@ async fn consume_state(
     }
 }
 
+/// What the provider sent back with the state.
+struct ProviderAnswer<'a> {
+    code: Option<&'a str>,
+    error: Option<&'a str>,
+    /// RFC 9207 `iss`: which authorization server answered.
+    issuer: Option<&'a str>,
+}
+
 /// Code exchange, account lookup and the sealed, saved integration; failures audited as `oauth_failed`.
 async fn complete(
     app: &App,
     req: &ApiRequest,
     provider: &Provider,
     pending: &PendingAuthorization,
-    code: Option<&str>,
-    provider_error: Option<&str>,
+    answer: ProviderAnswer<'_>,
 ) -> Result<Integration, ApiError> {
-    let result = exchange_and_save(app, provider, pending, code, provider_error).await;
+    let result = exchange_and_save(app, provider, pending, answer).await;
     match &result {
         Ok(integration) => {
             let mut entry = audit_entry(req, AuditEvent::OauthCompleted, Some(&pending.user_id));
@@ -141,10 +150,16 @@ async fn exchange_and_save(
     app: &App,
     provider: &Provider,
     pending: &PendingAuthorization,
-    code: Option<&str>,
-    provider_error: Option<&str>,
+    answer: ProviderAnswer<'_>,
 ) -> Result<Integration, ApiError> {
-    if let Some(error) = provider_error {
+    // Mix-up defence (RFC 9207, RFC 9700 §4.4): an answer naming another authorization server
+    // than the one this state was issued for is refused before its code goes anywhere.
+    if let (Some(expected), Some(actual)) = (&provider.issuer, answer.issuer)
+        && expected.as_str().trim_end_matches('/') != actual.trim_end_matches('/')
+    {
+        return Err(ApiError::OAuthCallback("issuer_mismatch".into()));
+    }
+    if let Some(error) = answer.error {
         // Only the RFC 6749 error code, reduced to a safe token: it ends up in a redirect URL.
         let error: String = error
             .chars()
@@ -153,7 +168,8 @@ async fn exchange_and_save(
             .collect();
         return Err(ApiError::OAuthCallback(error));
     }
-    let code = code
+    let code = answer
+        .code
         .filter(|c| c.len() <= 4096)
         .ok_or_else(|| ApiError::Validation("missing or oversized `code`".into()))?;
     let verifier = match &pending.pkce_verifier {

@@ -184,3 +184,37 @@ async fn a_provider_error_after_a_valid_state_is_reported_to_the_app_and_audited
         "{events:?}"
     );
 }
+
+#[tokio::test]
+async fn an_answer_from_another_issuer_is_refused_even_with_a_valid_state() {
+    let t = TestApp::new().await;
+    let redirect = started(&t, "alice").await;
+    assert_eq!(
+        redirect.param("iss").as_deref(),
+        Some(t.stack.oauth_url.as_str()),
+        "the local server sends RFC 9207 iss"
+    );
+    let mut req = redirect.callback_request();
+    req = req.query("iss", "https://attacker.example");
+    let reply = t.call(Function::Callback, req.build()).await;
+    assert_eq!(reply.status(), 400, "{}", reply.body());
+    assert!(
+        reply.body().contains("OAUTH_CALLBACK_ERROR") && reply.body().contains("issuer_mismatch")
+    );
+    let events = t.audit_events(Some("alice")).await;
+    assert!(
+        events.iter().any(|e| e["event"] == "oauth_failed"),
+        "{events:?}"
+    );
+    let list = t
+        .call(
+            Function::ListIntegrations,
+            request(Method::GET, "/integrations").user("alice").build(),
+        )
+        .await;
+    assert_eq!(
+        list.data()["integrations"],
+        serde_json::json!([]),
+        "nothing connected"
+    );
+}
