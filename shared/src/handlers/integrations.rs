@@ -1,11 +1,12 @@
 use super::{audit_entry, parse_integration_id};
 use crate::app::App;
+use crate::catalogue::Provider;
+use crate::crypto::Envelope;
 use crate::crypto::{RowBinding, SealPurpose};
-use crate::domain::{AuditEvent, IntegrationStatus, IntegrationView};
+use crate::domain::{AuditEvent, Integration, IntegrationStatus, IntegrationView};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::oauth::TokenSet;
-use crate::store::StoreError;
 
 /// GET /integrations: the caller's integrations (never their tokens).
 pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -33,14 +34,15 @@ pub async fn get(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     ))
 }
 
-/// DELETE /integrations/{id}: revoke at the provider (best effort, reported as `revoked`), then
-/// delete the tokens and mark the integration disconnected.
+/// DELETE /integrations/{id}: remove the tokens and mark the integration disconnected in one
+/// conditional write, then revoke the removed tokens at the provider (best effort, reported as
+/// `revoked`). Revoking first could kill tokens a concurrent reconnect had just stored.
 pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let id = parse_integration_id(req)?;
-    let (integration, envelope) = app
+    let integration = app
         .integrations
-        .get_with_tokens(&caller.user_id, &id)
+        .get(&caller.user_id, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
     if integration.status == IntegrationStatus::Disconnected {
@@ -49,53 +51,19 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
             serde_json::json!({ "disconnected": true, "revoked": false }),
         ));
     }
-    let mut revoked = false;
-    if let (Some(envelope), Some(provider)) =
-        (envelope, app.catalogue.get(integration.provider.as_str()))
-    {
-        let row = RowBinding {
-            user_id: caller.user_id.as_str(),
-            record_id: id.as_str(),
-            provider: provider.id.as_str(),
-        };
-        match app
-            .cipher
-            .open(SealPurpose::TokenSet, &row, &envelope)
-            .await
-        {
-            Ok(plain) => match TokenSet::from_plaintext(&plain) {
-                Ok(tokens) => match app.oauth.revoke(provider, &tokens).await {
-                    Ok(done) => revoked = done,
-                    Err(e) => {
-                        tracing::warn!(integration_id = id.as_str(), error = %e, "revocation at the provider failed")
-                    }
-                },
-                Err(_) => tracing::error!(
-                    integration_id = id.as_str(),
-                    "sealed token set is malformed"
-                ),
-            },
-            // The tokens are deleted below either way; this row's envelope is not its own.
-            Err(e) => {
-                tracing::error!(integration_id = id.as_str(), error = %e, "token envelope does not open")
-            }
+    let removed = app.integrations.mark_disconnected(&integration).await?;
+    let revoked = match (removed, app.catalogue.get(integration.provider.as_str())) {
+        (Some(envelope), Some(provider)) => {
+            revoke_removed(app, &integration, provider, &envelope).await
         }
-    }
-    let disconnected = match app.integrations.mark_disconnected(&integration).await {
-        Ok(i) => i,
-        Err(StoreError::Conflict) => {
-            return Err(ApiError::Conflict(
-                "the integration changed during disconnect; try again".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
+        _ => false,
     };
     let mut entry = audit_entry(
         req,
         AuditEvent::IntegrationDisconnected,
         Some(&caller.user_id),
     );
-    entry.provider = Some(disconnected.provider.to_string());
+    entry.provider = Some(integration.provider.to_string());
     entry.integration_id = Some(id.to_string());
     entry.reason = Some(if revoked { "revoked" } else { "not_revoked" }.into());
     app.audit(entry).await;
@@ -103,4 +71,40 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
         &req.request_id,
         serde_json::json!({ "disconnected": true, "revoked": revoked }),
     ))
+}
+
+/// Opens the removed envelope and revokes its tokens; false (logged) when either step fails.
+async fn revoke_removed(
+    app: &App,
+    integration: &Integration,
+    provider: &Provider,
+    envelope: &Envelope,
+) -> bool {
+    let id = integration.id.as_str();
+    let row = RowBinding {
+        user_id: integration.user_id.as_str(),
+        record_id: id,
+        provider: provider.id.as_str(),
+    };
+    let plain = match app.cipher.open(SealPurpose::TokenSet, &row, envelope).await {
+        Ok(plain) => plain,
+        Err(e) => {
+            tracing::error!(integration_id = id, error = %e, "removed token envelope does not open; not revoked");
+            return false;
+        }
+    };
+    let Ok(tokens) = TokenSet::from_plaintext(&plain) else {
+        tracing::error!(
+            integration_id = id,
+            "sealed token set is malformed; not revoked"
+        );
+        return false;
+    };
+    match app.oauth.revoke(provider, &tokens).await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!(integration_id = id, error = %e, "revocation at the provider failed");
+            false
+        }
+    }
 }

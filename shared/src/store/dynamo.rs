@@ -433,7 +433,7 @@ impl IntegrationRecords for DynamoTable {
         Ok(integrations)
     }
 
-    async fn mark_disconnected(&self, i: &Integration) -> Result<Integration, StoreError> {
+    async fn mark_disconnected(&self, i: &Integration) -> Result<Option<Envelope>, StoreError> {
         let result = self
             .client
             .update_item()
@@ -447,15 +447,15 @@ impl IntegrationRecords for DynamoTable {
             .expression_attribute_values(":now", s(crate::http::now_rfc3339()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":version", n(i.version))
-            .return_values(ReturnValue::AllNew)
+            // The old item: the envelope this write removed, so exactly its holder revokes it.
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            Ok(out) => integration_from(
-                out.attributes
-                    .as_ref()
-                    .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
-            ),
+            Ok(out) => match out.attributes {
+                Some(old) => Item(&old).envelope(keys::TOKEN_ENVELOPE),
+                None => Err(StoreError::Corrupt("no attributes returned".into())),
+            },
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>

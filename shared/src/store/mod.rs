@@ -60,9 +60,12 @@ pub trait IntegrationRecords: Send + Sync {
         id: &IntegrationId,
     ) -> Result<Option<(Integration, Option<Envelope>)>, StoreError>;
     async fn list(&self, user: &UserId) -> Result<Vec<Integration>, StoreError>;
-    /// Removes the tokens and marks the integration disconnected, if `version` still matches.
-    async fn mark_disconnected(&self, integration: &Integration)
-    -> Result<Integration, StoreError>;
+    /// Marks the integration disconnected and removes its tokens in one write, if `version`
+    /// still matches (else [`StoreError::Conflict`]); returns the sealed tokens it removed.
+    async fn mark_disconnected(
+        &self,
+        integration: &Integration,
+    ) -> Result<Option<Envelope>, StoreError>;
 }
 
 #[async_trait]
