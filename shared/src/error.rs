@@ -23,7 +23,7 @@ pub enum ApiError {
     Conflict(String),
     #[error("could not start the OAuth flow: {0}")]
     OAuthInit(String),
-    /// The provider refused the authorization (user denied, bad or reused code).
+    /// The provider refused the authorization (user denied, bad or reused code, wrong issuer).
     #[error("the provider refused the authorization: {0}")]
     OAuthCallback(String),
     /// The provider could not be reached or answered with a server error.
@@ -31,7 +31,11 @@ pub enum ApiError {
     ProviderUnavailable(String),
     #[error("the token store is unavailable")]
     Database(#[source] StoreError),
-    /// An invariant broke (a stored envelope that does not decrypt, a KMS failure). Not the caller's fault.
+    /// KMS unreachable or throttling: worth a retry.
+    #[error("the key service is unavailable")]
+    KeyService(#[source] CryptoError),
+    /// An invariant broke (a stored envelope that does not decrypt, a malformed item). Not the
+    /// caller's fault, and not fixed by retrying.
     #[error("internal error")]
     Internal(#[source] boxed::Source),
 }
@@ -48,10 +52,9 @@ impl ApiError {
             Self::NotFound => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge { .. } => 413,
-            Self::OAuthInit(_) => 500,
+            Self::OAuthInit(_) | Self::Internal(_) => 500,
             Self::ProviderUnavailable(_) => 502,
-            Self::Database(_) => 503,
-            Self::Internal(_) => 500,
+            Self::Database(_) | Self::KeyService(_) => 503,
         }
     }
 
@@ -68,29 +71,47 @@ impl ApiError {
             Self::OAuthCallback(_) => "OAUTH_CALLBACK_ERROR",
             Self::ProviderUnavailable(_) => "NETWORK_ERROR",
             Self::Database(_) => "DATABASE_ERROR",
+            Self::KeyService(_) => "KEY_SERVICE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
 
     pub fn retryable(&self) -> bool {
-        matches!(self, Self::ProviderUnavailable(_) | Self::Database(_))
+        matches!(
+            self,
+            Self::ProviderUnavailable(_) | Self::Database(_) | Self::KeyService(_)
+        )
     }
 
-    /// The message sent to the client: never the debug form of a source error.
+    /// The message sent to the client. Server-side failures get a fixed sentence: their details
+    /// (SDK and HTTP error chains) go to the log line written with the response, not to callers.
     pub fn public_message(&self) -> String {
-        self.to_string()
+        match self {
+            Self::OAuthInit(_) => "could not start the OAuth flow".into(),
+            Self::ProviderUnavailable(_) => "the provider is unavailable; try again later".into(),
+            other => other.to_string(),
+        }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::Database(e)
+        match e {
+            StoreError::Service(_) => Self::Database(e),
+            StoreError::Conflict => {
+                Self::Conflict("the integration changed meanwhile; try again".into())
+            }
+            StoreError::Corrupt(_) => Self::Internal(boxed::Source::new(e)),
+        }
     }
 }
 
 impl From<CryptoError> for ApiError {
     fn from(e: CryptoError) -> Self {
-        Self::Internal(boxed::Source::new(e))
+        match e {
+            CryptoError::KeyService(_) => Self::KeyService(e),
+            other => Self::Internal(boxed::Source::new(other)),
+        }
     }
 }
 
@@ -123,5 +144,39 @@ pub mod boxed {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             Some(self.0.as_ref())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_side_failures_are_coded_and_never_leak_their_details() {
+        let provider: ApiError =
+            ProviderError::Unavailable("connect error: tcp 10.0.0.7:443 refused".into()).into();
+        assert_eq!(
+            (provider.status(), provider.code(), provider.retryable()),
+            (502, "NETWORK_ERROR", true)
+        );
+        assert!(!provider.public_message().contains("10.0.0.7"));
+        let kms: ApiError =
+            CryptoError::KeyService("ThrottlingException: rate exceeded".into()).into();
+        assert_eq!(
+            (kms.status(), kms.code(), kms.retryable()),
+            (503, "KEY_SERVICE_ERROR", true)
+        );
+        assert!(!kms.public_message().contains("Throttling"));
+        let corrupt: ApiError =
+            StoreError::Corrupt("missing string attribute userId".into()).into();
+        assert_eq!((corrupt.status(), corrupt.retryable()), (500, false));
+        assert!(!corrupt.public_message().contains("userId"));
+        let undecryptable: ApiError = CryptoError::Undecryptable.into();
+        assert_eq!(
+            (undecryptable.status(), undecryptable.retryable()),
+            (500, false)
+        );
+        let conflict: ApiError = StoreError::Conflict.into();
+        assert_eq!(conflict.status(), 409);
     }
 }

@@ -9,7 +9,6 @@ use lambda_http::{Body, RequestExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::ApiError;
 use crate::ids::UserId;
@@ -180,9 +179,14 @@ struct ErrorBody<'a> {
     retryable: bool,
 }
 
+/// Now as RFC 3339 with exactly six fractional digits: fixed width, so timestamps sort as text
+/// (audit sort keys), which the default format (trailing zeros dropped) does not.
 pub fn now_rfc3339() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
     OffsetDateTime::now_utc()
-        .format(&Rfc3339)
+        .format(&format)
         .unwrap_or_default()
 }
 
@@ -249,6 +253,10 @@ impl ApiResponse {
             headers.insert(header::LOCATION, value);
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
         Self {
             status: StatusCode::FOUND,
             headers,

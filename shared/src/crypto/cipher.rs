@@ -105,7 +105,8 @@ pub struct EnvelopeCipher {
     source: Arc<dyn DataKeySource>,
     limits: CacheLimits,
     current: Mutex<HashMap<SealPurpose, CurrentKey>>,
-    decrypted: Mutex<LruCache<Vec<u8>, CachedPlainKey>>,
+    /// By (purpose, encrypted key): a hit stands for a KMS decrypt under the same encryption context.
+    decrypted: Mutex<LruCache<(SealPurpose, Vec<u8>), CachedPlainKey>>,
 }
 
 impl EnvelopeCipher {
@@ -202,7 +203,7 @@ impl EnvelopeCipher {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .put(
-                generated.encrypted.clone(),
+                (purpose, generated.encrypted.clone()),
                 CachedPlainKey {
                     key: key.clone(),
                     created: now,
@@ -231,12 +232,13 @@ impl EnvelopeCipher {
     ) -> Result<Arc<DataKey>, CryptoError> {
         {
             let mut cache = self.decrypted.lock().unwrap_or_else(|p| p.into_inner());
-            match cache.get(encrypted) {
+            let cache_key = (purpose, encrypted.to_vec());
+            match cache.get(&cache_key) {
                 Some(k) if k.created.elapsed() < self.limits.max_age * 3 => {
                     return Ok(k.key.clone());
                 }
                 Some(_) => {
-                    cache.pop(encrypted);
+                    cache.pop(&cache_key);
                 }
                 None => {}
             }
@@ -246,7 +248,7 @@ impl EnvelopeCipher {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .put(
-                encrypted.to_vec(),
+                (purpose, encrypted.to_vec()),
                 CachedPlainKey {
                     key: key.clone(),
                     created: Instant::now(),

@@ -22,6 +22,7 @@ pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> 
     let cursor = match req.query_param("cursor") {
         Some(raw) => Some(
             decode_cursor(raw, "AUDIT#")
+                .filter(|key| is_audit_sort_key(key))
                 .ok_or_else(|| ApiError::Validation("invalid cursor".into()))?,
         ),
         None => None,
@@ -35,4 +36,20 @@ pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> 
         data["nextCursor"] = serde_json::Value::String(encode_cursor(&next));
     }
     Ok(ApiResponse::ok(&req.request_id, data))
+}
+
+/// `AUDIT#{timestamp}#{32 hex}`: the only shape a cursor of ours can have.
+fn is_audit_sort_key(key: &str) -> bool {
+    let mut parts = key.split('#');
+    let (Some("AUDIT"), Some(at), Some(suffix), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    at.len() <= 40
+        && at
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"-:.TZ".contains(&b))
+        && suffix.len() == 32
+        && suffix.bytes().all(|b| b.is_ascii_hexdigit())
 }
