@@ -17,6 +17,8 @@ struct RawEntry {
     display_name: String,
     #[serde(default)]
     issuer: Option<String>,
+    #[serde(default)]
+    authorization_response_iss: bool,
     authorization_url: String,
     token_url: String,
     #[serde(default)]
@@ -69,6 +71,9 @@ pub struct Provider {
     pub display_name: String,
     /// The authorization server's issuer identifier: checked against the callback's RFC 9207 `iss`.
     pub issuer: Option<Url>,
+    /// The server sends `iss` in every authorization response (RFC 9207 metadata
+    /// `authorization_response_iss_parameter_supported`): a response without it is refused.
+    pub authorization_response_iss: bool,
     pub authorization_url: Url,
     pub token_url: Url,
     pub revocation_url: Option<Url>,
@@ -182,6 +187,13 @@ fn resolve(
             });
         }
     }
+    if raw.authorization_response_iss && raw.issuer.is_none() {
+        return Err(CatalogueError::Field {
+            entry: entry.clone(),
+            field: "authorization_response_iss",
+            problem: "needs `issuer` to compare against".into(),
+        });
+    }
     if raw.display_name.trim().is_empty() {
         return Err(CatalogueError::Field {
             entry: entry.clone(),
@@ -208,6 +220,7 @@ fn resolve(
             .as_deref()
             .map(|u| url("issuer", u))
             .transpose()?,
+        authorization_response_iss: raw.authorization_response_iss,
         authorization_url: url("authorization_url", &raw.authorization_url)?,
         token_url: url("token_url", &raw.token_url)?,
         revocation_url: raw

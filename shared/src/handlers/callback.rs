@@ -22,6 +22,9 @@ use crate::store::StateClaim;
 struct CallbackBody {
     code: String,
     state: String,
+    /// RFC 9207 `iss` from the authorization response, when the app received one.
+    #[serde(default)]
+    iss: Option<String>,
 }
 
 /// A provider known to the catalogue (configured or not: states were only ever issued for configured ones).
@@ -55,7 +58,7 @@ pub async fn from_app(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     let answer = ProviderAnswer {
         code: Some(&body.code),
         error: None,
-        issuer: None,
+        issuer: body.iss.as_deref(),
     };
     let integration = complete(app, req, provider, &pending, answer).await?;
     Ok(ApiResponse::ok(
@@ -152,11 +155,17 @@ async fn exchange_and_save(
     pending: &PendingAuthorization,
     answer: ProviderAnswer<'_>,
 ) -> Result<Integration, ApiError> {
-    // Mix-up defence (RFC 9207, RFC 9700 §4.4): an answer naming another authorization server
-    // than the one this state was issued for is refused before its code goes anywhere.
-    if let (Some(expected), Some(actual)) = (&provider.issuer, answer.issuer)
-        && expected.as_str().trim_end_matches('/') != actual.trim_end_matches('/')
-    {
+    // Mix-up defence (RFC 9207 §2.4, RFC 9700 §4.4): an answer naming another authorization
+    // server than this state's, or none where the server always names itself, is refused
+    // before its code goes anywhere.
+    let issuer_ok = match (&provider.issuer, answer.issuer) {
+        (Some(expected), Some(actual)) => {
+            expected.as_str().trim_end_matches('/') == actual.trim_end_matches('/')
+        }
+        (Some(_), None) => !provider.authorization_response_iss,
+        (None, _) => true,
+    };
+    if !issuer_ok {
         return Err(ApiError::OAuthCallback("issuer_mismatch".into()));
     }
     if let Some(error) = answer.error {
