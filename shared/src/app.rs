@@ -35,16 +35,23 @@ pub enum StartupError {
 impl App {
     /// From the process environment and the default AWS configuration (which honours `AWS_ENDPOINT_URL`).
     pub async fn from_env() -> Result<Self, StartupError> {
-        let env = |name: &str| std::env::var(name).ok();
-        let settings = Settings::from_env(&env)?;
-        let catalogue = ProviderCatalogue::load(&env)?;
         let aws = aws_config::load_from_env().await;
+        Self::from_lookup(&|name: &str| std::env::var(name).ok(), &aws)
+    }
+
+    /// Settings, catalogue and clients from `env` (the process environment, or `make dev`'s defaults).
+    pub fn from_lookup(
+        env: &dyn Fn(&str) -> Option<String>,
+        aws: &aws_config::SdkConfig,
+    ) -> Result<Self, StartupError> {
+        let settings = Settings::from_env(env)?;
+        let catalogue = ProviderCatalogue::load(env)?;
         let table = DynamoTable::new(
-            aws_sdk_dynamodb::Client::new(&aws),
+            aws_sdk_dynamodb::Client::new(aws),
             settings.table_name.clone(),
         );
         let keys = Arc::new(KmsDataKeys::new(
-            aws_sdk_kms::Client::new(&aws),
+            aws_sdk_kms::Client::new(aws),
             settings.kms_key_id.clone(),
         ));
         Self::new(settings, catalogue, table, keys)

@@ -9,10 +9,6 @@ use devstack::gateway::Gateway;
 use devstack::process::{OAuthServerOptions, start_moto, start_oauth_server};
 use devstack::{jwt, provision};
 use shared::App;
-use shared::catalogue::ProviderCatalogue;
-use shared::config::Settings;
-use shared::crypto::KmsDataKeys;
-use shared::store::DynamoTable;
 
 fn port(name: &str, default: u16) -> anyhow::Result<u16> {
     match std::env::var(name) {
@@ -71,17 +67,7 @@ async fn main() -> anyhow::Result<()> {
             .filter(|v| !v.is_empty())
             .or_else(|| defaults.get(name).cloned())
     };
-    let settings = Settings::from_env(&env)?;
-    let catalogue = ProviderCatalogue::load(&env)?;
-    let table = DynamoTable::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        resources.table_name.clone(),
-    );
-    let keys = Arc::new(KmsDataKeys::new(
-        aws_sdk_kms::Client::new(&aws),
-        resources.kms_key_id.clone(),
-    ));
-    let app = Arc::new(App::new(settings, catalogue, table, keys)?);
+    let app = Arc::new(App::from_lookup(&env, &aws)?);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
         .await
