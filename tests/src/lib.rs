@@ -74,11 +74,25 @@ pub struct CountingKeys {
     inner: KmsDataKeys,
     pub generated: AtomicUsize,
     pub decrypted: AtomicUsize,
+    /// Every plaintext data key handed out, base64 and hex, for the log-secrecy test to search for.
+    pub seen_plaintext: std::sync::Mutex<Vec<String>>,
 }
 
 impl CountingKeys {
     pub fn calls(&self) -> usize {
         self.generated.load(Ordering::SeqCst) + self.decrypted.load(Ordering::SeqCst)
+    }
+
+    fn remember(&self, key: &DataKey) {
+        use base64::Engine;
+        use secrecy::ExposeSecret;
+        let bytes = key.expose_secret();
+        let mut seen = self
+            .seen_plaintext
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        seen.push(base64::engine::general_purpose::STANDARD.encode(bytes));
+        seen.push(shared::ids::hex(bytes));
     }
 }
 
@@ -89,7 +103,9 @@ impl DataKeySource for CountingKeys {
         purpose: SealPurpose,
     ) -> Result<GeneratedDataKey, shared::crypto::CryptoError> {
         self.generated.fetch_add(1, Ordering::SeqCst);
-        self.inner.generate_data_key(purpose).await
+        let key = self.inner.generate_data_key(purpose).await?;
+        self.remember(&key.plaintext);
+        Ok(key)
     }
     async fn decrypt_data_key(
         &self,
@@ -97,7 +113,9 @@ impl DataKeySource for CountingKeys {
         purpose: SealPurpose,
     ) -> Result<DataKey, shared::crypto::CryptoError> {
         self.decrypted.fetch_add(1, Ordering::SeqCst);
-        self.inner.decrypt_data_key(encrypted, purpose).await
+        let key = self.inner.decrypt_data_key(encrypted, purpose).await?;
+        self.remember(&key);
+        Ok(key)
     }
 }
 
@@ -107,6 +125,7 @@ pub struct TestApp {
     pub kms_key_id: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub keys: Arc<CountingKeys>,
+    pub state_secret: String,
     pub stack: &'static Stack,
 }
 
@@ -123,16 +142,14 @@ impl TestApp {
     pub async fn with(options: Options) -> Self {
         let stack = stack().await;
         let table_name = format!("test-{}", shared::ids::random_id());
+        let state_secret = shared::ids::random_id() + &shared::ids::random_id();
         let resources = provision::provision(&stack.aws, &table_name)
             .await
             .expect("provisioning"); // allow-panic
         let env_map: HashMap<&str, String> = HashMap::from([
             ("TABLE_NAME", table_name.clone()),
             ("KMS_KEY_ID", resources.kms_key_id.clone()),
-            (
-                "STATE_SECRET",
-                shared::ids::random_id() + &shared::ids::random_id(),
-            ),
+            ("STATE_SECRET", state_secret.clone()),
             (
                 "STATE_TTL_SECONDS",
                 options.state_ttl_secs.unwrap_or(600).to_string(),
@@ -157,6 +174,7 @@ impl TestApp {
             ),
             generated: AtomicUsize::new(0),
             decrypted: AtomicUsize::new(0),
+            seen_plaintext: Default::default(),
         });
         let app = App::new(
             settings,
@@ -171,6 +189,7 @@ impl TestApp {
             kms_key_id: resources.kms_key_id,
             dynamodb,
             keys,
+            state_secret,
             stack,
         }
     }

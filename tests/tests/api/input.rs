@@ -223,3 +223,68 @@ async fn hostile_bodies_and_parameters_never_get_a_5xx() {
     }
     assert_eq!(checked, routes.len() * params.len() * bodies.len());
 }
+
+#[tokio::test]
+async fn an_audit_cursor_pages_only_the_callers_own_trail() {
+    let t = TestApp::new().await;
+    for _ in 0..3 {
+        let reply = t
+            .call(
+                Function::Connect,
+                request(Method::POST, "/providers/demo/connect")
+                    .user("alice")
+                    .build(),
+            )
+            .await;
+        assert_eq!(reply.status(), 200);
+    }
+    let first = t
+        .call(
+            Function::Audit,
+            request(Method::GET, "/audit")
+                .user("alice")
+                .query("limit", "2")
+                .build(),
+        )
+        .await;
+    assert_eq!(first.data()["entries"].as_array().unwrap().len(), 2);
+    let cursor = first.data()["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let second = t
+        .call(
+            Function::Audit,
+            request(Method::GET, "/audit")
+                .user("alice")
+                .query("limit", "2")
+                .query("cursor", &cursor)
+                .build(),
+        )
+        .await;
+    assert_eq!(
+        second.data()["entries"].as_array().unwrap().len(),
+        1,
+        "{}",
+        second.body()
+    );
+    assert!(
+        first.data()["entries"][1]["at"].as_str() >= second.data()["entries"][0]["at"].as_str(),
+        "newest first across pages"
+    );
+    let as_bob = t
+        .call(
+            Function::Audit,
+            request(Method::GET, "/audit")
+                .user("bob")
+                .query("cursor", &cursor)
+                .build(),
+        )
+        .await;
+    assert_eq!(as_bob.status(), 200);
+    assert_eq!(
+        as_bob.data()["entries"],
+        serde_json::json!([]),
+        "alice's cursor shows bob nothing of alice's"
+    );
+}

@@ -2,9 +2,10 @@
 //! level, from any crate, during a whole connect → callback → disconnect flow.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
 use integration_tests::browser::authorize;
 use integration_tests::logs::CapturedLogs;
-use integration_tests::{CLIENT_SECRET, TestApp, request};
+use integration_tests::{CLIENT_ID, CLIENT_SECRET, TestApp, request};
 use lambda_http::http::Method;
 use secrecy::ExposeSecret;
 use shared::Function;
@@ -120,13 +121,28 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
         text.contains(&id),
         "ids are logged, so the capture is not empty of context"
     );
-    for (name, secret) in [
-        ("access token", &access),
-        ("refresh token", &refresh),
-        ("code", &code),
-        ("PKCE verifier", &verifier),
-        ("client secret", &CLIENT_SECRET.to_string()),
-    ] {
+    // The client secret travels base64-encoded in the Basic header: search for that form too.
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+    let mut secrets = vec![
+        ("access token", access.clone()),
+        ("refresh token", refresh.clone()),
+        ("code", code.clone()),
+        ("PKCE verifier", verifier.clone()),
+        ("client secret", CLIENT_SECRET.to_string()),
+        ("client credentials (Basic)", basic),
+        ("state secret", t.state_secret.clone()),
+    ];
+    let data_keys = t.keys.seen_plaintext.lock().unwrap().clone();
+    assert!(!data_keys.is_empty(), "the flow used KMS data keys");
+    secrets.extend(data_keys.into_iter().map(|k| ("data key", k)));
+    for target in ["aws_smithy", "hyper", "shared::"] {
+        assert!(
+            text.contains(target),
+            "the capture must include {target}'s log lines"
+        );
+    }
+    for (name, secret) in &secrets {
         assert!(secret.len() >= 8, "{name} too short to search for");
         assert!(
             !text.contains(secret.as_str()),

@@ -76,3 +76,47 @@ async fn an_allowed_return_to_gets_the_result_and_no_return_to_gets_the_popup_pa
     );
     assert!(!reply.body().contains("\"*\""), "never posts to any origin");
 }
+
+#[tokio::test]
+async fn the_callback_checks_the_stored_return_to_again_and_never_redirects_off_the_allowlist() {
+    // A pending authorization whose returnTo is no longer allowed (the allowlist changed after
+    // connect, or the row was tampered with): the callback must not redirect there.
+    let t = TestApp::new().await;
+    let demo = shared::ids::ProviderId::parse("demo").unwrap();
+    let issued = t
+        .app
+        .settings
+        .state_key
+        .issue(&demo, shared::domain::now_epoch() + 600);
+    t.app
+        .states
+        .put_pending(&shared::domain::PendingAuthorization {
+            state_id: issued.id.clone(),
+            user_id: shared::ids::UserId::parse("alice").unwrap(),
+            provider: demo,
+            redirect_uri: format!("{}/providers/demo/callback", integration_tests::API_BASE),
+            return_to: Some("https://evil.example/steal".into()),
+            scopes: vec![],
+            pkce_verifier: None,
+            expires_at: shared::domain::now_epoch() + 600,
+        })
+        .await
+        .unwrap();
+    let req = request(Method::GET, "/providers/demo/callback")
+        .query("error", "access_denied")
+        .query("state", &issued.value)
+        .build();
+    let reply = t.call(Function::Callback, req).await;
+    assert!(
+        reply.header("location").is_none(),
+        "redirected to {:?}",
+        reply.header("location")
+    );
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(!reply.body().contains("evil.example"));
+}

@@ -113,7 +113,7 @@ async fn an_expired_state_is_refused() {
 async fn another_users_state_is_refused_on_the_post_callback_and_stays_usable_by_its_owner() {
     let t = TestApp::new().await;
     let redirect = started(&t, "alice").await;
-    let body = serde_json::json!({"code": redirect.param("code").unwrap(), "state": redirect.param("state").unwrap()});
+    let body = serde_json::json!({"code": redirect.param("code").unwrap(), "state": redirect.param("state").unwrap(), "iss": redirect.param("iss").unwrap()});
     let as_bob = request(Method::POST, "/providers/demo/callback")
         .user("bob")
         .json(body.clone())
@@ -216,5 +216,20 @@ async fn an_answer_from_another_issuer_is_refused_even_with_a_valid_state() {
         list.data()["integrations"],
         serde_json::json!([]),
         "nothing connected"
+    );
+
+    // A server that always names itself (RFC 9207 §2.4): an answer without iss is refused too.
+    let redirect = started(&t, "alice").await;
+    let body = serde_json::json!({"code": redirect.param("code").unwrap(), "state": redirect.param("state").unwrap()});
+    let req = request(Method::POST, "/providers/demo/callback")
+        .user("alice")
+        .json(body)
+        .build();
+    let reply = t.call(Function::Callback, req).await;
+    assert_eq!(
+        (reply.status(), reply.error_code().as_str()),
+        (400, "OAUTH_CALLBACK_ERROR"),
+        "{}",
+        reply.body()
     );
 }
