@@ -15,6 +15,17 @@ pub struct Settings {
     pub public_base_url: Option<Url>,
     /// Origins (`scheme://host[:port]`) the callback may redirect to.
     pub return_to_allowed_origins: Vec<String>,
+    /// Who redeems the code the provider sends to the GET callback.
+    pub callback_completion: CallbackCompletion,
+}
+
+/// `CALLBACK_COMPLETION`: `direct` (default, api.md): the GET callback exchanges the code.
+/// `app`: it hands code and state to the app, which completes with the POST callback and its
+/// user's JWT, so only the user who started the flow can finish it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackCompletion {
+    Direct,
+    App,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +67,15 @@ impl Settings {
                 .map_err(|e| ConfigError(format!("RETURN_TO_ALLOWED_ORIGINS: `{raw}`: {e}")))?;
             return_to_allowed_origins.push(url.origin().ascii_serialization());
         }
+        let callback_completion = match env("CALLBACK_COMPLETION").as_deref() {
+            None | Some("") | Some("direct") => CallbackCompletion::Direct,
+            Some("app") => CallbackCompletion::App,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "CALLBACK_COMPLETION must be `direct` or `app`, not `{other}`"
+                )));
+            }
+        };
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             kms_key_id: required("KMS_KEY_ID")?,
@@ -63,6 +83,7 @@ impl Settings {
             state_ttl_secs,
             public_base_url,
             return_to_allowed_origins,
+            callback_completion,
         })
     }
 

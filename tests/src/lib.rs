@@ -132,6 +132,8 @@ pub struct TestApp {
 #[derive(Default)]
 pub struct Options {
     pub state_ttl_secs: Option<i64>,
+    /// `CALLBACK_COMPLETION` (`direct` when None).
+    pub callback_completion: Option<&'static str>,
 }
 
 impl TestApp {
@@ -156,6 +158,10 @@ impl TestApp {
             ),
             ("PUBLIC_BASE_URL", API_BASE.into()),
             ("RETURN_TO_ALLOWED_ORIGINS", APP_ORIGIN.into()),
+            (
+                "CALLBACK_COMPLETION",
+                options.callback_completion.unwrap_or("direct").into(),
+            ),
             ("DEMO_OAUTH_URL", stack.oauth_url.clone()),
             ("DEMO_CLIENT_ID", CLIENT_ID.into()),
             ("DEMO_CLIENT_SECRET", CLIENT_SECRET.into()),

@@ -6,6 +6,7 @@ use url::Url;
 use super::audit_entry;
 use crate::app::App;
 use crate::catalogue::Provider;
+use crate::config::CallbackCompletion;
 use crate::crypto::{RowBinding, SealPurpose};
 use crate::domain::{
     AuditEvent, Integration, IntegrationStatus, IntegrationView, PendingAuthorization,
@@ -15,6 +16,7 @@ use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse, now_rfc3339};
 use crate::ids::{IntegrationId, UserId};
 use crate::oauth::TokenSet;
+use crate::state::StateId;
 use crate::store::StateClaim;
 
 #[derive(Deserialize)]
@@ -34,19 +36,91 @@ fn provider<'a>(app: &'a App, req: &ApiRequest) -> Result<&'a Provider, ApiError
 
 /// GET /providers/{provider}/callback: the provider's redirect. The state authenticates it; once
 /// it has, every outcome goes back to the app (its returnTo, or the popup page), not as JSON.
+///
+/// With `CALLBACK_COMPLETION=app` the code is not exchanged here but handed to the app, which
+/// completes through the POST callback with its user's JWT: only the user who started the flow
+/// can then redeem it, so a victim lured into consenting on someone else's authorization URL
+/// cannot have their account attached to that someone (RFC 9700 §4.7, account-linking CSRF).
 pub async fn from_browser(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let provider = provider(app, req)?;
     let state = req
         .query_param("state")
         .ok_or_else(|| ApiError::Validation("missing query parameter `state`".into()))?;
-    let pending = consume_state(app, req, provider, state, None).await?;
     let answer = ProviderAnswer {
         code: req.query_param("code"),
         error: req.query_param("error"),
         issuer: req.query_param("iss"),
     };
+    if app.settings.callback_completion == CallbackCompletion::App {
+        return hand_to_app(app, req, provider, state, answer).await;
+    }
+    let pending = consume_state(app, req, provider, state, None).await?;
     let outcome = complete(app, req, provider, &pending, answer).await;
     Ok(answer_browser(app, &pending, outcome, &req.request_id))
+}
+
+/// `CALLBACK_COMPLETION=app`: checks the state without consuming it, then gives the app the
+/// code, state and iss to POST back with its user's JWT. A refused answer (provider error,
+/// wrong issuer) ends the authorization here, as in direct completion.
+async fn hand_to_app(
+    app: &App,
+    req: &ApiRequest,
+    provider: &Provider,
+    state: &str,
+    answer: ProviderAnswer<'_>,
+) -> Result<ApiResponse, ApiError> {
+    let id = verify_state(app, req, provider, state, None).await?;
+    let pending = match app.states.peek_pending(&id).await? {
+        Some(p) if p.provider == provider.id && p.expires_at >= now_epoch() => p,
+        Some(_) => return Err(refuse_state(app, req, provider, None, "expired").await),
+        None => return Err(refuse_state(app, req, provider, None, "unknown_or_used").await),
+    };
+    let code = match check_answer(provider, &answer) {
+        Ok(code) => code,
+        Err(_) => {
+            let claim = StateClaim {
+                provider: &provider.id,
+                user: Some(&pending.user_id),
+            };
+            app.states.take_pending(&id, claim).await?;
+            let outcome = complete(app, req, provider, &pending, answer).await;
+            return Ok(answer_browser(app, &pending, outcome, &req.request_id));
+        }
+    };
+    let mut message = serde_json::json!({
+        "type": "oauth-code",
+        "provider": provider.id.as_str(),
+        "code": code,
+        "state": state,
+        "correlationId": req.request_id,
+    });
+    if let Some(iss) = answer.issuer {
+        message["iss"] = iss.into();
+    }
+    let return_to = pending
+        .return_to
+        .as_deref()
+        .and_then(|r| app.settings.allowed_return_to(r));
+    Ok(match return_to {
+        Some(mut url) => {
+            {
+                let mut query = url.query_pairs_mut();
+                query
+                    .append_pair("status", "authorized")
+                    .append_pair("code", code)
+                    .append_pair("state", state);
+                if let Some(iss) = answer.issuer {
+                    query.append_pair("iss", iss);
+                }
+            }
+            ApiResponse::redirect(url.as_str())
+        }
+        None => popup_page(
+            StatusCode::OK,
+            &message,
+            &app.settings.return_to_allowed_origins,
+        ),
+    })
 }
 
 /// POST /providers/{provider}/callback: the SPA variant; the state must belong to the caller.
@@ -67,8 +141,46 @@ pub async fn from_app(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     ))
 }
 
-/// Verifies the state's MAC, provider and expiry, then consumes its row (single use, bound to the
-/// user on the POST variant). Every refusal is audited as `invalid_state_detected`.
+/// Audits a refused state as `invalid_state_detected` and returns INVALID_STATE.
+async fn refuse_state(
+    app: &App,
+    req: &ApiRequest,
+    provider: &Provider,
+    caller: Option<&UserId>,
+    reason: &'static str,
+) -> ApiError {
+    tracing::warn!(
+        reason,
+        provider = provider.id.as_str(),
+        "invalid OAuth state"
+    );
+    let mut entry = audit_entry(req, AuditEvent::InvalidStateDetected, caller);
+    entry.provider = Some(provider.id.to_string());
+    entry.reason = Some(reason.into());
+    app.audit(entry).await;
+    ApiError::InvalidState
+}
+
+/// The state's MAC, provider and expiry, checked before any database read.
+async fn verify_state(
+    app: &App,
+    req: &ApiRequest,
+    provider: &Provider,
+    state: &str,
+    caller: Option<&UserId>,
+) -> Result<StateId, ApiError> {
+    match app
+        .settings
+        .state_key
+        .verify(state, &provider.id, now_epoch())
+    {
+        Ok(id) => Ok(id),
+        Err(why) => Err(refuse_state(app, req, provider, caller, why.reason()).await),
+    }
+}
+
+/// Verifies the state, then consumes its row (single use, bound to the user on the POST
+/// variant). Every refusal is audited as `invalid_state_detected`.
 async fn consume_state(
     app: &App,
     req: &ApiRequest,
@@ -76,36 +188,17 @@ async fn consume_state(
     state: &str,
     caller: Option<&UserId>,
 ) -> Result<PendingAuthorization, ApiError> {
-    let now = now_epoch();
-    let refuse = |reason: &'static str| async move {
-        tracing::warn!(
-            reason,
-            provider = provider.id.as_str(),
-            "invalid OAuth state"
-        );
-        let mut entry = audit_entry(req, AuditEvent::InvalidStateDetected, caller);
-        entry.provider = Some(provider.id.to_string());
-        entry.reason = Some(reason.into());
-        app.audit(entry).await;
-        ApiError::InvalidState
-    };
-    let id = match app.settings.state_key.verify(state, &provider.id, now) {
-        Ok(id) => id,
-        Err(why) => return Err(refuse(why.reason()).await),
-    };
+    let id = verify_state(app, req, provider, state, caller).await?;
     let claim = StateClaim {
         provider: &provider.id,
         user: caller,
     };
+    let refuse = |reason| refuse_state(app, req, provider, caller, reason);
     match app.states.take_pending(&id, claim).await? {
-        None => Err(refuse(if caller.is_some() {
-            "unknown_used_or_other_user"
-        } else {
-            "unknown_or_used"
-        })
-        .await),
+        None if caller.is_some() => Err(refuse("unknown_used_or_other_user").await),
+        None => Err(refuse("unknown_or_used").await),
         // DynamoDB's TTL deletes lazily: the row's own expiry is what counts.
-        Some(p) if p.expires_at < now => Err(refuse("expired").await),
+        Some(p) if p.expires_at < now_epoch() => Err(refuse("expired").await),
         Some(p) => Ok(p),
     }
 }
@@ -155,32 +248,7 @@ async fn exchange_and_save(
     pending: &PendingAuthorization,
     answer: ProviderAnswer<'_>,
 ) -> Result<Integration, ApiError> {
-    // Mix-up defence (RFC 9207 §2.4, RFC 9700 §4.4): an answer naming another authorization
-    // server than this state's, or none where the server always names itself, is refused
-    // before its code goes anywhere.
-    let issuer_ok = match (&provider.issuer, answer.issuer) {
-        (Some(expected), Some(actual)) => {
-            expected.as_str().trim_end_matches('/') == actual.trim_end_matches('/')
-        }
-        (Some(_), None) => !provider.authorization_response_iss,
-        (None, _) => true,
-    };
-    if !issuer_ok {
-        return Err(ApiError::OAuthCallback("issuer_mismatch".into()));
-    }
-    if let Some(error) = answer.error {
-        // Only the RFC 6749 error code, reduced to a safe token: it ends up in a redirect URL.
-        let error: String = error
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(64)
-            .collect();
-        return Err(ApiError::OAuthCallback(error));
-    }
-    let code = answer
-        .code
-        .filter(|c| c.len() <= 4096)
-        .ok_or_else(|| ApiError::Validation("missing or oversized `code`".into()))?;
+    let code = check_answer(provider, &answer)?;
     let verifier = match &pending.pkce_verifier {
         Some(sealed) => {
             let row = RowBinding {
@@ -251,6 +319,37 @@ async fn exchange_and_save(
         .integrations
         .save_connected(&integration, &sealed)
         .await?)
+}
+
+/// The code, if the answer is one to redeem: from the expected issuer, not an error, present.
+fn check_answer<'a>(provider: &Provider, answer: &ProviderAnswer<'a>) -> Result<&'a str, ApiError> {
+    // Mix-up defence (RFC 9207 §2.4, RFC 9700 §4.4): an answer naming another authorization
+    // server than this state's, or none where the server always names itself, is refused
+    // before its code goes anywhere.
+    let issuer_ok = match (&provider.issuer, answer.issuer) {
+        (Some(expected), Some(actual)) => {
+            expected.as_str().trim_end_matches('/') == actual.trim_end_matches('/')
+        }
+        (Some(_), None) => !provider.authorization_response_iss,
+        (None, _) => true,
+    };
+    if !issuer_ok {
+        return Err(ApiError::OAuthCallback("issuer_mismatch".into()));
+    }
+    if let Some(error) = answer.error {
+        // Only the RFC 6749 error code, reduced to a safe token: it ends up in a redirect URL.
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return Err(ApiError::OAuthCallback(error));
+    }
+    let code = answer
+        .code
+        .filter(|c| c.len() <= 4096)
+        .ok_or_else(|| ApiError::Validation("missing or oversized `code`".into()))?;
+    Ok(code)
 }
 
 /// Redirect to the app's allowlisted returnTo, or the popup page that posts to `window.opener`.

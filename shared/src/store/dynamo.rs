@@ -194,6 +194,24 @@ fn integration_from(item: &HashMap<String, AttributeValue>) -> Result<Integratio
     })
 }
 
+fn pending_from(
+    id: &StateId,
+    item: &HashMap<String, AttributeValue>,
+) -> Result<PendingAuthorization, StoreError> {
+    let it = Item(item);
+    let corrupt = |what: &str| StoreError::Corrupt(format!("state {what}"));
+    Ok(PendingAuthorization {
+        state_id: id.clone(),
+        user_id: UserId::parse(&it.s("userId")?).map_err(|_| corrupt("userId"))?,
+        provider: ProviderId::parse(&it.s("provider")?).map_err(|_| corrupt("provider"))?,
+        redirect_uri: it.s("redirectUri")?,
+        return_to: it.opt_s("returnTo"),
+        scopes: it.strings("scopes"),
+        pkce_verifier: it.envelope("pkceVerifier")?,
+        expires_at: it.opt_n("expiresAt")?.unwrap_or(0),
+    })
+}
+
 /// Everything of an integration item except the token envelope: lists and gets never fetch it.
 const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, scopes, syncSettings, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version";
 
@@ -259,21 +277,27 @@ impl AuthorizationStates for DynamoTable {
             }
             Err(e) => return Err(service_error(e)),
         };
-        let Some(item) = out.attributes else {
-            return Ok(None);
-        };
-        let it = Item(&item);
-        let corrupt = |what: &str| StoreError::Corrupt(format!("state {what}"));
-        Ok(Some(PendingAuthorization {
-            state_id: id.clone(),
-            user_id: UserId::parse(&it.s("userId")?).map_err(|_| corrupt("userId"))?,
-            provider: ProviderId::parse(&it.s("provider")?).map_err(|_| corrupt("provider"))?,
-            redirect_uri: it.s("redirectUri")?,
-            return_to: it.opt_s("returnTo"),
-            scopes: it.strings("scopes"),
-            pkce_verifier: it.envelope("pkceVerifier")?,
-            expires_at: it.opt_n("expiresAt")?.unwrap_or(0),
-        }))
+        out.attributes
+            .as_ref()
+            .map(|item| pending_from(id, item))
+            .transpose()
+    }
+
+    async fn peek_pending(&self, id: &StateId) -> Result<Option<PendingAuthorization>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::state(&id.0)))
+            .key(keys::SK, s("STATE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(service_error)?;
+        out.item
+            .as_ref()
+            .map(|item| pending_from(id, item))
+            .transpose()
     }
 }
 

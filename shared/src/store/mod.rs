@@ -31,6 +31,8 @@ pub struct StateClaim<'a> {
 #[async_trait]
 pub trait AuthorizationStates: Send + Sync {
     async fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError>;
+    /// Reads a pending authorization without consuming it.
+    async fn peek_pending(&self, id: &StateId) -> Result<Option<PendingAuthorization>, StoreError>;
     /// Deletes and returns the pending authorization if it exists and matches the claim; a
     /// second call for the same id finds nothing (single use). A non-matching claim leaves it.
     async fn take_pending(

@@ -99,6 +99,7 @@ async fn a_state_replayed_after_success_is_refused() {
 async fn an_expired_state_is_refused() {
     let t = TestApp::with(Options {
         state_ttl_secs: Some(1),
+        ..Options::default()
     })
     .await;
     let redirect = started(&t, "alice").await;

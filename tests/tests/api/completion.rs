@@ -1,0 +1,168 @@
+//! CALLBACK_COMPLETION=app: the GET callback hands the code to the app, and only the user who
+//! started the flow can redeem it (POST callback with their JWT). This closes account-linking
+//! CSRF: a victim lured into consenting on an attacker's authorization URL is not linked.
+
+use std::collections::HashMap;
+
+use integration_tests::browser::authorize;
+use integration_tests::{Options, Reply, TestApp, request};
+use lambda_http::http::Method;
+use shared::Function;
+
+async fn app_completion() -> TestApp {
+    TestApp::with(Options {
+        callback_completion: Some("app"),
+        ..Options::default()
+    })
+    .await
+}
+
+async fn connect(t: &TestApp, user: &str, return_to: Option<&str>) -> String {
+    let body = match return_to {
+        Some(r) => serde_json::json!({ "returnTo": r }),
+        None => serde_json::json!({}),
+    };
+    let reply = t
+        .call(
+            Function::Connect,
+            request(Method::POST, "/providers/demo/connect")
+                .user(user)
+                .json(body)
+                .build(),
+        )
+        .await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    reply.data()["authUrl"].as_str().unwrap().to_string()
+}
+
+async fn integrations(t: &TestApp, user: &str) -> serde_json::Value {
+    t.call(
+        Function::ListIntegrations,
+        request(Method::GET, "/integrations").user(user).build(),
+    )
+    .await
+    .data()["integrations"]
+        .clone()
+}
+
+async fn post_callback(t: &TestApp, user: &str, query: &HashMap<String, String>) -> Reply {
+    let body =
+        serde_json::json!({ "code": query["code"], "state": query["state"], "iss": query["iss"] });
+    t.call(
+        Function::Callback,
+        request(Method::POST, "/providers/demo/callback")
+            .user(user)
+            .json(body)
+            .build(),
+    )
+    .await
+}
+
+fn location_query(reply: &Reply) -> HashMap<String, String> {
+    let location = url::Url::parse(&reply.header("location").expect("a redirect")).unwrap();
+    assert_eq!(
+        location.origin().ascii_serialization(),
+        integration_tests::APP_ORIGIN
+    );
+    location.query_pairs().into_owned().collect()
+}
+
+#[tokio::test]
+async fn a_victim_consenting_on_an_attackers_authorization_url_is_not_linked_to_anyone() {
+    let t = app_completion().await;
+    let auth_url = connect(&t, "mallory", Some("http://localhost:3000/integrations")).await;
+    // Mallory sends the URL to the victim, who logs in and consents at the provider.
+    let redirect = authorize(&auth_url, "victim").await;
+    let reply = t
+        .call(Function::Callback, redirect.callback_request().build())
+        .await;
+    assert_eq!(reply.status(), 302, "{}", reply.body());
+    let query = location_query(&reply);
+    assert_eq!(query["status"], "authorized");
+    assert_eq!(
+        integrations(&t, "mallory").await,
+        serde_json::json!([]),
+        "nothing linked by the GET callback"
+    );
+
+    // The victim's browser lands in the app, whose session is the victim's: the state is not theirs.
+    let reply = post_callback(&t, "victim", &query).await;
+    assert_eq!(
+        (reply.status(), reply.error_code().as_str()),
+        (400, "INVALID_STATE"),
+        "{}",
+        reply.body()
+    );
+    assert_eq!(integrations(&t, "victim").await, serde_json::json!([]));
+    assert_eq!(integrations(&t, "mallory").await, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn the_user_who_started_completes_with_the_post_callback() {
+    let t = app_completion().await;
+    let auth_url = connect(&t, "alice", None).await;
+    let redirect = authorize(&auth_url, "alice").await;
+    let reply = t
+        .call(Function::Callback, redirect.callback_request().build())
+        .await;
+    assert_eq!(reply.status(), 200);
+    assert!(
+        reply.body().contains(r#""type":"oauth-code""#),
+        "the popup hands the code to the opener: {}",
+        reply.body()
+    );
+    assert_eq!(
+        integrations(&t, "alice").await,
+        serde_json::json!([]),
+        "not connected before the app completes"
+    );
+
+    let query: HashMap<String, String> = ["code", "state", "iss"]
+        .iter()
+        .map(|k| (k.to_string(), redirect.param(k).unwrap()))
+        .collect();
+    let reply = post_callback(&t, "alice", &query).await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    assert_eq!(reply.data()["integration"]["status"], "connected");
+    assert_eq!(reply.data()["integration"]["externalAccountId"], "alice");
+    let replay = post_callback(&t, "alice", &query).await;
+    assert_eq!(replay.error_code(), "INVALID_STATE", "single use");
+}
+
+#[tokio::test]
+async fn a_provider_error_ends_the_authorization_in_app_completion_too() {
+    let t = app_completion().await;
+    let auth_url = connect(&t, "alice", Some("http://localhost:3000/integrations")).await;
+    let state = url::Url::parse(&auth_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let req = request(Method::GET, "/providers/demo/callback")
+        .query("error", "access_denied")
+        .query("state", &state)
+        .build();
+    let reply = t.call(Function::Callback, req).await;
+    let query = location_query(&reply);
+    assert_eq!(
+        (query["status"].as_str(), query["code"].as_str()),
+        ("error", "OAUTH_CALLBACK_ERROR")
+    );
+    let body = serde_json::json!({ "code": "anything", "state": state });
+    let reply = t
+        .call(
+            Function::Callback,
+            request(Method::POST, "/providers/demo/callback")
+                .user("alice")
+                .json(body)
+                .build(),
+        )
+        .await;
+    assert_eq!(
+        reply.error_code(),
+        "INVALID_STATE",
+        "the refused authorization was consumed"
+    );
+}
