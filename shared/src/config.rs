@@ -101,45 +101,5 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(origins: &str) -> Settings {
-        let origins = origins.to_string();
-        Settings::from_env(&move |k: &str| match k {
-            "STATE_SECRET" => Some("x".repeat(32)),
-            "TABLE_NAME" => Some("t".into()),
-            "KMS_KEY_ID" => Some("k".into()),
-            "RETURN_TO_ALLOWED_ORIGINS" => Some(origins.clone()),
-            _ => None,
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn only_allowlisted_origins_are_redirect_targets() {
-        let s = settings("http://localhost:3000, https://app.example.com/");
-        assert!(
-            s.allowed_return_to("http://localhost:3000/settings?tab=1")
-                .is_some()
-        );
-        assert!(s.allowed_return_to("https://app.example.com/x").is_some());
-        for bad in [
-            "https://evil.example/steal",
-            "https://app.example.com.evil.example/",
-            "https://app.example.com:8443/",
-            "http://app.example.com/",
-            "javascript:alert(1)",
-            "//evil.example/",
-            "/relative",
-            "https://evil.example\\@app.example.com/",
-        ] {
-            assert!(s.allowed_return_to(bad).is_none(), "{bad}");
-        }
-        assert!(
-            settings("")
-                .allowed_return_to("http://localhost:3000/")
-                .is_none()
-        );
-    }
-}
+#[path = "tests/config.rs"]
+mod tests;

@@ -148,35 +148,5 @@ pub mod boxed {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_side_failures_are_coded_and_never_leak_their_details() {
-        let provider: ApiError =
-            ProviderError::Unavailable("connect error: tcp 10.0.0.7:443 refused".into()).into();
-        assert_eq!(
-            (provider.status(), provider.code(), provider.retryable()),
-            (502, "NETWORK_ERROR", true)
-        );
-        assert!(!provider.public_message().contains("10.0.0.7"));
-        let kms: ApiError =
-            CryptoError::KeyService("ThrottlingException: rate exceeded".into()).into();
-        assert_eq!(
-            (kms.status(), kms.code(), kms.retryable()),
-            (503, "KEY_SERVICE_ERROR", true)
-        );
-        assert!(!kms.public_message().contains("Throttling"));
-        let corrupt: ApiError =
-            StoreError::Corrupt("missing string attribute userId".into()).into();
-        assert_eq!((corrupt.status(), corrupt.retryable()), (500, false));
-        assert!(!corrupt.public_message().contains("userId"));
-        let undecryptable: ApiError = CryptoError::Undecryptable.into();
-        assert_eq!(
-            (undecryptable.status(), undecryptable.retryable()),
-            (500, false)
-        );
-        let conflict: ApiError = StoreError::Conflict.into();
-        assert_eq!(conflict.status(), 409);
-    }
-}
+#[path = "tests/error.rs"]
+mod tests;

@@ -1,0 +1,17 @@
+use super::*;
+
+#[test]
+fn routes_match_with_parameters() {
+    let (r, p) = match_route("POST", "/providers/demo/connect").unwrap();
+    assert_eq!(r.function, Function::Connect);
+    assert_eq!(p["provider"], "demo");
+    let (r, _) = match_route("GET", "/providers/demo/callback").unwrap();
+    assert!(r.public);
+    let (r, _) = match_route("POST", "/providers/demo/callback").unwrap();
+    assert!(!r.public);
+    let (_, p) = match_route("GET", "/integrations/..%2F..%2Fetc").unwrap();
+    assert_eq!(p["id"], "../../etc");
+    assert!(match_route("PUT", "/integrations/x").is_none());
+    assert!(match_route("GET", "/integrations/x/y/z").is_none());
+    assert!(match_route("GET", "/providers//connect").is_none());
+}
