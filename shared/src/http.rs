@@ -211,11 +211,7 @@ impl ApiResponse {
     pub fn from_error(request_id: &str, error: &ApiError) -> Self {
         let status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
-            tracing::error!(code = error.code(), error = %error_chain(error), "request failed");
-        } else {
-            tracing::info!(code = error.code(), "request refused");
-        }
+        log_failure(error);
         let envelope: Envelope<'_, ()> = Envelope {
             success: false,
             data: None,
@@ -299,6 +295,16 @@ impl ApiResponse {
     /// The parsed envelope, for tests and the dev gateway's logs.
     pub fn json_value(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Logs a failed request once: server-side failures at error level with their source chain
+/// (source errors never carry secret values), the caller's mistakes by code only.
+pub fn log_failure(error: &ApiError) {
+    if error.status() >= 500 {
+        tracing::error!(code = error.code(), error = %error_chain(error), "request failed");
+    } else {
+        tracing::info!(code = error.code(), "request refused");
     }
 }
 

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::audit_entry;
+use super::connect::configured_provider;
 use crate::app::App;
 use crate::catalogue::Provider;
 use crate::config::CallbackCompletion;
@@ -13,7 +14,7 @@ use crate::domain::{
     SyncSettings, now_epoch,
 };
 use crate::error::ApiError;
-use crate::http::{ApiRequest, ApiResponse, now_rfc3339};
+use crate::http::{ApiRequest, ApiResponse, log_failure, now_rfc3339};
 use crate::ids::{IntegrationId, UserId};
 use crate::oauth::TokenSet;
 use crate::state::StateId;
@@ -29,11 +30,6 @@ struct CallbackBody {
     iss: Option<String>,
 }
 
-/// A provider known to the catalogue (configured or not: states were only ever issued for configured ones).
-fn provider<'a>(app: &'a App, req: &ApiRequest) -> Result<&'a Provider, ApiError> {
-    super::connect::configured_provider(app, req)
-}
-
 /// GET /providers/{provider}/callback: the provider's redirect. The state authenticates it; once
 /// it has, every outcome goes back to the app (its returnTo, or the popup page), not as JSON.
 ///
@@ -42,7 +38,7 @@ fn provider<'a>(app: &'a App, req: &ApiRequest) -> Result<&'a Provider, ApiError
 /// can then redeem it, so a victim lured into consenting on someone else's authorization URL
 /// cannot have their account attached to that someone (RFC 9700 §4.7, account-linking CSRF).
 pub async fn from_browser(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let provider = provider(app, req)?;
+    let provider = configured_provider(app, req)?;
     let state = req
         .query_param("state")
         .ok_or_else(|| ApiError::Validation("missing query parameter `state`".into()))?;
@@ -127,7 +123,7 @@ async fn hand_to_app(
 pub async fn from_app(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let body: CallbackBody = req.json_body()?;
-    let provider = provider(app, req)?;
+    let provider = configured_provider(app, req)?;
     let pending = consume_state(app, req, provider, &body.state, Some(&caller.user_id)).await?;
     let answer = ProviderAnswer {
         code: Some(&body.code),
@@ -359,6 +355,9 @@ fn answer_browser(
     outcome: Result<Integration, ApiError>,
     request_id: &str,
 ) -> ApiResponse {
+    if let Err(e) = &outcome {
+        log_failure(e);
+    }
     // Checked again: the allowlist may have changed since connect.
     let return_to: Option<Url> = pending
         .return_to
@@ -376,9 +375,6 @@ fn answer_browser(
                     .append_pair("code", e.code()),
             };
         }
-        if let Err(e) = &outcome {
-            tracing::info!(code = e.code(), "callback failed; redirecting to the app");
-        }
         return ApiResponse::redirect(url.as_str());
     }
     let (status, message) = match &outcome {
@@ -386,13 +382,10 @@ fn answer_browser(
             StatusCode::OK,
             serde_json::json!({"type": "oauth-success", "provider": i.provider.as_str(), "integrationId": i.id.as_str(), "correlationId": request_id}),
         ),
-        Err(e) => {
-            let _ = ApiResponse::from_error(request_id, e); // logs it, like every other error
-            (
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-                serde_json::json!({"type": "oauth-error", "provider": pending.provider.as_str(), "code": e.code(), "message": e.public_message(), "correlationId": request_id}),
-            )
-        }
+        Err(e) => (
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            serde_json::json!({"type": "oauth-error", "provider": pending.provider.as_str(), "code": e.code(), "message": e.public_message(), "correlationId": request_id}),
+        ),
     };
     popup_page(status, &message, &app.settings.return_to_allowed_origins)
 }
