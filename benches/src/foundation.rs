@@ -1,0 +1,207 @@
+//! Figures for the foundation: cold start and peak memory of a release function binary under a
+//! minimal Lambda Runtime API, release binary sizes, and KMS calls per token write.
+//! Usage: scripts/bench.sh (builds the release binaries first).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use shared::crypto::{RowBinding, SealPurpose};
+use tokio::sync::mpsc;
+
+/// The Lambda Runtime API, just enough for one invocation: hands out `event` once and reports
+/// when the function posts its response.
+async fn runtime_api(event: String) -> anyhow::Result<(u16, mpsc::UnboundedReceiver<Instant>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let event = Arc::new(event);
+    tokio::spawn(async move {
+        let mut served = false;
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (tx, event) = (tx.clone(), event.clone());
+            let first = !served;
+            served = true;
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let (tx, event) = (tx.clone(), event.clone());
+                    async move {
+                        let path = req.uri().path().to_string();
+                        let mut response = Response::new(Full::new(Bytes::new()));
+                        if path.ends_with("/invocation/next") {
+                            if !first {
+                                // One invocation per process: park the second poll.
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                            }
+                            *response.body_mut() =
+                                Full::new(Bytes::from(event.as_bytes().to_vec()));
+                            let headers = response.headers_mut();
+                            headers.insert(
+                                "lambda-runtime-aws-request-id",
+                                "bench-request-1".parse().unwrap_or_else(|_| unreachable!()),
+                            );
+                            headers.insert(
+                                "lambda-runtime-deadline-ms",
+                                "9999999999999".parse().unwrap_or_else(|_| unreachable!()),
+                            );
+                            headers.insert(
+                                "lambda-runtime-invoked-function-arn",
+                                "arn:aws:lambda:us-east-1:123456789012:function:bench"
+                                    .parse()
+                                    .unwrap_or_else(|_| unreachable!()),
+                            );
+                        } else if path.ends_with("/response") {
+                            let _ = req.into_body().collect().await;
+                            let _ = tx.send(Instant::now());
+                            *response.status_mut() = hyper::StatusCode::ACCEPTED;
+                        }
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((port, rx))
+}
+
+struct ColdStart {
+    to_response: Duration,
+    peak_rss_kib: u64,
+}
+
+async fn cold_start(
+    binary: &std::path::Path,
+    event: &str,
+    env: &[(&str, String)],
+) -> anyhow::Result<ColdStart> {
+    let (port, mut responses) = runtime_api(event.to_string()).await?;
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let answered = tokio::time::timeout(Duration::from_secs(20), responses.recv())
+        .await?
+        .context("no response")?;
+    let pid = child.id().unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    child.kill().await?;
+    Ok(ColdStart {
+        to_response: answered - started,
+        peak_rss_kib,
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let root = devstack::repo_root();
+    let release = root.join("target/release");
+
+    println!(
+        "## Release binaries (x86_64, profile.release: opt-level=s, thin LTO, strip, panic=abort)"
+    );
+    for entry in std::fs::read_dir(root.join("functions"))? {
+        let name = entry?.file_name().to_string_lossy().to_string();
+        let size = std::fs::metadata(release.join(&name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!("{name:>18}: {:.1} MiB", size as f64 / 1_048_576.0);
+    }
+
+    // A local stack for the functions that talk to AWS on their request path.
+    let t = integration_tests::TestApp::new().await;
+    let env = vec![
+        ("AWS_ENDPOINT_URL", t.stack.moto_url.clone()),
+        ("TABLE_NAME", t.table_name.clone()),
+        ("KMS_KEY_ID", t.kms_key_id.clone()),
+        ("STATE_SECRET", "b".repeat(64)),
+        ("PUBLIC_BASE_URL", "http://127.0.0.1:1".into()),
+        ("DEMO_CLIENT_ID", integration_tests::CLIENT_ID.into()),
+        (
+            "DEMO_CLIENT_SECRET",
+            integration_tests::CLIENT_SECRET.into(),
+        ),
+        ("DEMO_OAUTH_URL", t.stack.oauth_url.clone()),
+    ];
+    println!("\n## Cold start: process spawn → response posted to the Runtime API (20 runs each)");
+    for (function, event_file, what) in [
+        ("providers", "providers-ok", "no AWS call on the request"),
+        (
+            "connect",
+            "connect-no-body",
+            "KMS GenerateDataKey + DynamoDB PutItem x2 against moto",
+        ),
+    ] {
+        let event = std::fs::read_to_string(root.join(format!("events/{event_file}.json")))?;
+        let mut times = Vec::new();
+        let mut rss = Vec::new();
+        for _ in 0..20 {
+            let run = cold_start(&release.join(function), &event, &env).await?;
+            times.push(run.to_response);
+            rss.push(run.peak_rss_kib);
+        }
+        times.sort();
+        println!(
+            "{function:>18}: p50 {:.1} ms, p95 {:.1} ms, peak RSS {:.1} MiB ({what})",
+            percentile(&times, 0.5).as_secs_f64() * 1e3,
+            percentile(&times, 0.95).as_secs_f64() * 1e3,
+            *rss.iter().max().unwrap_or(&0) as f64 / 1024.0
+        );
+    }
+
+    println!("\n## KMS calls per token write (one container, real KMS protocol on moto)");
+    let before = t.keys.calls();
+    let started = Instant::now();
+    for i in 0..1000 {
+        let id = format!("{i:032x}");
+        let row = RowBinding {
+            user_id: "bench",
+            record_id: &id,
+            provider: "demo",
+        };
+        t.app
+            .cipher
+            .seal(
+                SealPurpose::TokenSet,
+                &row,
+                br#"{"accessToken":"x","tokenType":"Bearer"}"#,
+            )
+            .await?;
+    }
+    println!(
+        "1,000 seals: {} KMS calls, {:.1} µs per seal (AES-256-GCM + cache; debug build of the bench)",
+        t.keys.calls() - before,
+        started.elapsed().as_secs_f64() * 1e6 / 1000.0
+    );
+    Ok(())
+}
