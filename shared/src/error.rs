@@ -118,10 +118,11 @@ impl From<CryptoError> for ApiError {
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> Self {
         match e {
-            ProviderError::Rejected { ref error, .. } => Self::OAuthCallback(error.clone()),
-            ProviderError::Unavailable(ref why) => Self::ProviderUnavailable(why.clone()),
-            ProviderError::BadResponse(ref why) => Self::ProviderUnavailable(why.clone()),
-            ProviderError::Config(ref why) => Self::OAuthInit(why.clone()),
+            ProviderError::Rejected { error } => Self::OAuthCallback(error),
+            ProviderError::Unavailable(why) | ProviderError::BadResponse(why) => {
+                Self::ProviderUnavailable(why)
+            }
+            ProviderError::Config(why) => Self::OAuthInit(why),
         }
     }
 }

@@ -1,7 +1,6 @@
 use lambda_http::http::StatusCode;
 use secrecy::SecretString;
 use serde::Deserialize;
-use url::Url;
 
 use super::audit_entry;
 use super::connect::configured_provider;
@@ -93,30 +92,11 @@ async fn hand_to_app(
     if let Some(iss) = answer.issuer {
         message["iss"] = iss.into();
     }
-    let return_to = pending
-        .return_to
-        .as_deref()
-        .and_then(|r| app.settings.allowed_return_to(r));
-    Ok(match return_to {
-        Some(mut url) => {
-            {
-                let mut query = url.query_pairs_mut();
-                query
-                    .append_pair("status", "authorized")
-                    .append_pair("code", code)
-                    .append_pair("state", state);
-                if let Some(iss) = answer.issuer {
-                    query.append_pair("iss", iss);
-                }
-            }
-            ApiResponse::redirect(url.as_str())
-        }
-        None => popup_page(
-            StatusCode::OK,
-            &message,
-            &app.settings.return_to_allowed_origins,
-        ),
-    })
+    let mut pairs = vec![("status", "authorized"), ("code", code), ("state", state)];
+    if let Some(iss) = answer.issuer {
+        pairs.push(("iss", iss));
+    }
+    Ok(to_app(app, &pending, &pairs, StatusCode::OK, &message))
 }
 
 /// POST /providers/{provider}/callback: the SPA variant; the state must belong to the caller.
@@ -348,46 +328,59 @@ fn check_answer<'a>(provider: &Provider, answer: &ProviderAnswer<'a>) -> Result<
     Ok(code)
 }
 
-/// Redirect to the app's allowlisted returnTo, or the popup page that posts to `window.opener`.
+/// The outcome of a direct completion, for the app.
 fn answer_browser(
     app: &App,
     pending: &PendingAuthorization,
     outcome: Result<Integration, ApiError>,
     request_id: &str,
 ) -> ApiResponse {
-    if let Err(e) = &outcome {
-        log_failure(e);
+    match &outcome {
+        Ok(i) => {
+            let message = serde_json::json!({"type": "oauth-success", "provider": i.provider.as_str(), "integrationId": i.id.as_str(), "correlationId": request_id});
+            let pairs = [("status", "connected"), ("integrationId", i.id.as_str())];
+            to_app(app, pending, &pairs, StatusCode::OK, &message)
+        }
+        Err(e) => {
+            log_failure(e);
+            let message = serde_json::json!({"type": "oauth-error", "provider": pending.provider.as_str(), "code": e.code(), "message": e.public_message(), "correlationId": request_id});
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            to_app(
+                app,
+                pending,
+                &[("status", "error"), ("code", e.code())],
+                status,
+                &message,
+            )
+        }
     }
-    // Checked again: the allowlist may have changed since connect.
-    let return_to: Option<Url> = pending
+}
+
+/// Back to the app: a redirect to its returnTo with `pairs` appended, when that is still on an
+/// allowlisted origin (checked again: the allowlist may have changed since connect), else the
+/// popup page posting `message` to the opener.
+fn to_app(
+    app: &App,
+    pending: &PendingAuthorization,
+    pairs: &[(&str, &str)],
+    popup_status: StatusCode,
+    message: &serde_json::Value,
+) -> ApiResponse {
+    match pending
         .return_to
         .as_deref()
-        .and_then(|r| app.settings.allowed_return_to(r));
-    if let Some(mut url) = return_to {
-        {
-            let mut query = url.query_pairs_mut();
-            match &outcome {
-                Ok(i) => query
-                    .append_pair("status", "connected")
-                    .append_pair("integrationId", i.id.as_str()),
-                Err(e) => query
-                    .append_pair("status", "error")
-                    .append_pair("code", e.code()),
-            };
+        .and_then(|r| app.settings.allowed_return_to(r))
+    {
+        Some(mut url) => {
+            url.query_pairs_mut().extend_pairs(pairs);
+            ApiResponse::redirect(url.as_str())
         }
-        return ApiResponse::redirect(url.as_str());
+        None => popup_page(
+            popup_status,
+            message,
+            &app.settings.return_to_allowed_origins,
+        ),
     }
-    let (status, message) = match &outcome {
-        Ok(i) => (
-            StatusCode::OK,
-            serde_json::json!({"type": "oauth-success", "provider": i.provider.as_str(), "integrationId": i.id.as_str(), "correlationId": request_id}),
-        ),
-        Err(e) => (
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
-            serde_json::json!({"type": "oauth-error", "provider": pending.provider.as_str(), "code": e.code(), "message": e.public_message(), "correlationId": request_id}),
-        ),
-    };
-    popup_page(status, &message, &app.settings.return_to_allowed_origins)
 }
 
 /// A page that posts `message` to its opener on each allowlisted origin (postMessage drops it
