@@ -29,6 +29,15 @@ impl ProviderRedirect {
     }
 }
 
+/// The `state` parameter of an authorization URL.
+pub fn state_of(auth_url: &str) -> String {
+    let url = Url::parse(auth_url).unwrap_or_else(|e| panic!("not a URL: {auth_url}: {e}")); // allow-panic
+    url.query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 /// Logs in as `login` (any password) and consents; panics with the page when a step fails.
 pub async fn authorize(auth_url: &str, login: &str) -> ProviderRedirect {
     try_authorize(auth_url, login)

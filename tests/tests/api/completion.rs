@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use integration_tests::browser::authorize;
+use integration_tests::browser::{authorize, state_of};
 use integration_tests::{Options, Reply, TestApp, request};
 use lambda_http::http::Method;
 use shared::Function;
@@ -133,13 +133,7 @@ async fn the_user_who_started_completes_with_the_post_callback() {
 async fn a_provider_error_ends_the_authorization_in_app_completion_too() {
     let t = app_completion().await;
     let auth_url = connect(&t, "alice", Some("http://localhost:3000/integrations")).await;
-    let state = url::Url::parse(&auth_url)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&auth_url);
     let req = request(Method::GET, "/providers/demo/callback")
         .query("error", "access_denied")
         .query("state", &state)

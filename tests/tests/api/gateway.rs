@@ -6,6 +6,20 @@ use devstack::gateway::Gateway;
 use devstack::jwt;
 use integration_tests::TestApp;
 
+/// Sends `request` with `token` (if any); the status and the JSON body (Null when not JSON).
+async fn send(request: reqwest::RequestBuilder, token: Option<&str>) -> (u16, serde_json::Value) {
+    let request = match token {
+        Some(t) => request.bearer_auth(t),
+        None => request,
+    };
+    let response = request.send().await.expect("the gateway answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
 #[tokio::test]
 async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
     let t = TestApp::new().await;
@@ -21,59 +35,28 @@ async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
     );
     let http = reqwest::Client::new();
 
-    let health: serde_json::Value = http
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, health) = send(http.get(format!("{base}/health")), None).await;
+    assert_eq!(status, 200);
     assert_eq!(health["success"], true);
     assert_eq!(health["data"]["status"], "ok");
 
-    let providers = http.get(format!("{base}/providers")).send().await.unwrap();
-    assert_eq!(providers.status(), 200, "public route without a token");
+    let (status, _) = send(http.get(format!("{base}/providers")), None).await;
+    assert_eq!(status, 200, "public route without a token");
 
-    assert_eq!(
-        http.get(format!("{base}/integrations"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    let (status, _) = send(http.get(format!("{base}/integrations")), None).await;
+    assert_eq!(status, 401);
     let wrong_key = jwt::issue("another-secret-0123456789abcdef0123", "alice", 60).unwrap();
-    assert_eq!(
-        http.get(format!("{base}/integrations"))
-            .bearer_auth(&wrong_key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    let (status, _) = send(http.get(format!("{base}/integrations")), Some(&wrong_key)).await;
+    assert_eq!(status, 401);
 
     let token = jwt::issue(&secret, "alice", 60).unwrap();
-    let list: serde_json::Value = http
-        .get(format!("{base}/integrations"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = send(http.get(format!("{base}/integrations")), Some(&token)).await;
     assert_eq!(list["data"]["integrations"], serde_json::json!([]));
-    let connect: serde_json::Value = http
-        .post(format!("{base}/providers/demo/connect"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, connect) = send(
+        http.post(format!("{base}/providers/demo/connect")),
+        Some(&token),
+    )
+    .await;
     assert!(
         connect["data"]["authUrl"]
             .as_str()
@@ -82,13 +65,7 @@ async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
         "{connect}"
     );
 
-    assert_eq!(
-        http.get(format!("{base}/nowhere"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    let (status, _) = send(http.get(format!("{base}/nowhere")), None).await;
+    assert_eq!(status, 404);
     serving.abort();
 }

@@ -1,7 +1,7 @@
 //! `state` is unforgeable, single use, short-lived, and bound to its user and provider; every
 //! refusal is INVALID_STATE and leaves an `invalid_state_detected` audit entry.
 
-use integration_tests::browser::authorize;
+use integration_tests::browser::{authorize, state_of};
 use integration_tests::{Options, TestApp, request};
 use lambda_http::http::Method;
 use shared::Function;
@@ -157,13 +157,7 @@ async fn a_provider_error_after_a_valid_state_is_reported_to_the_app_and_audited
                 .build(),
         )
         .await;
-    let state = url::Url::parse(reply.data()["authUrl"].as_str().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(reply.data()["authUrl"].as_str().unwrap());
     let req = request(Method::GET, "/providers/demo/callback")
         .query("error", "access_denied")
         .query("state", &state)
