@@ -1,5 +1,7 @@
 // Local OAuth 2.0 / OIDC provider for tests and `make dev`. Not for production:
 // everything is in memory and any login/password is accepted. See README.md.
+import http from 'node:http';
+
 import Provider from 'oidc-provider';
 
 const env = process.env;
@@ -53,27 +55,177 @@ const provider = new Provider(issuer, {
 });
 
 // Tests assert how often the service hit the token endpoint (e.g. one refresh for many
-// concurrent callers), so every POST /token is counted, failures included.
-const zeroStats = () => ({ authorization_code: 0, refresh_token: 0 });
-let stats = zeroStats();
+// concurrent callers), so every POST /token is counted, failures included, and logged with the
+// time it arrived.
+const TOKEN_LOG_LIMIT = 1000;
+const FAULT_BODY_LIMIT = 64 * 1024;
+const zeroCounts = () => ({ authorization_code: 0, refresh_token: 0 });
+let counts = zeroCounts();
+let faultedTokenRequests = 0;
+let tokenRequestLog = [];
+// Canned answers for the next POST /token requests (POST /__faults/token). With `repeat`, the
+// last one is never used up: a provider that never recovers.
+let faults = { responses: [], repeat: false };
+
+const statsBody = () => ({
+  tokenRequests: counts,
+  faultedTokenRequests,
+  // Entries are appended when a request finishes; listed in order of arrival.
+  tokenRequestLog: [...tokenRequestLog].sort((a, b) => a.at - b.at),
+});
+
+function recordTokenRequest(entry) {
+  if (entry.grantType) {
+    counts[entry.grantType] = (counts[entry.grantType] || 0) + 1;
+  }
+  if (entry.faulted) {
+    faultedTokenRequests += 1;
+  }
+  tokenRequestLog.push(entry);
+  if (tokenRequestLog.length > TOKEN_LOG_LIMIT) {
+    tokenRequestLog.splice(0, tokenRequestLog.length - TOKEN_LOG_LIMIT);
+  }
+}
+
+// No body parser is installed, and oidc-provider must be the only reader of the bodies it
+// handles: this is used only where the provider never runs (the fault routes, faulted requests).
+async function readBody(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > FAULT_BODY_LIMIT) {
+      throw Object.assign(new Error('body too large'), { status: 413 });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+// `{"responses": [{"status": 503}, {"status": 429, "retryAfter": 1},
+//   {"status": 400, "error": "invalid_grant"}], "repeat": false}`
+function parseFaults(text) {
+  let input;
+  try {
+    input = JSON.parse(text || '{}');
+  } catch {
+    return { error: 'body is not JSON' };
+  }
+  const responses = input?.responses ?? [];
+  if (!Array.isArray(responses)) {
+    return { error: '`responses` must be an array' };
+  }
+  for (const r of responses) {
+    if (!r || !Number.isInteger(r.status) || r.status < 200 || r.status > 599) {
+      return { error: 'each response needs an integer `status` (200..599)' };
+    }
+    if (r.retryAfter !== undefined && !(Number.isInteger(r.retryAfter) && r.retryAfter >= 0)) {
+      return { error: '`retryAfter` must be a non-negative integer (seconds)' };
+    }
+    if (r.error !== undefined && typeof r.error !== 'string') {
+      return { error: '`error` must be a string' };
+    }
+  }
+  return {
+    faults: {
+      responses: responses.map(({ status, retryAfter, error }) => ({ status, retryAfter, error })),
+      repeat: input?.repeat === true,
+    },
+  };
+}
+
+function nextFault() {
+  const { responses, repeat } = faults;
+  if (responses.length === 0) return undefined;
+  if (repeat && responses.length === 1) return responses[0];
+  return responses.shift();
+}
+
+function answerWithFault(ctx, fault) {
+  ctx.status = fault.status;
+  if (fault.retryAfter !== undefined) {
+    ctx.set('Retry-After', String(fault.retryAfter));
+  }
+  ctx.set('Cache-Control', 'no-store');
+  if (fault.error) {
+    ctx.body = { error: fault.error };
+  } else if (fault.status === 429) {
+    ctx.body = { error: 'slow_down' };
+  } else if (fault.status === 400) {
+    ctx.body = { error: 'invalid_request' };
+  } else {
+    // What a load balancer in front of a provider sends: not JSON.
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = fault.status === 503 ? 'service unavailable'
+      : (http.STATUS_CODES[fault.status] || 'error').toLowerCase();
+  }
+}
+
 provider.use(async (ctx, next) => {
   if (ctx.path === '/__stats' && ctx.method === 'GET') {
-    ctx.body = { tokenRequests: stats };
+    ctx.body = statsBody();
     return;
   }
   if (ctx.path === '/__stats/reset' && ctx.method === 'POST') {
-    stats = zeroStats();
-    ctx.body = { tokenRequests: stats };
+    counts = zeroCounts();
+    faultedTokenRequests = 0;
+    tokenRequestLog = [];
+    faults = { responses: [], repeat: false };
+    ctx.body = statsBody();
     return;
   }
+  if (ctx.path === '/__faults/token') {
+    if (ctx.method === 'GET') {
+      ctx.body = faults;
+      return;
+    }
+    if (ctx.method === 'DELETE') {
+      faults = { responses: [], repeat: false };
+      ctx.body = faults;
+      return;
+    }
+    if (ctx.method === 'POST') {
+      const parsed = parseFaults(await readBody(ctx.req));
+      if (parsed.error) {
+        ctx.status = 400;
+        ctx.body = { error: 'invalid_request', error_description: parsed.error };
+        return;
+      }
+      faults = parsed.faults;
+      ctx.body = faults;
+      return;
+    }
+  }
+  const isToken = ctx.method === 'POST' && ctx.path === '/token';
+  if (!isToken) {
+    await next();
+    return;
+  }
+  const at = Date.now();
+  const fault = nextFault();
+  if (fault) {
+    // The provider never sees this request, so its body is ours to read.
+    let grantType = null;
+    try {
+      grantType = new URLSearchParams(await readBody(ctx.req)).get('grant_type') || null;
+    } catch {
+      // An unreadable body still gets the canned answer.
+    }
+    answerWithFault(ctx, fault);
+    recordTokenRequest({ at, grantType, status: fault.status, faulted: true });
+    return;
+  }
+  let status;
   try {
     await next();
+    status = ctx.status;
+  } catch (err) {
+    status = err.status || err.statusCode || 500;
+    throw err;
   } finally {
     // The provider parses the body itself (before client authentication), so read it afterwards.
-    const grantType = ctx.oidc?.body?.grant_type;
-    if (ctx.method === 'POST' && ctx.path === '/token' && grantType) {
-      stats[grantType] = (stats[grantType] || 0) + 1;
-    }
+    const grantType = ctx.oidc?.body?.grant_type || null;
+    recordTokenRequest({ at, grantType, status: status ?? ctx.status, faulted: false });
   }
 });
 
