@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: dev test token bootstrap lint fmt template-lint build-release bench
+.PHONY: dev test token backend-token bootstrap lint fmt template-lint build-release bench
 
 ## dev: moto + local OAuth server + dev gateway on loopback; prints `ready <base URL>`
 dev: bootstrap
@@ -12,6 +12,10 @@ dev: bootstrap
 ## token: a user JWT for the dev gateway, e.g. `make token USER=alice`
 token:
 	@$(CARGO) run --quiet -p devstack --bin dev-token -- "$(USER)"
+
+## backend-token: the dev stand-in for the app backend's IAM signature (GET /users/{userId}/integrations/{id}/token)
+backend-token:
+	@$(CARGO) run --quiet -p devstack --bin dev-token -- --backend app-backend
 
 ## test: every test (template lint, formatting, unit and end-to-end tests)
 test: bootstrap template-lint

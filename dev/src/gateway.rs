@@ -13,7 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, header};
 use hyper_util::rt::TokioIo;
-use shared::routes::match_route;
+use shared::routes::{Auth, match_route};
 use shared::{ApiRequest, ApiResponse, App};
 use tokio::net::TcpListener;
 
@@ -58,18 +58,24 @@ impl Gateway {
         let Some((route, path_params)) = match_route(&method, &path) else {
             return gateway_message(StatusCode::NOT_FOUND, "Not Found");
         };
-        let claims = if route.public {
-            None
-        } else {
-            let token = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            match token.and_then(|t| crate::jwt::verify(&self.jwt_secret, t)) {
-                Some(claims) => Some(claims),
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let (claims, backend_principal) = match route.auth {
+            Auth::Public => (None, None),
+            Auth::User => match token.and_then(|t| crate::jwt::verify(&self.jwt_secret, t)) {
+                Some(claims) => (Some(claims), None),
                 None => return gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized"),
-            }
+            },
+            // API Gateway answers an unsigned or wrongly signed IAM request with 403.
+            Auth::Backend => match token.and_then(|t| {
+                crate::jwt::verify_for(&self.jwt_secret, t, crate::jwt::DEV_BACKEND_AUDIENCE)
+            }) {
+                Some(claims) => (None, claims.get("sub").cloned()),
+                None => return gateway_message(StatusCode::FORBIDDEN, "Forbidden"),
+            },
         };
         let query: HashMap<String, String> = req
             .uri()
@@ -105,6 +111,7 @@ impl Gateway {
             headers: parts.headers,
             body,
             claims,
+            backend_principal,
             request_id: shared::ids::random_id(),
             source_ip: Some(peer.ip().to_string()),
         };

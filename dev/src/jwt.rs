@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 pub const DEV_ISSUER: &str = "http://127.0.0.1/dev-issuer";
 pub const DEV_AUDIENCE: &str = "oauth-connector-dev";
+/// Backend routes are IAM-authorized in AWS; locally, a dev JWT for this audience stands in for
+/// the SigV4 signature, and a user's token (other audience) never passes there.
+pub const DEV_BACKEND_AUDIENCE: &str = "oauth-connector-dev-backend";
 /// Dev-only signing key; `DEV_JWT_SECRET` overrides it. Never used outside `make dev` and tests.
 const DEFAULT_DEV_SECRET: &str = "dev-only-jwt-secret-not-for-production-use";
 
@@ -28,11 +31,20 @@ struct Claims {
 }
 
 pub fn issue(secret: &str, user: &str, ttl_secs: u64) -> anyhow::Result<String> {
+    issue_for(secret, user, DEV_AUDIENCE, ttl_secs)
+}
+
+pub fn issue_for(
+    secret: &str,
+    subject: &str,
+    audience: &str,
+    ttl_secs: u64,
+) -> anyhow::Result<String> {
     let now = jsonwebtoken::get_current_timestamp();
     let claims = Claims {
-        sub: user.to_string(),
+        sub: subject.to_string(),
         iss: DEV_ISSUER.into(),
-        aud: DEV_AUDIENCE.into(),
+        aud: audience.into(),
         iat: now,
         exp: now + ttl_secs,
     };
@@ -45,9 +57,13 @@ pub fn issue(secret: &str, user: &str, ttl_secs: u64) -> anyhow::Result<String> 
 
 /// The claims as API Gateway hands them to Lambda (`requestContext.authorizer.jwt.claims`: strings).
 pub fn verify(secret: &str, token: &str) -> Option<HashMap<String, String>> {
+    verify_for(secret, token, DEV_AUDIENCE)
+}
+
+pub fn verify_for(secret: &str, token: &str, audience: &str) -> Option<HashMap<String, String>> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[DEV_ISSUER]);
-    validation.set_audience(&[DEV_AUDIENCE]);
+    validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     let data = decode::<Claims>(
         token,
@@ -95,5 +111,21 @@ mod tests {
         )
         .unwrap();
         assert!(verify("k1-0123456789abcdef0123456789abcdef", &expired).is_none());
+        let backend = issue_for(
+            "k1-0123456789abcdef0123456789abcdef",
+            "app",
+            DEV_BACKEND_AUDIENCE,
+            60,
+        )
+        .unwrap();
+        assert!(verify("k1-0123456789abcdef0123456789abcdef", &backend).is_none());
+        assert!(
+            verify_for(
+                "k1-0123456789abcdef0123456789abcdef",
+                &token,
+                DEV_BACKEND_AUDIENCE
+            )
+            .is_none()
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod gateway;
 pub mod jwt;
+pub mod poller;
 pub mod process;
 pub mod provision;
 

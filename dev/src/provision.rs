@@ -1,12 +1,14 @@
 //! Creates the resources of template.yaml on a local endpoint (moto): the table with its key
-//! schema and TTL, and the KMS key with its alias.
+//! schema, refresh index and TTL, the KMS key with its alias, and the refresh queue with its
+//! dead-letter queue.
 
 use anyhow::Context;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_sqs::types::QueueAttributeName;
 
 /// AWS configuration for a local endpoint, with dummy credentials.
 pub async fn local_aws_config(endpoint: &str) -> aws_config::SdkConfig {
@@ -56,8 +58,23 @@ pub async fn provision(
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attribute("PK")?)
             .attribute_definitions(attribute("SK")?)
+            .attribute_definitions(attribute("GSI1PK")?)
+            .attribute_definitions(attribute("GSI1SK")?)
             .key_schema(key("PK", KeyType::Hash)?)
             .key_schema(key("SK", KeyType::Range)?)
+            // template.yaml's GSI1: the sparse, sharded refresh index, keys only.
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("GSI1")
+                    .key_schema(key("GSI1PK", KeyType::Hash)?)
+                    .key_schema(key("GSI1SK", KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::KeysOnly)
+                            .build(),
+                    )
+                    .build()?,
+            )
             .send()
             .await
             .context("creating the table")?;
@@ -106,5 +123,62 @@ pub async fn provision(
     Ok(Provisioned {
         table_name: table_name.to_string(),
         kms_key_id,
+    })
+}
+
+pub struct RefreshQueues {
+    pub queue_url: String,
+    pub dead_letter_url: String,
+}
+
+/// template.yaml's RefreshQueue and RefreshDeadLetterQueue: after `max_receives` deliveries a
+/// message moves to the dead-letter queue. `visibility_timeout_secs` is how long a received
+/// message stays hidden (360 s in AWS; short locally, so retries happen within a test).
+pub async fn provision_refresh_queues(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+    visibility_timeout_secs: u32,
+    max_receives: u32,
+) -> anyhow::Result<RefreshQueues> {
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let dead_letter_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-refresh-dlq"))
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await
+        .context("creating the refresh dead-letter queue")?
+        .queue_url
+        .context("no queue URL")?;
+    let dead_letter_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_letter_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("reading the dead-letter queue's ARN")?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("no dead-letter queue ARN")?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dead_letter_arn,
+        "maxReceiveCount": max_receives.to_string(),
+    });
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-refresh"))
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout_secs.to_string(),
+        )
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .context("creating the refresh queue")?
+        .queue_url
+        .context("no queue URL")?;
+    Ok(RefreshQueues {
+        queue_url,
+        dead_letter_url,
     })
 }

@@ -10,7 +10,11 @@ use crate::error::ApiError;
 use crate::http::ApiRequest;
 use crate::ids::ProviderId;
 use crate::oauth::{OAuthHttp, ProviderError};
-use crate::store::{AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords};
+use crate::queue::{RefreshQueue, SqsRefreshQueue};
+use crate::refresh::RefreshTuning;
+use crate::store::{
+    AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords, RefreshIndex, RefreshLeases,
+};
 
 pub struct App {
     pub settings: Settings,
@@ -19,6 +23,11 @@ pub struct App {
     pub states: Arc<dyn AuthorizationStates>,
     pub integrations: Arc<dyn IntegrationRecords>,
     pub audit_trail: Arc<dyn AuditTrail>,
+    pub leases: Arc<dyn RefreshLeases>,
+    pub refresh_index: Arc<dyn RefreshIndex>,
+    /// Set where `REFRESH_QUEUE_URL` is (the scheduler's function).
+    pub refresh_queue: Option<Arc<dyn RefreshQueue>>,
+    pub refresh_tuning: RefreshTuning,
     pub oauth: OAuthHttp,
 }
 
@@ -54,7 +63,11 @@ impl App {
             aws_sdk_kms::Client::new(aws),
             settings.kms_key_id.clone(),
         ));
-        Self::new(settings, catalogue, table, keys)
+        let queue = settings.refresh_queue_url.clone().map(|url| {
+            Arc::new(SqsRefreshQueue::new(aws_sdk_sqs::Client::new(aws), url))
+                as Arc<dyn RefreshQueue>
+        });
+        Ok(Self::new(settings, catalogue, table, keys)?.with_refresh_queue(queue))
     }
 
     pub fn new(
@@ -70,9 +83,23 @@ impl App {
             cipher: EnvelopeCipher::new(keys, CacheLimits::default()),
             states: table.clone(),
             integrations: table.clone(),
+            leases: table.clone(),
+            refresh_index: table.clone(),
             audit_trail: table,
+            refresh_queue: None,
+            refresh_tuning: RefreshTuning::default(),
             oauth: OAuthHttp::new()?,
         })
+    }
+
+    pub fn with_refresh_queue(mut self, queue: Option<Arc<dyn RefreshQueue>>) -> Self {
+        self.refresh_queue = queue;
+        self
+    }
+
+    pub fn with_refresh_tuning(mut self, tuning: RefreshTuning) -> Self {
+        self.refresh_tuning = tuning;
+        self
     }
 
     /// Records an audit entry. A failed audit write is logged, not returned: by the time an entry

@@ -17,6 +17,10 @@ pub struct Settings {
     pub return_to_allowed_origins: Vec<String>,
     /// Who redeems the code the provider sends to the GET callback.
     pub callback_completion: CallbackCompletion,
+    /// A token is refreshed when it expires within this many seconds (default 600).
+    pub refresh_margin_secs: i64,
+    /// The refresh queue (the scheduler sends to it); None where a function does not use it.
+    pub refresh_queue_url: Option<String>,
 }
 
 /// `CALLBACK_COMPLETION`: `direct` (default, api.md): the GET callback exchanges the code.
@@ -76,7 +80,17 @@ impl Settings {
                 )));
             }
         };
+        let refresh_margin_secs = match env("REFRESH_MARGIN_SECONDS").filter(|v| !v.is_empty()) {
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))
+                .ok_or_else(|| ConfigError("REFRESH_MARGIN_SECONDS must be 1-86400".into()))?,
+            None => 600,
+        };
         Ok(Self {
+            refresh_margin_secs,
+            refresh_queue_url: env("REFRESH_QUEUE_URL").filter(|v| !v.is_empty()),
             table_name: required("TABLE_NAME")?,
             kms_key_id: required("KMS_KEY_ID")?,
             state_key,

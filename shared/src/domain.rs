@@ -88,6 +88,10 @@ pub struct Integration {
     pub updated_at: String,
     /// Optimistic-concurrency counter, bumped on every write.
     pub version: u64,
+    /// When the tokens were last obtained from the provider by a refresh, epoch seconds.
+    pub refreshed_at: Option<i64>,
+    /// Until when a refresh holds the integration's lease, epoch milliseconds (None: free).
+    pub lease_until_ms: Option<i64>,
 }
 
 /// The API's `Integration` (api.md): tokens never appear in it.
@@ -143,6 +147,10 @@ pub fn epoch_to_rfc3339(secs: i64) -> Option<String> {
 
 pub fn now_epoch() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub fn now_epoch_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// A started authorization, stored under its state id until the callback consumes it.
@@ -207,6 +215,14 @@ impl AuditEvent {
     }
 }
 
+/// Where an audited action came from: an API request, or a queue message (ip and user agent None).
+#[derive(Debug, Clone)]
+pub struct RequestOrigin {
+    pub correlation_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// An audit entry (api.md `AuditEntry`). `user_id` None files it under the anonymous partition
 /// (e.g. a forged state on the public callback, where nobody is known).
 #[derive(Debug, Clone, Serialize)]
@@ -228,4 +244,20 @@ pub struct AuditEntry {
     /// A short machine reason (`bad_mac`, `expired`, `access_denied`…), never free provider text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+impl AuditEntry {
+    pub fn new(event: AuditEvent, user: Option<&UserId>, origin: &RequestOrigin) -> Self {
+        Self {
+            event,
+            user_id: user.cloned(),
+            provider: None,
+            integration_id: None,
+            at: crate::http::now_rfc3339(),
+            ip: origin.ip.clone(),
+            user_agent: origin.user_agent.clone(),
+            correlation_id: origin.correlation_id.clone(),
+            reason: None,
+        }
+    }
 }

@@ -29,6 +29,17 @@ pub enum ApiError {
     /// The provider could not be reached or answered with a server error.
     #[error("the provider is unavailable: {0}")]
     ProviderUnavailable(String),
+    /// The provider no longer honours the integration's grant: the user must connect again.
+    #[error("the integration's authorization has expired or was revoked; connect again")]
+    TokenExpired,
+    /// The token could not be refreshed. `retryable`: the provider was unreachable or busy, or
+    /// another refresh of the same integration did not finish in time.
+    #[error("the token could not be refreshed: {why}")]
+    TokenRefresh {
+        why: String,
+        retryable: bool,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("the token store is unavailable")]
     Database(#[source] StoreError),
     /// KMS unreachable or throttling: worth a retry.
@@ -50,10 +61,17 @@ impl ApiError {
             | Self::OAuthCallback(_) => 400,
             Self::Unauthorized => 401,
             Self::NotFound => 404,
-            Self::Conflict(_) => 409,
+            Self::Conflict(_) | Self::TokenExpired => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::OAuthInit(_) | Self::Internal(_) => 500,
             Self::ProviderUnavailable(_) => 502,
+            Self::TokenRefresh { retryable, .. } => {
+                if *retryable {
+                    503
+                } else {
+                    502
+                }
+            }
             Self::Database(_) | Self::KeyService(_) => 503,
         }
     }
@@ -70,6 +88,8 @@ impl ApiError {
             Self::OAuthInit(_) => "OAUTH_INIT_ERROR",
             Self::OAuthCallback(_) => "OAUTH_CALLBACK_ERROR",
             Self::ProviderUnavailable(_) => "NETWORK_ERROR",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::TokenRefresh { .. } => "TOKEN_REFRESH_ERROR",
             Self::Database(_) => "DATABASE_ERROR",
             Self::KeyService(_) => "KEY_SERVICE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
@@ -79,8 +99,22 @@ impl ApiError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            Self::ProviderUnavailable(_) | Self::Database(_) | Self::KeyService(_)
+            Self::ProviderUnavailable(_)
+                | Self::Database(_)
+                | Self::KeyService(_)
+                | Self::TokenRefresh {
+                    retryable: true,
+                    ..
+                }
         )
+    }
+
+    /// The `Retry-After` to send, when the failure knows one.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::TokenRefresh { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 
     /// The message sent to the client. Server-side failures get a fixed sentence: their details
@@ -89,6 +123,12 @@ impl ApiError {
         match self {
             Self::OAuthInit(_) => "could not start the OAuth flow".into(),
             Self::ProviderUnavailable(_) => "the provider is unavailable; try again later".into(),
+            Self::TokenRefresh {
+                retryable: true, ..
+            } => "the token could not be refreshed now; try again later".into(),
+            Self::TokenRefresh { why, .. } => {
+                format!("the provider refused to refresh the token ({why})")
+            }
             other => other.to_string(),
         }
     }
@@ -121,6 +161,9 @@ impl From<ProviderError> for ApiError {
             ProviderError::Rejected { error } => Self::OAuthCallback(error),
             ProviderError::Unavailable(why) | ProviderError::BadResponse(why) => {
                 Self::ProviderUnavailable(why)
+            }
+            ProviderError::Busy { status, .. } => {
+                Self::ProviderUnavailable(format!("provider answered {status}"))
             }
             ProviderError::Config(why) => Self::OAuthInit(why),
         }

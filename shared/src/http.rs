@@ -32,6 +32,9 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
     /// JWT claims as API Gateway passes them (`requestContext.authorizer.jwt.claims`).
     pub claims: Option<HashMap<String, String>>,
+    /// The IAM principal API Gateway authenticated (`requestContext.authorizer.iam`) on backend
+    /// routes: the application's own servers.
+    pub backend_principal: Option<String>,
     /// The correlation id of every log line, audit entry and response: the Lambda request id.
     pub request_id: String,
     pub source_ip: Option<String>,
@@ -54,19 +57,23 @@ impl ApiRequest {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let lambda_request_id = req.lambda_context_ref().map(|c| c.request_id.clone());
-        let (claims, gateway_request_id, source_ip, user_agent, domain_name) =
+        let (claims, backend_principal, gateway_request_id, source_ip, user_agent, domain_name) =
             match req.request_context_ref() {
                 Some(RequestContext::ApiGatewayV2(ctx)) => (
                     ctx.authorizer
                         .as_ref()
                         .and_then(|a| a.jwt.as_ref())
                         .map(|jwt| jwt.claims.clone()),
+                    ctx.authorizer
+                        .as_ref()
+                        .and_then(|a| a.iam.as_ref())
+                        .and_then(|iam| iam.user_arn.clone().or_else(|| iam.caller_id.clone())),
                     ctx.request_id.clone(),
                     ctx.http.source_ip.clone(),
                     ctx.http.user_agent.clone(),
                     ctx.domain_name.clone(),
                 ),
-                _ => (None, None, None, None, None),
+                _ => (None, None, None, None, None, None),
             };
         let (parts, body) = req.into_parts();
         let body = match body {
@@ -83,6 +90,7 @@ impl ApiRequest {
             headers: parts.headers,
             body,
             claims,
+            backend_principal,
             request_id: lambda_request_id
                 .filter(|id| !id.is_empty())
                 .or(gateway_request_id)
@@ -102,6 +110,24 @@ impl ApiRequest {
             .ok_or(ApiError::Unauthorized)?;
         let user_id = UserId::parse(sub).map_err(|_| ApiError::Unauthorized)?;
         Ok(Caller { user_id })
+    }
+
+    /// The application's backend, as API Gateway's IAM authorization established it; 401 when
+    /// absent (a backend route misconfigured without IAM authorization).
+    pub fn backend(&self) -> Result<&str, ApiError> {
+        self.backend_principal
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .ok_or(ApiError::Unauthorized)
+    }
+
+    /// Who and where a request came from, for audit entries.
+    pub fn origin(&self) -> crate::domain::RequestOrigin {
+        crate::domain::RequestOrigin {
+            correlation_id: self.request_id.clone(),
+            ip: self.source_ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
     }
 
     pub fn path_param(&self, name: &str) -> Result<&str, ApiError> {
@@ -223,7 +249,15 @@ impl ApiResponse {
             correlation_id: request_id,
             timestamp: now_rfc3339(),
         };
-        Self::json(status, &envelope)
+        let mut response = Self::json(status, &envelope);
+        if let Some(after) = error.retry_after() {
+            // Whole seconds, rounded up: never ask for a retry sooner than the provider did.
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 
     fn json<T: Serialize>(status: StatusCode, value: &T) -> Self {

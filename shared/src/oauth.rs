@@ -2,12 +2,12 @@
 //! through the `oauth2` crate and one shared reqwest client (no redirects followed: a token
 //! endpoint that redirects is an error, not something to chase with credentials).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,12 @@ pub enum ProviderError {
     Rejected { error: String },
     #[error("provider unreachable or failing: {0}")]
     Unavailable(String),
+    /// The provider answered 429 or 5xx: busy, try later (after `retry_after` when it said so).
+    #[error("provider answered {status}")]
+    Busy {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     #[error("unexpected provider response: {0}")]
     BadResponse(String),
     #[error("provider misconfigured: {0}")]
@@ -32,6 +38,19 @@ pub enum ProviderError {
 impl ProviderError {
     pub fn is_invalid_grant(&self) -> bool {
         matches!(self, Self::Rejected { error } if error == "invalid_grant")
+    }
+
+    /// Worth another attempt: unreachable, timed out, or busy.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Busy { .. })
+    }
+
+    /// How long the provider asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Busy { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 }
 
@@ -60,6 +79,11 @@ struct SealedTokenSet<T> {
 }
 
 impl TokenSet {
+    /// Tokens that expire and can be renewed: the ones the refresh index tracks.
+    pub fn is_refreshable(&self) -> bool {
+        self.refresh_token.is_some() && self.expires_at.is_some()
+    }
+
     pub fn to_plaintext(&self) -> Zeroizing<Vec<u8>> {
         let sealed = SealedTokenSet {
             access_token: self.access_token.expose_secret(),
@@ -112,7 +136,7 @@ pub struct OAuthHttp {
 }
 
 /// Provider calls give up after this long; part of why API responses stay within Lambda's timeout.
-const PROVIDER_TIMEOUT: Duration = Duration::from_secs(8);
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(8);
 
 impl OAuthHttp {
     pub fn new() -> Result<Self, ProviderError> {
@@ -205,21 +229,28 @@ impl OAuthHttp {
                 request.set_pkce_verifier(PkceCodeVerifier::new(v.expose_secret().to_string()));
         }
         let response = request
-            .request_async(&self.http)
+            .request_async(&TokenEndpointClient(&self.http))
             .await
             .map_err(token_error)?;
-        Ok(TokenSet {
-            access_token: SecretString::from(response.access_token().secret().clone()),
-            refresh_token: response
-                .refresh_token()
-                .map(|r| SecretString::from(r.secret().clone())),
-            token_type: "Bearer".into(),
-            expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
-            scopes: response
-                .scopes()
-                .map(|s| s.iter().map(|s| s.to_string()).collect())
-                .unwrap_or_default(),
-        })
+        Ok(token_set_from(&response, now))
+    }
+
+    /// RFC 6749 §6: new tokens for a refresh token. A response without a refresh token leaves
+    /// `refresh_token` None: the caller keeps the one it has.
+    pub async fn refresh(
+        &self,
+        provider: &Provider,
+        refresh_token: &SecretString,
+        now: i64,
+    ) -> Result<TokenSet, ProviderError> {
+        let client = Self::client(provider, None)?;
+        let token = RefreshToken::new(refresh_token.expose_secret().to_string());
+        let response = client
+            .exchange_refresh_token(&token)
+            .request_async(&TokenEndpointClient(&self.http))
+            .await
+            .map_err(token_error)?;
+        Ok(token_set_from(&response, now))
     }
 
     pub async fn fetch_account(
@@ -376,9 +407,99 @@ fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
 }
 
-fn token_error<RE, T>(e: RequestTokenError<RE, T>) -> ProviderError
+fn token_set_from(response: &oauth2::basic::BasicTokenResponse, now: i64) -> TokenSet {
+    TokenSet {
+        access_token: SecretString::from(response.access_token().secret().clone()),
+        refresh_token: response
+            .refresh_token()
+            .map(|r| SecretString::from(r.secret().clone())),
+        token_type: "Bearer".into(),
+        expires_at: response.expires_in().map(|d| now + d.as_secs() as i64),
+        scopes: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// Why a token-endpoint request got no OAuth answer.
+#[derive(Debug, thiserror::Error)]
+enum TokenHttpError {
+    #[error("{0}")]
+    Transport(String),
+    #[error("token endpoint answered {status}")]
+    Busy {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// The token endpoint's HTTP client for oauth2: reqwest, except that 429 and 5xx answers become
+/// [`TokenHttpError::Busy`] with their `Retry-After`, which oauth2's own reqwest client drops.
+/// (A struct rather than a closure: oauth2's closure impl makes futures that are not `Send`.)
+struct TokenEndpointClient<'a>(&'a reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for TokenEndpointClient<'_> {
+    type Error = TokenHttpError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<oauth2::HttpResponse, TokenHttpError>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(send_token_request(self.0, request))
+    }
+}
+
+async fn send_token_request(
+    http: &reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, TokenHttpError> {
+    let request = reqwest::Request::try_from(request)
+        .map_err(|e| TokenHttpError::Transport(without_url(e)))?;
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|e| TokenHttpError::Transport(crate::http::error_chain(&e.without_url())))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        return Err(TokenHttpError::Busy {
+            status: status.as_u16(),
+            retry_after: response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
+        });
+    }
+    let mut builder = oauth2::http::Response::builder().status(status);
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| TokenHttpError::Transport(without_url(e)))?;
+    builder
+        .body(body.to_vec())
+        .map_err(|e| TokenHttpError::Transport(e.to_string()))
+}
+
+/// RFC 9110 §10.2.3: `Retry-After` is delay-seconds or an HTTP-date.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn token_error<T>(e: RequestTokenError<TokenHttpError, T>) -> ProviderError
 where
-    RE: std::error::Error + 'static,
     T: oauth2::ErrorResponse + 'static,
 {
     match e {
@@ -391,8 +512,17 @@ where
                 error: code.unwrap_or_else(|| "unknown_error".into()),
             }
         }
-        RequestTokenError::Request(e) => ProviderError::Unavailable(crate::http::error_chain(&e)),
-        // Not an OAuth error body: typically an HTML 5xx page from a proxy.
+        RequestTokenError::Request(TokenHttpError::Busy {
+            status,
+            retry_after,
+        }) => ProviderError::Busy {
+            status,
+            retry_after,
+        },
+        RequestTokenError::Request(TokenHttpError::Transport(why)) => {
+            ProviderError::Unavailable(why)
+        }
+        // Not an OAuth error body: typically an HTML page from a proxy.
         RequestTokenError::Parse(e, _) => {
             ProviderError::Unavailable(format!("unparseable token response: {e}"))
         }

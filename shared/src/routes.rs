@@ -13,6 +13,11 @@ pub enum Function {
     GetIntegration,
     Disconnect,
     Audit,
+    Refresh,
+    TestConnection,
+    Token,
+    RefreshScheduler,
+    RefreshWorker,
 }
 
 impl Function {
@@ -26,16 +31,47 @@ impl Function {
             Self::GetIntegration => "get-integration",
             Self::Disconnect => "disconnect",
             Self::Audit => "audit",
+            Self::Refresh => "refresh",
+            Self::TestConnection => "test-connection",
+            Self::Token => "token",
+            Self::RefreshScheduler => "refresh-scheduler",
+            Self::RefreshWorker => "refresh-worker",
         }
     }
+
+    /// Every function of template.yaml, one crate each under functions/.
+    pub const ALL: &[Function] = &[
+        Self::Providers,
+        Self::Connect,
+        Self::Callback,
+        Self::ListIntegrations,
+        Self::GetIntegration,
+        Self::Disconnect,
+        Self::Audit,
+        Self::Refresh,
+        Self::TestConnection,
+        Self::Token,
+        Self::RefreshScheduler,
+        Self::RefreshWorker,
+    ];
+}
+
+/// Who API Gateway lets through to a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// No authorization.
+    Public,
+    /// A user's JWT (the HTTP API's JWT authorizer); the caller is its `sub`.
+    User,
+    /// IAM (SigV4): the application's own backend.
+    Backend,
 }
 
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub function: Function,
-    /// No JWT: API Gateway lets it through unauthenticated.
-    pub public: bool,
+    pub auth: Auth,
 }
 
 pub const ROUTES: &[Route] = &[
@@ -43,49 +79,67 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/providers",
         function: Function::Providers,
-        public: true,
+        auth: Auth::Public,
     },
     Route {
         method: "POST",
         path: "/providers/{provider}/connect",
         function: Function::Connect,
-        public: false,
+        auth: Auth::User,
     },
     Route {
         method: "GET",
         path: "/providers/{provider}/callback",
         function: Function::Callback,
-        public: true,
+        auth: Auth::Public,
     },
     Route {
         method: "POST",
         path: "/providers/{provider}/callback",
         function: Function::Callback,
-        public: false,
+        auth: Auth::User,
     },
     Route {
         method: "GET",
         path: "/integrations",
         function: Function::ListIntegrations,
-        public: false,
+        auth: Auth::User,
     },
     Route {
         method: "GET",
         path: "/integrations/{id}",
         function: Function::GetIntegration,
-        public: false,
+        auth: Auth::User,
     },
     Route {
         method: "DELETE",
         path: "/integrations/{id}",
         function: Function::Disconnect,
-        public: false,
+        auth: Auth::User,
     },
     Route {
         method: "GET",
         path: "/audit",
         function: Function::Audit,
-        public: false,
+        auth: Auth::User,
+    },
+    Route {
+        method: "POST",
+        path: "/integrations/{id}/refresh",
+        function: Function::Refresh,
+        auth: Auth::User,
+    },
+    Route {
+        method: "POST",
+        path: "/integrations/{id}/test",
+        function: Function::TestConnection,
+        auth: Auth::User,
+    },
+    Route {
+        method: "GET",
+        path: "/users/{userId}/integrations/{id}/token",
+        function: Function::Token,
+        auth: Auth::Backend,
     },
 ];
 

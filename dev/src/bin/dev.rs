@@ -1,5 +1,7 @@
 //! `make dev`: the whole system on loopback. Ports: DEV_API_PORT (8787), DEV_MOTO_PORT (5050),
 //! DEV_OAUTH_PORT (9400). Prints one line with `ready` and the API's base URL once all answer.
+//! Besides the gateway it runs the refresh scheduler every DEV_SCHEDULER_SECONDS (30) and polls
+//! the refresh queue like Lambda's event source mapping, so connected integrations stay fresh.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,11 +12,11 @@ use devstack::process::{OAuthServerOptions, start_moto, start_oauth_server};
 use devstack::{jwt, provision};
 use shared::App;
 
-fn port(name: &str, default: u16) -> anyhow::Result<u16> {
+fn u16_var(name: &str, default: u16) -> anyhow::Result<u16> {
     match std::env::var(name) {
         Ok(v) if !v.is_empty() => v
             .parse()
-            .with_context(|| format!("{name} must be a port number")),
+            .with_context(|| format!("{name} must be a whole number from 0 to 65535")),
         _ => Ok(default),
     }
 }
@@ -26,14 +28,18 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let api_port = port("DEV_API_PORT", 8787)?;
-    let moto_port = port("DEV_MOTO_PORT", 5050)?;
-    let oauth_port = port("DEV_OAUTH_PORT", 9400)?;
+    let api_port = u16_var("DEV_API_PORT", 8787)?;
+    let moto_port = u16_var("DEV_MOTO_PORT", 5050)?;
+    let oauth_port = u16_var("DEV_OAUTH_PORT", 9400)?;
     let base_url = format!("http://127.0.0.1:{api_port}");
 
     let (_moto, moto_url) = start_moto(moto_port).await?;
     let aws = provision::local_aws_config(&moto_url).await;
     let resources = provision::provision(&aws, "oauth-connector-dev").await?;
+    // A short visibility timeout: a failed refresh is retried within seconds, not minutes.
+    let queues = provision::provision_refresh_queues(&aws, "oauth-connector-dev", 10, 3).await?;
+    let scheduler_every =
+        std::time::Duration::from_secs(u64::from(u16_var("DEV_SCHEDULER_SECONDS", 30)?));
 
     let (client_id, client_secret) = ("demo-client".to_string(), "demo-secret".to_string());
     let (_oauth, oauth_url) = start_oauth_server(&OAuthServerOptions {
@@ -60,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         ("DEMO_OAUTH_URL", oauth_url.clone()),
         ("DEMO_CLIENT_ID", client_id),
         ("DEMO_CLIENT_SECRET", client_secret),
+        ("REFRESH_QUEUE_URL", queues.queue_url.clone()),
     ]);
     let env = |name: &str| {
         std::env::var(name)
@@ -73,10 +80,16 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding 127.0.0.1:{api_port} (set DEV_API_PORT)"))?;
     let gateway = Arc::new(Gateway {
-        app,
+        app: app.clone(),
         jwt_secret: jwt::dev_secret(),
     });
     let serving = tokio::spawn(gateway.serve(listener));
+    tokio::spawn(run_scheduler(app.clone(), scheduler_every));
+    tokio::spawn(poll_refresh_queue(
+        app.clone(),
+        aws_sdk_sqs::Client::new(&aws),
+        queues.queue_url.clone(),
+    ));
     devstack::process::wait_for_http(
         &format!("{base_url}/health"),
         std::time::Duration::from_secs(10),
@@ -85,11 +98,43 @@ async fn main() -> anyhow::Result<()> {
 
     println!("moto (DynamoDB, KMS, SQS): {moto_url}");
     println!("local OAuth server (provider `demo`): {oauth_url}  (any login/password)");
-    println!("user token: make token USER=alice");
+    println!("user token: make token USER=alice   backend token: make backend-token");
+    println!(
+        "refresh scheduler every {}s; refresh queue: {}",
+        scheduler_every.as_secs(),
+        queues.queue_url
+    );
     println!("ready {base_url}");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = serving => {}
     }
     Ok(())
+}
+
+/// EventBridge's schedule, locally.
+async fn run_scheduler(app: Arc<App>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = shared::jobs::schedule_refreshes(&app, shared::domain::now_epoch()).await {
+            tracing::error!(error = %e, "refresh scheduler run failed");
+        }
+    }
+}
+
+/// The refresh worker's event source mapping, locally (one batch at a time).
+async fn poll_refresh_queue(app: Arc<App>, sqs: aws_sdk_sqs::Client, queue_url: String) {
+    loop {
+        let polled = devstack::poller::poll_once(&sqs, &queue_url, 5, |event| {
+            // The worker's Lambda timeout (template.yaml: 60 s), less its answer margin.
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(58);
+            shared::jobs::refresh_batch(&app, event, deadline)
+        })
+        .await;
+        if let Err(e) = polled {
+            tracing::error!(error = %e, "polling the refresh queue failed");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
 }

@@ -290,10 +290,13 @@ async fn exchange_and_save(
         created_at: timestamp.clone(),
         updated_at: timestamp,
         version: 0,
+        refreshed_at: None,
+        lease_until_ms: None,
     };
+    let refreshable = tokens.is_refreshable();
     Ok(app
         .integrations
-        .save_connected(&integration, &sealed)
+        .save_connected(&integration, &sealed, refreshable)
         .await?)
 }
 

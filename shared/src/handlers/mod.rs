@@ -6,13 +6,14 @@ mod callback;
 mod connect;
 mod integrations;
 mod providers;
+mod tokens;
 
 use tracing::Instrument;
 
 use crate::app::App;
 use crate::domain::{AuditEntry, AuditEvent};
 use crate::error::ApiError;
-use crate::http::{ApiRequest, ApiResponse, now_rfc3339};
+use crate::http::{ApiRequest, ApiResponse};
 use crate::ids::UserId;
 use crate::routes::Function;
 
@@ -30,6 +31,12 @@ pub async fn handle(app: &App, function: Function, req: ApiRequest) -> ApiRespon
             (Function::GetIntegration, _) => integrations::get(app, &req).await,
             (Function::Disconnect, _) => integrations::disconnect(app, &req).await,
             (Function::Audit, _) => audit::list(app, &req).await,
+            (Function::Refresh, _) => tokens::refresh(app, &req).await,
+            (Function::TestConnection, _) => tokens::test_connection(app, &req).await,
+            (Function::Token, _) => tokens::token(app, &req).await,
+            (Function::RefreshScheduler | Function::RefreshWorker, _) => {
+                Err(ApiError::Validation("not an HTTP function".into()))
+            }
         };
         let response = result.unwrap_or_else(|e| ApiResponse::from_error(&request_id, &e));
         tracing::info!(status = response.status.as_u16(), "request done");
@@ -41,17 +48,7 @@ pub async fn handle(app: &App, function: Function, req: ApiRequest) -> ApiRespon
 
 /// An audit entry about this request.
 fn audit_entry(req: &ApiRequest, event: AuditEvent, user: Option<&UserId>) -> AuditEntry {
-    AuditEntry {
-        event,
-        user_id: user.cloned(),
-        provider: None,
-        integration_id: None,
-        at: now_rfc3339(),
-        ip: req.source_ip.clone(),
-        user_agent: req.user_agent.clone(),
-        correlation_id: req.request_id.clone(),
-        reason: None,
-    }
+    AuditEntry::new(event, user, &req.origin())
 }
 
 fn parse_integration_id(req: &ApiRequest) -> Result<crate::ids::IntegrationId, ApiError> {

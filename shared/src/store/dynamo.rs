@@ -7,7 +7,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{AuditTrail, AuthorizationStates, IntegrationRecords, StateClaim, StoreError};
+use super::{
+    AuditTrail, AuthorizationStates, DueIntegration, DueScan, IntegrationRecords, RefreshIndex,
+    RefreshLease, RefreshLeases, RefreshedTokens, StateClaim, StoreError,
+};
 use crate::crypto::Envelope;
 use crate::domain::{
     AuditEntry, AuditEvent, Integration, IntegrationError, IntegrationStatus, PendingAuthorization,
@@ -32,6 +35,33 @@ pub mod keys {
     }
     pub fn state(id: &str) -> String {
         format!("STATE#{id}")
+    }
+
+    /// The sparse refresh index (GSI1): only connected, refreshable integrations carry its keys.
+    pub const REFRESH_INDEX: &str = "GSI1";
+    pub const GSI1PK: &str = "GSI1PK";
+    pub const GSI1SK: &str = "GSI1SK";
+    /// Index partitions the refresh index is spread over, so no single partition takes every
+    /// write. Changing it strands existing entries in shards the scheduler no longer reads.
+    pub const REFRESH_SHARDS: u8 = 8;
+
+    /// An integration id's shard: ids are hex digests, so their first byte is uniform.
+    pub fn refresh_shard(id: &str) -> u8 {
+        id.get(..2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .unwrap_or(0)
+            % REFRESH_SHARDS
+    }
+    pub fn refresh_partition(shard: u8) -> String {
+        format!("REFRESH#{shard}")
+    }
+    /// `{expiresAt, 12 digits}#{id}`: sorts by expiry as text.
+    pub fn refresh_sort(expires_at: i64, id: &str) -> String {
+        format!("{:012}#{id}", expires_at.max(0))
+    }
+    /// The greatest sort key of anything expiring at or before `until` (`~` sorts after hex).
+    pub fn refresh_sort_upper(until: i64) -> String {
+        format!("{:012}#~", until.max(0))
     }
 }
 
@@ -191,6 +221,8 @@ fn integration_from(item: &HashMap<String, AttributeValue>) -> Result<Integratio
         created_at: it.s("createdAt")?,
         updated_at: it.s("updatedAt")?,
         version: it.opt_n("version")?.unwrap_or(0) as u64,
+        refreshed_at: it.opt_n("refreshedAt")?,
+        lease_until_ms: it.opt_n("leaseUntil")?,
     })
 }
 
@@ -213,7 +245,7 @@ fn pending_from(
 }
 
 /// Everything of an integration item except the token envelope: lists and gets never fetch it.
-const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, scopes, syncSettings, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version";
+const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, scopes, syncSettings, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version, refreshedAt, leaseUntil";
 
 #[async_trait]
 impl AuthorizationStates for DynamoTable {
@@ -307,6 +339,7 @@ impl IntegrationRecords for DynamoTable {
         &self,
         i: &Integration,
         tokens: &Envelope,
+        refreshable: bool,
     ) -> Result<Integration, StoreError> {
         let mut names = HashMap::from([("#status".to_string(), "status".to_string())]);
         let mut values = HashMap::from([
@@ -361,6 +394,16 @@ impl IntegrationRecords for DynamoTable {
                 set.push("expiresAt = :expires");
             }
             None => remove.push("expiresAt"),
+        }
+        match i.expires_at.filter(|_| refreshable) {
+            Some(at) => {
+                let (pk, sk) = refresh_index_values(i.id.as_str(), at);
+                values.insert(":gsi1pk".into(), pk);
+                values.insert(":gsi1sk".into(), sk);
+                set.push("GSI1PK = :gsi1pk");
+                set.push("GSI1SK = :gsi1sk");
+            }
+            None => remove.extend([keys::GSI1PK, keys::GSI1SK]),
         }
         names.insert("#pk".into(), keys::PK.into());
         let expression = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
@@ -464,7 +507,7 @@ impl IntegrationRecords for DynamoTable {
             .table_name(&self.table)
             .key(keys::PK, s(keys::user(i.user_id.as_str())))
             .key(keys::SK, s(keys::integration(i.id.as_str())))
-            .update_expression("SET #status = :status, updatedAt = :now, version = version + :one REMOVE tokenEnvelope, expiresAt")
+            .update_expression("SET #status = :status, updatedAt = :now, version = version + :one REMOVE tokenEnvelope, expiresAt, GSI1PK, GSI1SK")
             .condition_expression("version = :version")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(IntegrationStatus::Disconnected.as_str()))
@@ -488,6 +531,236 @@ impl IntegrationRecords for DynamoTable {
             }
             Err(e) => Err(service_error(e)),
         }
+    }
+}
+
+fn refresh_index_values(id: &str, expires_at: i64) -> (AttributeValue, AttributeValue) {
+    (
+        s(keys::refresh_partition(keys::refresh_shard(id))),
+        s(keys::refresh_sort(expires_at, id)),
+    )
+}
+
+fn integration_error_value(e: &IntegrationError) -> AttributeValue {
+    let mut map = HashMap::from([
+        ("code".to_string(), s(e.code.clone())),
+        ("message".to_string(), s(truncate(&e.message, 512))),
+    ]);
+    if let Some(at) = &e.at {
+        map.insert("at".into(), s(at.clone()));
+    }
+    AttributeValue::M(map)
+}
+
+fn is_condition_failure(
+    e: &aws_sdk_dynamodb::error::SdkError<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+    >,
+) -> bool {
+    e.as_service_error()
+        .is_some_and(|s| s.is_conditional_check_failed_exception())
+}
+
+/// The fence every write after the lease carries.
+const FENCE: &str = "leaseOwner = :owner AND version = :version";
+
+impl DynamoTable {
+    fn integration_update(
+        &self,
+        i: &Integration,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(i.user_id.as_str())))
+            .key(keys::SK, s(keys::integration(i.id.as_str())))
+    }
+}
+
+#[async_trait]
+impl RefreshLeases for DynamoTable {
+    async fn acquire(
+        &self,
+        i: &Integration,
+        lease: &RefreshLease,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .integration_update(i)
+            .update_expression("SET leaseOwner = :owner, leaseUntil = :until")
+            .condition_expression(
+                "version = :version AND #status = :connected AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":owner", s(lease.owner.clone()))
+            .expression_attribute_values(":until", n(lease.until_ms))
+            .expression_attribute_values(":version", n(i.version))
+            .expression_attribute_values(":connected", s(IntegrationStatus::Connected.as_str()))
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    async fn complete(
+        &self,
+        i: &Integration,
+        lease: &RefreshLease,
+        tokens: RefreshedTokens<'_>,
+    ) -> Result<Integration, StoreError> {
+        let mut values = HashMap::from([
+            (":owner".to_string(), s(lease.owner.clone())),
+            (":version".to_string(), n(i.version)),
+            (":tokens".to_string(), envelope_value(tokens.envelope)),
+            (":refreshed".to_string(), n(tokens.refreshed_at)),
+            (":now".to_string(), s(crate::http::now_rfc3339())),
+            (":one".to_string(), n(1)),
+        ]);
+        let mut set = vec![
+            "tokenEnvelope = :tokens",
+            "refreshedAt = :refreshed",
+            "updatedAt = :now",
+            "version = version + :one",
+        ];
+        let mut remove = vec!["leaseOwner", "leaseUntil", "lastError"];
+        match tokens.expires_at {
+            Some(at) => {
+                values.insert(":expires".into(), n(at));
+                set.push("expiresAt = :expires");
+            }
+            None => remove.push("expiresAt"),
+        }
+        match tokens.expires_at.filter(|_| tokens.refreshable) {
+            Some(at) => {
+                let (pk, sk) = refresh_index_values(i.id.as_str(), at);
+                values.insert(":gsi1pk".into(), pk);
+                values.insert(":gsi1sk".into(), sk);
+                set.extend(["GSI1PK = :gsi1pk", "GSI1SK = :gsi1sk"]);
+            }
+            None => remove.extend([keys::GSI1PK, keys::GSI1SK]),
+        }
+        let result = self
+            .integration_update(i)
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                set.join(", "),
+                remove.join(", ")
+            ))
+            .condition_expression(FENCE)
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => integration_from(
+                out.attributes
+                    .as_ref()
+                    .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
+            ),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    async fn expire(
+        &self,
+        i: &Integration,
+        lease: &RefreshLease,
+        error: &IntegrationError,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .integration_update(i)
+            .update_expression("SET #status = :expired, lastError = :error, updatedAt = :now, version = version + :one REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil")
+            .condition_expression(FENCE)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expired", s(IntegrationStatus::Expired.as_str()))
+            .expression_attribute_values(":error", integration_error_value(error))
+            .expression_attribute_values(":now", s(crate::http::now_rfc3339()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":owner", s(lease.owner.clone()))
+            .expression_attribute_values(":version", n(i.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    async fn release(
+        &self,
+        i: &Integration,
+        lease: &RefreshLease,
+        error: Option<&IntegrationError>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .integration_update(i)
+            .condition_expression("leaseOwner = :owner")
+            .expression_attribute_values(":owner", s(lease.owner.clone()));
+        request = match error {
+            Some(e) => request
+                .update_expression("SET lastError = :error REMOVE leaseOwner, leaseUntil")
+                .expression_attribute_values(":error", integration_error_value(e)),
+            None => request.update_expression("REMOVE leaseOwner, leaseUntil"),
+        };
+        match request.send().await {
+            // Someone took over an expired lease: theirs now, nothing of ours to release.
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl RefreshIndex for DynamoTable {
+    async fn due(&self, shard: u8, until: i64) -> Result<DueScan, StoreError> {
+        let mut scan = DueScan::default();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::REFRESH_INDEX)
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :until")
+                .expression_attribute_values(":pk", s(keys::refresh_partition(shard)))
+                .expression_attribute_values(":until", s(keys::refresh_sort_upper(until)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(service_error)?;
+            scan.pages += 1;
+            scan.items_read += usize::try_from(out.scanned_count).unwrap_or(0);
+            for item in out.items() {
+                let it = Item(item);
+                let user = it.s(keys::PK)?;
+                let sk = it.s(keys::SK)?;
+                let corrupt = || StoreError::Corrupt("refresh index entry keys".into());
+                let user_id = user
+                    .strip_prefix("USER#")
+                    .and_then(|u| UserId::parse(u).ok())
+                    .ok_or_else(corrupt)?;
+                let integration_id = sk
+                    .strip_prefix("INTEGRATION#")
+                    .and_then(|i| IntegrationId::parse(i).ok())
+                    .ok_or_else(corrupt)?;
+                scan.due.push(DueIntegration {
+                    user_id,
+                    integration_id,
+                });
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(scan)
     }
 }
 

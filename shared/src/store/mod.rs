@@ -8,7 +8,7 @@ pub use dynamo::{DynamoTable, decode_cursor, encode_cursor, keys};
 use async_trait::async_trait;
 
 use crate::crypto::Envelope;
-use crate::domain::{AuditEntry, Integration, PendingAuthorization};
+use crate::domain::{AuditEntry, Integration, IntegrationError, PendingAuthorization};
 use crate::ids::{IntegrationId, ProviderId, UserId};
 use crate::state::StateId;
 
@@ -44,11 +44,13 @@ pub trait AuthorizationStates: Send + Sync {
 
 #[async_trait]
 pub trait IntegrationRecords: Send + Sync {
-    /// Creates or updates the integration as connected with these sealed tokens.
+    /// Creates or updates the integration as connected with these sealed tokens; `refreshable`
+    /// tokens (a refresh token and an expiry) enter the refresh index, others leave it.
     async fn save_connected(
         &self,
         integration: &Integration,
         tokens: &Envelope,
+        refreshable: bool,
     ) -> Result<Integration, StoreError>;
     async fn get(
         &self,
@@ -68,6 +70,81 @@ pub trait IntegrationRecords: Send + Sync {
         &self,
         integration: &Integration,
     ) -> Result<Option<Envelope>, StoreError>;
+}
+
+/// A refresh's claim on an integration: who holds it and until when (epoch milliseconds).
+#[derive(Debug, Clone)]
+pub struct RefreshLease {
+    pub owner: String,
+    pub until_ms: i64,
+}
+
+/// New tokens from a refresh, sealed, with what the refresh index needs to know about them.
+pub struct RefreshedTokens<'a> {
+    pub envelope: &'a Envelope,
+    pub expires_at: Option<i64>,
+    pub refreshable: bool,
+    pub refreshed_at: i64,
+}
+
+/// The one-refresh-at-a-time protocol (architecture.md, "OAuth flow"). Every write after the
+/// lease is fenced: it applies only while `lease.owner` still holds the lease on the `version`
+/// the refresh read, so a refresh that outlived its lease can never overwrite a newer one.
+#[async_trait]
+pub trait RefreshLeases: Send + Sync {
+    /// Takes the lease if it is free or expired at `now_ms`, the integration is connected and
+    /// still at `integration.version`. Ok(false) when any of that does not hold.
+    async fn acquire(
+        &self,
+        integration: &Integration,
+        lease: &RefreshLease,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// Stores the refreshed tokens, moves the refresh-index entry, clears `lastError` and
+    /// releases the lease, in one fenced write. [`StoreError::Conflict`] when fenced out.
+    async fn complete(
+        &self,
+        integration: &Integration,
+        lease: &RefreshLease,
+        tokens: RefreshedTokens<'_>,
+    ) -> Result<Integration, StoreError>;
+    /// The grant is gone (`invalid_grant`): status `expired`, `lastError`, out of the refresh
+    /// index, lease released, in one fenced write.
+    async fn expire(
+        &self,
+        integration: &Integration,
+        lease: &RefreshLease,
+        error: &IntegrationError,
+    ) -> Result<(), StoreError>;
+    /// Gives the lease back without new tokens (the provider failed), recording `error`.
+    async fn release(
+        &self,
+        integration: &Integration,
+        lease: &RefreshLease,
+        error: Option<&IntegrationError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// An integration the refresh index lists as due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueIntegration {
+    pub user_id: UserId,
+    pub integration_id: IntegrationId,
+}
+
+/// One shard's due integrations and what reading them cost.
+#[derive(Debug, Default)]
+pub struct DueScan {
+    pub due: Vec<DueIntegration>,
+    /// Index items DynamoDB read (its ScannedCount): what the query is billed for.
+    pub items_read: usize,
+    pub pages: usize,
+}
+
+#[async_trait]
+pub trait RefreshIndex: Send + Sync {
+    /// Integrations of `shard` whose tokens expire at or before `until` (epoch seconds).
+    async fn due(&self, shard: u8, until: i64) -> Result<DueScan, StoreError>;
 }
 
 #[async_trait]

@@ -6,9 +6,12 @@ fn routes_match_with_parameters() {
     assert_eq!(r.function, Function::Connect);
     assert_eq!(p["provider"], "demo");
     let (r, _) = match_route("GET", "/providers/demo/callback").unwrap();
-    assert!(r.public);
+    assert_eq!(r.auth, Auth::Public);
     let (r, _) = match_route("POST", "/providers/demo/callback").unwrap();
-    assert!(!r.public);
+    assert_eq!(r.auth, Auth::User);
+    let (r, p) = match_route("GET", "/users/alice/integrations/abc/token").unwrap();
+    assert_eq!((r.function, r.auth), (Function::Token, Auth::Backend));
+    assert_eq!((p["userId"].as_str(), p["id"].as_str()), ("alice", "abc"));
     let (_, p) = match_route("GET", "/integrations/..%2F..%2Fetc").unwrap();
     assert_eq!(p["id"], "../../etc");
     assert!(match_route("PUT", "/integrations/x").is_none());

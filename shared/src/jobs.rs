@@ -1,0 +1,122 @@
+//! The functions that are not HTTP routes: the refresh scheduler (an EventBridge schedule) and
+//! the refresh worker (the refresh queue's SQS event source). Plain async fns, like the HTTP
+//! handlers; `lambda.rs` wires them to the runtime and `make dev` to a timer and a poller.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::domain::RequestOrigin;
+use crate::queue::{QueueError, RefreshRequest};
+use crate::refresh::{RefreshError, RefreshPolicy, fresh_tokens};
+use crate::store::{StoreError, keys};
+
+/// What one scheduler run did; the Lambda's result, and the figures its tests check.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulerReport {
+    /// Integrations the refresh index lists as expiring within the margin.
+    pub due: usize,
+    pub sent: usize,
+    /// Messages SQS did not take even on a second try; the next run finds them due again.
+    pub unsent: usize,
+    /// Index items DynamoDB read for this run: what it costs.
+    pub items_read: usize,
+    pub pages: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("REFRESH_QUEUE_URL is not set: the scheduler has nowhere to send refreshes")]
+    NoQueue,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Finds every integration whose token expires within the margin, reading only those (all
+/// shards of the sparse refresh index, in parallel), and sends one refresh message for each.
+pub async fn schedule_refreshes(app: &App, now: i64) -> Result<SchedulerReport, SchedulerError> {
+    let queue = app.refresh_queue.as_ref().ok_or(SchedulerError::NoQueue)?;
+    let until = now + app.settings.refresh_margin_secs;
+    let scans = futures_util::future::join_all(
+        (0..keys::REFRESH_SHARDS).map(|shard| app.refresh_index.due(shard, until)),
+    )
+    .await;
+    let mut report = SchedulerReport::default();
+    let mut requests = Vec::new();
+    for scan in scans {
+        let scan = scan?;
+        report.items_read += scan.items_read;
+        report.pages += scan.pages;
+        requests.extend(
+            scan.due
+                .iter()
+                .map(|d| RefreshRequest::new(&d.user_id, &d.integration_id)),
+        );
+    }
+    report.due = requests.len();
+    report.unsent = queue.send_all(&requests).await?;
+    report.sent = report.due - report.unsent;
+    tracing::info!(
+        due = report.due,
+        sent = report.sent,
+        unsent = report.unsent,
+        items_read = report.items_read,
+        "refresh scheduler run"
+    );
+    Ok(report)
+}
+
+/// Refreshes the integration of each message, concurrently, through the one refresh path. A
+/// message whose integration is fresh, gone, disconnected or just expired is done; a malformed
+/// one, or one whose refresh failed for now, is reported back (partial batch response), so SQS
+/// retries it alone and moves it to the dead-letter queue after the redrive policy's receives.
+pub async fn refresh_batch(app: &App, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
+    let outcomes = futures_util::future::join_all(event.records.iter().map(|message| async move {
+        let id = message.message_id.clone().unwrap_or_default();
+        let done = refresh_one(app, &id, message.body.as_deref(), deadline).await;
+        (id, done)
+    }))
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (id, done) in outcomes {
+        if !done {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// True when the message is finished with (delete it), false to have SQS deliver it again.
+async fn refresh_one(app: &App, message_id: &str, body: Option<&str>, deadline: Instant) -> bool {
+    let Some((user, id)) = body.and_then(RefreshRequest::parse) else {
+        tracing::error!(
+            message_id,
+            "malformed refresh message; left for the dead-letter queue"
+        );
+        return false;
+    };
+    let origin = RequestOrigin {
+        correlation_id: message_id.to_string(),
+        ip: None,
+        user_agent: None,
+    };
+    let policy = RefreshPolicy::IfExpiringWithin(app.settings.refresh_margin_secs);
+    match fresh_tokens(app, &user, &id, policy, &origin, deadline).await {
+        Ok(_) => true,
+        // Nothing left to refresh: the integration went away, was disconnected, or its grant
+        // was found revoked (now `expired`, audited, out of the refresh index).
+        Err(
+            RefreshError::NotFound | RefreshError::NotConnected(_) | RefreshError::GrantRevoked,
+        ) => true,
+        Err(e) => {
+            tracing::warn!(message_id, integration_id = id.as_str(), error = %e, transient = e.is_transient(), "refresh not done; the message goes back to the queue");
+            false
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The refresh queue: the scheduler's fan-out to the refresh workers. One narrow port, and its
+//! SQS adapter (tested against moto's SQS, the real wire protocol).
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{IntegrationId, UserId};
+
+/// One refresh to do: the body of a refresh-queue message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub user_id: String,
+    pub integration_id: String,
+}
+
+impl RefreshRequest {
+    pub fn new(user: &UserId, id: &IntegrationId) -> Self {
+        Self {
+            user_id: user.as_str().to_string(),
+            integration_id: id.as_str().to_string(),
+        }
+    }
+
+    /// Parses a message body; None for anything that is not a well-formed request (poison).
+    pub fn parse(body: &str) -> Option<(UserId, IntegrationId)> {
+        let request: Self = serde_json::from_str(body).ok()?;
+        Some((
+            UserId::parse(&request.user_id).ok()?,
+            IntegrationId::parse(&request.integration_id).ok()?,
+        ))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("SQS request failed: {0}")]
+pub struct QueueError(pub String);
+
+#[async_trait]
+pub trait RefreshQueue: Send + Sync {
+    /// Sends every request; returns how many could not be sent (after one retry of those).
+    async fn send_all(&self, requests: &[RefreshRequest]) -> Result<usize, QueueError>;
+}
+
+/// SendMessageBatch takes at most 10 entries.
+const SQS_BATCH: usize = 10;
+/// Batches in flight at once: enough to hide latency, few enough not to be throttled.
+const SQS_BATCHES_IN_FLIGHT: usize = 8;
+
+pub struct SqsRefreshQueue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl SqsRefreshQueue {
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    /// One SendMessageBatch; returns the entries SQS did not accept.
+    async fn send_batch(
+        &self,
+        batch: Vec<RefreshRequest>,
+    ) -> Result<Vec<RefreshRequest>, QueueError> {
+        let mut entries = Vec::with_capacity(batch.len());
+        for (i, request) in batch.iter().enumerate() {
+            let body = serde_json::to_string(request).map_err(|e| QueueError(e.to_string()))?;
+            entries.push(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| QueueError(e.to_string()))?,
+            );
+        }
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(out
+            .failed()
+            .iter()
+            .filter_map(|f| f.id().parse::<usize>().ok())
+            .filter_map(|i| batch.get(i).cloned())
+            .collect())
+    }
+}
+
+#[async_trait]
+impl RefreshQueue for SqsRefreshQueue {
+    async fn send_all(&self, requests: &[RefreshRequest]) -> Result<usize, QueueError> {
+        let results: Vec<Result<Vec<RefreshRequest>, QueueError>> =
+            futures_util::stream::iter(requests.chunks(SQS_BATCH).map(<[_]>::to_vec))
+                .map(|chunk| self.send_batch(chunk))
+                .buffer_unordered(SQS_BATCHES_IN_FLIGHT)
+                .collect()
+                .await;
+        let mut unsent = Vec::new();
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(failed) => unsent.extend(failed),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        // Entries SQS refused one by one (throttling, an internal error): one more try.
+        let mut still_unsent = 0;
+        for chunk in unsent.chunks(SQS_BATCH) {
+            still_unsent += self.send_batch(chunk.to_vec()).await?.len();
+        }
+        Ok(still_unsent)
+    }
+}

@@ -1,0 +1,568 @@
+//! The one refresh path. The refresh worker, `POST /integrations/{id}/refresh`, the token route
+//! and the connection test all get their tokens here, so one rule holds for every caller: at most
+//! one refresh of an integration is in flight, whatever the race.
+//!
+//! Why it matters: providers that rotate refresh tokens (OAuth 2.1, and our local server) kill
+//! the old refresh token on every refresh and revoke the whole grant when it is presented again.
+//! Two overlapping refreshes therefore end the user's connection. The protocol:
+//! 1. read the integration (one consistent GetItem); fresh enough for the caller → done;
+//! 2. take the lease by a conditional write on the version just read (free or expired lease);
+//!    lost the race → read again: the winner's tokens are what we want;
+//! 3. call the token endpoint (bounded retries, full jitter, `Retry-After` honoured up to a cap),
+//!    within a budget that ends well before the lease does;
+//! 4. write the new envelope, expiry and refresh-index keys fenced on (lease owner, version),
+//!    retrying the write: tokens the provider has issued are never dropped while the store can
+//!    still take them;
+//! 5. a caller that finds the lease held waits for the holder's result instead of refreshing.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::catalogue::Provider;
+use crate::crypto::{CryptoError, Envelope, RowBinding, SealPurpose};
+use crate::domain::{
+    AuditEntry, AuditEvent, Integration, IntegrationError, IntegrationStatus, RequestOrigin,
+    now_epoch, now_epoch_ms,
+};
+use crate::error::ApiError;
+use crate::ids::{IntegrationId, UserId};
+use crate::oauth::{ProviderError, TokenSet};
+use crate::store::{RefreshLease, RefreshedTokens, StoreError};
+
+/// When a caller wants new tokens rather than the stored ones.
+#[derive(Debug, Clone, Copy)]
+pub enum RefreshPolicy {
+    /// When the access token expires within this many seconds (worker, token route, test).
+    IfExpiringWithin(i64),
+    /// Unless a refresh finished less than this many seconds ago (manual refresh): repeated
+    /// clicks and concurrent callers share one refresh instead of each rotating the grant.
+    UnlessRefreshedWithin(i64),
+}
+
+impl RefreshPolicy {
+    fn wants_refresh(self, integration: &Integration, now: i64) -> bool {
+        match self {
+            Self::IfExpiringWithin(margin) => {
+                integration.expires_at.is_some_and(|at| at <= now + margin)
+            }
+            Self::UnlessRefreshedWithin(window) => {
+                integration.refreshed_at.is_none_or(|at| at + window <= now)
+            }
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: attempt n waits a uniformly random time in
+/// [0, min(cap, base·2ⁿ)] (the AWS Architecture Blog's "full jitter", which spreads retries of
+/// many callers best).
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Backoff {
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt))
+            .min(self.cap);
+        let mut random = [0u8; 8];
+        crate::crypto::fill_random(&mut random);
+        let fraction = u64::from_le_bytes(random) as f64 / u64::MAX as f64;
+        ceiling.mul_f64(fraction)
+    }
+}
+
+/// The refresh path's timings. The defaults fit a 29 s API function behind API Gateway's 30 s
+/// limit: a provider attempt is bounded at 8 s (oauth.rs), the lease outlives every attempt
+/// started under it plus the write retries, and the function outlives the lease.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshTuning {
+    pub lease: Duration,
+    /// Kept free at the end of the lease for the fenced write and its retries.
+    pub write_reserve: Duration,
+    /// The longest a single provider attempt can take (the HTTP client's timeout).
+    pub provider_attempt: Duration,
+    pub provider_retry: Backoff,
+    /// A longer `Retry-After` than this is not waited for here: the error goes back to the
+    /// caller (or the message to the queue) with the provider's `Retry-After`.
+    pub retry_after_cap: Duration,
+    pub write_retry: Backoff,
+    /// How often a waiting caller looks for the lease holder's result, at most.
+    pub wait_poll_cap: Duration,
+    /// `POST /integrations/{id}/refresh` reuses a refresh younger than this.
+    pub manual_refresh_window_secs: i64,
+    /// What an API request may spend in the refresh path before answering 503.
+    pub request_budget: Duration,
+}
+
+impl Default for RefreshTuning {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(25),
+            write_reserve: Duration::from_secs(6),
+            provider_attempt: crate::oauth::PROVIDER_TIMEOUT,
+            provider_retry: Backoff {
+                attempts: 4,
+                base: Duration::from_millis(250),
+                cap: Duration::from_secs(4),
+            },
+            retry_after_cap: Duration::from_secs(10),
+            write_retry: Backoff {
+                attempts: 6,
+                base: Duration::from_millis(100),
+                cap: Duration::from_secs(2),
+            },
+            wait_poll_cap: Duration::from_millis(500),
+            manual_refresh_window_secs: 60,
+            request_budget: Duration::from_secs(27),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("integration not found")]
+    NotFound,
+    #[error("integration is {}", .0.as_str())]
+    NotConnected(IntegrationStatus),
+    /// The provider refused the refresh token (`invalid_grant`): the integration is now `expired`.
+    #[error("the provider revoked the grant")]
+    GrantRevoked,
+    #[error("provider unavailable: {source}")]
+    ProviderUnavailable {
+        #[source]
+        source: ProviderError,
+    },
+    /// Any other refusal (`invalid_client`, `unauthorized_client`…): configuration, not luck.
+    #[error("provider refused the refresh: {0}")]
+    ProviderRejected(String),
+    /// The integration names a provider this deployment has no (configured) entry for.
+    #[error("provider `{0}` is not configured")]
+    ProviderNotConfigured(String),
+    /// Another caller's refresh did not finish within our budget.
+    #[error("another refresh of this integration is still running")]
+    LeaseBusy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("the sealed token set is malformed")]
+    Malformed,
+}
+
+impl RefreshError {
+    /// Worth another try later (the message back to the queue, 503 to an API caller).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::ProviderUnavailable { .. }
+                | Self::LeaseBusy
+                | Self::Store(StoreError::Service(_))
+                | Self::Crypto(CryptoError::KeyService(_))
+        )
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::NotFound => Self::NotFound,
+            RefreshError::NotConnected(IntegrationStatus::Expired) | RefreshError::GrantRevoked => {
+                Self::TokenExpired
+            }
+            RefreshError::NotConnected(status) => {
+                Self::Conflict(format!("the integration is {}", status.as_str()))
+            }
+            RefreshError::ProviderUnavailable { source } => Self::TokenRefresh {
+                retry_after: source.retry_after(),
+                why: source.to_string(),
+                retryable: true,
+            },
+            RefreshError::LeaseBusy => Self::TokenRefresh {
+                why: "another refresh is still running".into(),
+                retryable: true,
+                retry_after: Some(Duration::from_secs(1)),
+            },
+            RefreshError::ProviderRejected(code) => Self::TokenRefresh {
+                why: code,
+                retryable: false,
+                retry_after: None,
+            },
+            RefreshError::ProviderNotConfigured(id) => Self::InvalidProvider(id),
+            RefreshError::Store(e) => e.into(),
+            RefreshError::Crypto(e) => e.into(),
+            RefreshError::Malformed => {
+                Self::Internal(crate::error::boxed::Source::new(RefreshError::Malformed))
+            }
+        }
+    }
+}
+
+/// An integration with usable tokens.
+pub struct FreshTokens {
+    pub integration: Integration,
+    pub tokens: TokenSet,
+    /// This call refreshed them (rather than finding them fresh, or another caller's result).
+    pub refreshed: bool,
+}
+
+/// The integration's tokens, refreshed first if `policy` asks for it, by at most one caller at a
+/// time. Gives up with [`RefreshError::LeaseBusy`] rather than take a lease it could not see
+/// through before `deadline` (a function killed mid-refresh could lose rotated tokens).
+pub async fn fresh_tokens(
+    app: &App,
+    user: &UserId,
+    id: &IntegrationId,
+    policy: RefreshPolicy,
+    origin: &RequestOrigin,
+    deadline: Instant,
+) -> Result<FreshTokens, RefreshError> {
+    let tuning = &app.refresh_tuning;
+    let mut poll = Duration::from_millis(25);
+    // The version whose lease we saw held: if that lease ends without new tokens, its holder
+    // failed, and we report its failure rather than hammer the provider again.
+    let mut waited_on: Option<u64> = None;
+    loop {
+        let (integration, envelope) = app
+            .integrations
+            .get_with_tokens(user, id)
+            .await?
+            .ok_or(RefreshError::NotFound)?;
+        if integration.status != IntegrationStatus::Connected {
+            return Err(RefreshError::NotConnected(integration.status));
+        }
+        let envelope = envelope.ok_or(RefreshError::Malformed)?;
+        let now_ms = now_epoch_ms();
+        if !policy.wants_refresh(&integration, now_ms / 1000) {
+            let tokens = open_tokens(app, &integration, &envelope).await?;
+            return Ok(FreshTokens {
+                integration,
+                tokens,
+                refreshed: false,
+            });
+        }
+        let lease_held = integration
+            .lease_until_ms
+            .is_some_and(|until| until >= now_ms);
+        if !lease_held {
+            if waited_on == Some(integration.version)
+                && let Some(error) = &integration.last_error
+            {
+                return Err(RefreshError::ProviderUnavailable {
+                    source: ProviderError::Unavailable(format!(
+                        "the concurrent refresh failed: {}",
+                        error.code
+                    )),
+                });
+            }
+            if Instant::now() + tuning.lease > deadline {
+                return Err(RefreshError::LeaseBusy);
+            }
+            let lease = RefreshLease {
+                owner: crate::ids::random_id(),
+                until_ms: now_ms + tuning.lease.as_millis() as i64,
+            };
+            if app.leases.acquire(&integration, &lease, now_ms).await? {
+                return refresh_under_lease(app, integration, &envelope, lease, origin).await;
+            }
+            // Another caller got there first, or the row changed: read it again.
+            continue;
+        }
+        waited_on = Some(integration.version);
+        if Instant::now() + poll > deadline {
+            return Err(RefreshError::LeaseBusy);
+        }
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(tuning.wait_poll_cap);
+    }
+}
+
+async fn open_tokens(
+    app: &App,
+    integration: &Integration,
+    envelope: &Envelope,
+) -> Result<TokenSet, RefreshError> {
+    let plain = app
+        .cipher
+        .open(SealPurpose::TokenSet, &row_of(integration), envelope)
+        .await?;
+    TokenSet::from_plaintext(&plain).map_err(|_| RefreshError::Malformed)
+}
+
+fn row_of(integration: &Integration) -> RowBinding<'_> {
+    RowBinding {
+        user_id: integration.user_id.as_str(),
+        record_id: integration.id.as_str(),
+        provider: integration.provider.as_str(),
+    }
+}
+
+/// Steps 3 and 4, holding the lease taken on `integration.version`.
+async fn refresh_under_lease(
+    app: &App,
+    integration: Integration,
+    envelope: &Envelope,
+    lease: RefreshLease,
+    origin: &RequestOrigin,
+) -> Result<FreshTokens, RefreshError> {
+    let leased_at = Instant::now();
+    let current = match open_tokens(app, &integration, envelope).await {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            release_quietly(app, &integration, &lease, None).await;
+            return Err(e);
+        }
+    };
+    let provider = match app
+        .catalogue
+        .get(integration.provider.as_str())
+        .filter(|p| p.credentials.is_some())
+    {
+        Some(p) => p,
+        None => {
+            release_quietly(app, &integration, &lease, None).await;
+            return Err(RefreshError::ProviderNotConfigured(
+                integration.provider.to_string(),
+            ));
+        }
+    };
+    let Some(refresh_token) = current.refresh_token.clone() else {
+        // Nothing to refresh with. Still valid: use it; expired: only a new connection helps.
+        if current.expires_at.is_some_and(|at| at <= now_epoch()) {
+            let error = integration_error(
+                "no_refresh_token",
+                "the access token expired and the provider issued no refresh token",
+            );
+            app.leases.expire(&integration, &lease, &error).await?;
+            audit(
+                app,
+                &integration,
+                origin,
+                AuditEvent::TokenRefreshFailed,
+                Some("no_refresh_token"),
+            )
+            .await;
+            return Err(RefreshError::GrantRevoked);
+        }
+        release_quietly(app, &integration, &lease, None).await;
+        return Ok(FreshTokens {
+            integration,
+            tokens: current,
+            refreshed: false,
+        });
+    };
+
+    let provider_deadline = leased_at + app.refresh_tuning.lease - app.refresh_tuning.write_reserve;
+    let id = integration.id.as_str();
+    match call_token_endpoint(app, provider, &refresh_token, id, provider_deadline).await {
+        Ok(mut tokens) => {
+            // RFC 6749 §6: a response without a refresh token leaves the old one valid.
+            if tokens.refresh_token.is_none() {
+                tokens.refresh_token = Some(refresh_token);
+            }
+            if tokens.scopes.is_empty() {
+                tokens.scopes = current.scopes;
+            }
+            match store_refreshed(app, &integration, &lease, &tokens).await {
+                Ok(updated) => {
+                    tracing::info!(integration_id = id, "token refreshed");
+                    audit(app, &integration, origin, AuditEvent::TokenRefreshed, None).await;
+                    Ok(FreshTokens {
+                        integration: updated,
+                        tokens,
+                        refreshed: true,
+                    })
+                }
+                Err(e) => {
+                    // The provider has issued tokens we could not store. Where it rotates
+                    // refresh tokens, the stored one is now spent; where it does not (or allows
+                    // a grace period), the next attempt recovers with it once the lease expires.
+                    tracing::error!(integration_id = id, error = %crate::http::error_chain(&e), "refreshed tokens could not be stored");
+                    audit(
+                        app,
+                        &integration,
+                        origin,
+                        AuditEvent::TokenRefreshFailed,
+                        Some("store_write_failed"),
+                    )
+                    .await;
+                    Err(e)
+                }
+            }
+        }
+        Err(e) if e.is_invalid_grant() => {
+            let error = integration_error(
+                "TOKEN_EXPIRED",
+                "the provider no longer accepts the refresh token (invalid_grant); connect again",
+            );
+            app.leases.expire(&integration, &lease, &error).await?;
+            tracing::warn!(
+                integration_id = id,
+                "refresh refused with invalid_grant: integration expired"
+            );
+            audit(
+                app,
+                &integration,
+                origin,
+                AuditEvent::TokenRefreshFailed,
+                Some("invalid_grant"),
+            )
+            .await;
+            Err(RefreshError::GrantRevoked)
+        }
+        Err(e) => {
+            let transient = e.is_transient();
+            let code = match &e {
+                ProviderError::Rejected { error } => error.clone(),
+                _ => "provider_unavailable".to_string(),
+            };
+            let error =
+                integration_error("TOKEN_REFRESH_ERROR", &format!("refresh failed: {code}"));
+            release_quietly(app, &integration, &lease, Some(&error)).await;
+            tracing::warn!(integration_id = id, error = %e, transient, "refresh failed");
+            audit(
+                app,
+                &integration,
+                origin,
+                AuditEvent::TokenRefreshFailed,
+                Some(&code),
+            )
+            .await;
+            if transient {
+                Err(RefreshError::ProviderUnavailable { source: e })
+            } else {
+                Err(RefreshError::ProviderRejected(code))
+            }
+        }
+    }
+}
+
+async fn audit(
+    app: &App,
+    integration: &Integration,
+    origin: &RequestOrigin,
+    event: AuditEvent,
+    reason: Option<&str>,
+) {
+    let mut entry = AuditEntry::new(event, Some(&integration.user_id), origin);
+    entry.provider = Some(integration.provider.to_string());
+    entry.integration_id = Some(integration.id.to_string());
+    entry.reason = reason.map(str::to_string);
+    app.audit(entry).await
+}
+
+fn integration_error(code: &str, message: &str) -> IntegrationError {
+    IntegrationError {
+        code: code.into(),
+        message: message.into(),
+        at: Some(crate::http::now_rfc3339()),
+    }
+}
+
+/// Releases the lease; a failure only delays the next refresh until the lease expires.
+async fn release_quietly(
+    app: &App,
+    integration: &Integration,
+    lease: &RefreshLease,
+    error: Option<&IntegrationError>,
+) {
+    if let Err(e) = app.leases.release(integration, lease, error).await {
+        tracing::warn!(integration_id = integration.id.as_str(), error = %e, "lease not released; it expires by itself");
+    }
+}
+
+/// The token endpoint, retried while it is unreachable or busy and time remains before
+/// `deadline` for another whole attempt.
+async fn call_token_endpoint(
+    app: &App,
+    provider: &Provider,
+    refresh_token: &SecretString,
+    integration_id: &str,
+    deadline: Instant,
+) -> Result<TokenSet, ProviderError> {
+    let tuning = &app.refresh_tuning;
+    let mut attempt = 0;
+    loop {
+        let result = app
+            .oauth
+            .refresh(provider, refresh_token, now_epoch())
+            .await;
+        let error = match result {
+            Err(e) if e.is_transient() && attempt + 1 < tuning.provider_retry.attempts => e,
+            other => return other,
+        };
+        let delay = match error.retry_after() {
+            Some(asked) if asked > tuning.retry_after_cap => return Err(error),
+            Some(asked) => asked,
+            None => tuning.provider_retry.delay(attempt),
+        };
+        if Instant::now() + delay + tuning.provider_attempt > deadline {
+            return Err(error);
+        }
+        tracing::info!(
+            integration_id,
+            attempt,
+            delay_ms = delay.as_millis() as u64,
+            error = %error,
+            "token endpoint busy; retrying"
+        );
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+/// Seals the new tokens and writes them under the lease, retrying while the store or the key
+/// service fails and the lease still has time for it.
+async fn store_refreshed(
+    app: &App,
+    integration: &Integration,
+    lease: &RefreshLease,
+    tokens: &TokenSet,
+) -> Result<Integration, RefreshError> {
+    let retry = app.refresh_tuning.write_retry;
+    let mut sealed: Option<Envelope> = None;
+    let mut attempt = 0;
+    loop {
+        let result = async {
+            let envelope = match &sealed {
+                Some(e) => e.clone(),
+                None => {
+                    let e = app
+                        .cipher
+                        .seal(
+                            SealPurpose::TokenSet,
+                            &row_of(integration),
+                            &tokens.to_plaintext(),
+                        )
+                        .await?;
+                    sealed = Some(e.clone());
+                    e
+                }
+            };
+            let refreshed = RefreshedTokens {
+                envelope: &envelope,
+                expires_at: tokens.expires_at,
+                refreshable: tokens.is_refreshable(),
+                refreshed_at: now_epoch(),
+            };
+            Ok::<_, RefreshError>(app.leases.complete(integration, lease, refreshed).await?)
+        }
+        .await;
+        match result {
+            Err(e) if e.is_transient() && attempt + 1 < retry.attempts => {
+                let delay = retry.delay(attempt);
+                tracing::warn!(integration_id = integration.id.as_str(), attempt, error = %e, "storing refreshed tokens failed; retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
