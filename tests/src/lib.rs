@@ -3,6 +3,8 @@
 //! in parallel without seeing each other's data.
 
 pub mod browser;
+pub mod fault_proxy;
+pub mod lifecycle;
 pub mod logs;
 
 use std::collections::HashMap;
@@ -11,11 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use devstack::process::{GuardedChild, OAuthServerOptions, start_moto, start_oauth_server};
-use devstack::provision;
+use devstack::provision::{self, RefreshQueues};
+use fault_proxy::FaultProxy;
 use lambda_http::http::{HeaderMap, Method};
 use shared::catalogue::ProviderCatalogue;
 use shared::config::Settings;
 use shared::crypto::{DataKey, DataKeySource, GeneratedDataKey, KmsDataKeys, SealPurpose};
+use shared::refresh::RefreshTuning;
 use shared::store::DynamoTable;
 use shared::{ApiRequest, ApiResponse, App, Function};
 use tokio::sync::OnceCell;
@@ -123,10 +127,18 @@ pub struct TestApp {
     pub app: Arc<App>,
     pub table_name: String,
     pub kms_key_id: String,
+    /// Straight to moto (never through the fault proxy): for the test's own reads and writes.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub keys: Arc<CountingKeys>,
     pub state_secret: String,
     pub stack: &'static Stack,
+    /// The OAuth server this app's `demo` provider is: the shared one, or its own.
+    pub oauth_url: String,
+    /// Between the app and moto's DynamoDB, when [`Options::store_proxy`] asked for it.
+    pub store: Option<FaultProxy>,
+    pub queues: Option<RefreshQueues>,
+    _own_oauth_server: Option<GuardedChild>,
 }
 
 #[derive(Default)]
@@ -134,6 +146,26 @@ pub struct Options {
     pub state_ttl_secs: Option<i64>,
     /// `CALLBACK_COMPLETION` (`direct` when None).
     pub callback_completion: Option<&'static str>,
+    /// An OAuth server of this test's own, so its counters and injected faults are this
+    /// test's alone (the shared one serves every test of the process at once).
+    pub own_oauth_server: bool,
+    /// Access-token lifetime of the own OAuth server (3600 s when None).
+    pub access_token_ttl_secs: Option<u64>,
+    /// The app reaches DynamoDB through a [`FaultProxy`] (`TestApp::store`).
+    pub store_proxy: bool,
+    /// A refresh queue and its dead-letter queue on moto: `(visibility timeout s, max receives)`.
+    pub refresh_queue: Option<(u32, u32)>,
+    pub refresh_tuning: Option<RefreshTuning>,
+}
+
+/// Quick retries for tests: the same rules, shorter waits.
+pub fn fast_tuning() -> RefreshTuning {
+    let mut tuning = RefreshTuning::default();
+    tuning.provider_retry.base = std::time::Duration::from_millis(50);
+    tuning.provider_retry.cap = std::time::Duration::from_millis(400);
+    tuning.write_retry.base = std::time::Duration::from_millis(20);
+    tuning.write_retry.cap = std::time::Duration::from_millis(200);
+    tuning
 }
 
 impl TestApp {
@@ -148,7 +180,33 @@ impl TestApp {
         let resources = provision::provision(&stack.aws, &table_name)
             .await
             .expect("provisioning"); // allow-panic
-        let env_map: HashMap<&str, String> = HashMap::from([
+        let own_oauth_server = if options.own_oauth_server {
+            let (child, url) = start_oauth_server(&OAuthServerOptions {
+                port: devstack::free_port().expect("free port"), // allow-panic
+                client_id: CLIENT_ID.into(),
+                client_secret: CLIENT_SECRET.into(),
+                redirect_uris: vec![format!("{API_BASE}/providers/demo/callback")],
+                access_token_ttl_secs: options.access_token_ttl_secs.unwrap_or(3600),
+            })
+            .await
+            .expect("own OAuth server"); // allow-panic
+            Some((child, url))
+        } else {
+            None
+        };
+        let oauth_url = own_oauth_server
+            .as_ref()
+            .map(|(_, url)| url.clone())
+            .unwrap_or_else(|| stack.oauth_url.clone());
+        let queues = match options.refresh_queue {
+            Some((visibility, receives)) => Some(
+                provision::provision_refresh_queues(&stack.aws, &table_name, visibility, receives)
+                    .await
+                    .expect("refresh queues"), // allow-panic
+            ),
+            None => None,
+        };
+        let mut env_map: HashMap<&str, String> = HashMap::from([
             ("TABLE_NAME", table_name.clone()),
             ("KMS_KEY_ID", resources.kms_key_id.clone()),
             ("STATE_SECRET", state_secret.clone()),
@@ -162,17 +220,32 @@ impl TestApp {
                 "CALLBACK_COMPLETION",
                 options.callback_completion.unwrap_or("direct").into(),
             ),
-            ("DEMO_OAUTH_URL", stack.oauth_url.clone()),
+            ("DEMO_OAUTH_URL", oauth_url.clone()),
             ("DEMO_CLIENT_ID", CLIENT_ID.into()),
             ("DEMO_CLIENT_SECRET", CLIENT_SECRET.into()),
             // Configured, never called: only its states and callback route are exercised.
             ("GOOGLE_CLIENT_ID", "google-client".into()),
             ("GOOGLE_CLIENT_SECRET", "google-secret".into()),
         ]);
+        if let Some(q) = &queues {
+            env_map.insert("REFRESH_QUEUE_URL", q.queue_url.clone());
+        }
         let env = |k: &str| env_map.get(k).cloned();
         let settings = Settings::from_env(&env).expect("settings"); // allow-panic
         let catalogue = ProviderCatalogue::load(&env).expect("catalogue"); // allow-panic
         let dynamodb = aws_sdk_dynamodb::Client::new(&stack.aws);
+        let sqs = aws_sdk_sqs::Client::new(&stack.aws);
+        let store = options.store_proxy.then(|| {
+            FaultProxy::start(&stack.moto_url).expect("fault proxy") // allow-panic
+        });
+        let app_dynamodb = match &store {
+            Some(proxy) => aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&stack.aws)
+                    .endpoint_url(proxy.url())
+                    .build(),
+            ),
+            None => dynamodb.clone(),
+        };
         let keys = Arc::new(CountingKeys {
             inner: KmsDataKeys::new(
                 aws_sdk_kms::Client::new(&stack.aws),
@@ -182,21 +255,34 @@ impl TestApp {
             decrypted: AtomicUsize::new(0),
             seen_plaintext: Default::default(),
         });
+        let queue = queues.as_ref().map(|q| {
+            Arc::new(shared::queue::SqsRefreshQueue::new(
+                sqs.clone(),
+                q.queue_url.clone(),
+            )) as Arc<dyn shared::queue::RefreshQueue>
+        });
         let app = App::new(
             settings,
             catalogue,
-            DynamoTable::new(dynamodb.clone(), table_name.clone()),
+            DynamoTable::new(app_dynamodb, table_name.clone()),
             keys.clone(),
         )
-        .expect("app"); // allow-panic
+        .expect("app") // allow-panic
+        .with_refresh_queue(queue)
+        .with_refresh_tuning(options.refresh_tuning.unwrap_or_else(fast_tuning));
         Self {
             app: Arc::new(app),
             table_name,
             kms_key_id: resources.kms_key_id,
             dynamodb,
+            sqs,
             keys,
             state_secret,
             stack,
+            oauth_url,
+            store,
+            queues,
+            _own_oauth_server: own_oauth_server.map(|(child, _)| child),
         }
     }
 
@@ -307,6 +393,7 @@ pub fn request(method: Method, path: &str) -> RequestBuilder {
         headers: HeaderMap::new(),
         body: Vec::new(),
         claims: None,
+        backend_principal: None,
         request_id: format!("test-{}", shared::ids::random_id()),
         source_ip: Some("203.0.113.10".into()),
         user_agent: Some("integration-tests".into()),
@@ -317,6 +404,11 @@ pub fn request(method: Method, path: &str) -> RequestBuilder {
 impl RequestBuilder {
     pub fn user(mut self, user: &str) -> Self {
         self.0.claims = Some(HashMap::from([("sub".to_string(), user.to_string())]));
+        self
+    }
+    /// Signed by the application's backend (API Gateway's IAM authorization).
+    pub fn backend(mut self) -> Self {
+        self.0.backend_principal = Some("arn:aws:iam::123456789012:user/app-backend".into());
         self
     }
     pub fn path_param(mut self, name: &str, value: &str) -> Self {

@@ -3,15 +3,15 @@
 use std::collections::BTreeSet;
 
 use serde_yaml::Value;
-use shared::routes::ROUTES;
+use shared::routes::{Auth, ROUTES};
 
 fn yaml(path: &str) -> Value {
     let text = std::fs::read_to_string(devstack::repo_root().join(path)).unwrap();
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// (method, path, binary, public) for each route of the route table.
-fn route_table() -> BTreeSet<(String, String, String, bool)> {
+/// (method, path, binary, auth) for each route of the route table.
+fn route_table() -> BTreeSet<(String, String, String, String)> {
     ROUTES
         .iter()
         .map(|r| {
@@ -19,7 +19,7 @@ fn route_table() -> BTreeSet<(String, String, String, bool)> {
                 r.method.to_string(),
                 r.path.to_string(),
                 r.function.name().to_string(),
-                r.public,
+                format!("{:?}", r.auth),
             )
         })
         .collect()
@@ -47,12 +47,16 @@ fn template_routes_match_the_route_table() {
                 continue;
             }
             let p = &event["Properties"];
-            let public = p["Auth"]["Authorizer"] == "NONE";
+            let auth = match p["Auth"]["Authorizer"].as_str() {
+                Some("NONE") => Auth::Public,
+                Some("AWS_IAM") => Auth::Backend,
+                _ => Auth::User,
+            };
             routes.insert((
                 p["Method"].as_str().unwrap().to_string(),
                 p["Path"].as_str().unwrap().to_string(),
                 binary.clone(),
-                public,
+                format!("{auth:?}"),
             ));
         }
     }
@@ -72,9 +76,12 @@ fn openapi_paths_match_the_route_table() {
             if !["get", "post", "put", "patch", "delete"].contains(&method) {
                 continue;
             }
-            let public = match operation.get("security") {
-                Some(s) => s.as_sequence().is_some_and(|s| s.is_empty()),
-                None => !global_security,
+            let auth = match operation.get("security").and_then(|s| s.as_sequence()) {
+                Some(s) if s.is_empty() => Auth::Public,
+                Some(s) if s.iter().any(|r| r.get("backendIam").is_some()) => Auth::Backend,
+                Some(_) => Auth::User,
+                None if global_security => Auth::User,
+                None => Auth::Public,
             };
             let route = ROUTES.iter().find(|r| {
                 r.method.eq_ignore_ascii_case(method) && r.path == path.as_str().unwrap()
@@ -86,7 +93,7 @@ fn openapi_paths_match_the_route_table() {
                 method.to_ascii_uppercase(),
                 path.as_str().unwrap().to_string(),
                 binary,
-                public,
+                format!("{auth:?}"),
             ));
         }
     }
@@ -94,14 +101,65 @@ fn openapi_paths_match_the_route_table() {
 }
 
 #[test]
-fn every_function_has_a_crate_and_every_crate_a_route() {
+fn every_function_has_a_crate_and_every_crate_a_function() {
     let crates: BTreeSet<String> = std::fs::read_dir(devstack::repo_root().join("functions"))
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
-    let functions: BTreeSet<String> = ROUTES
+    let functions: BTreeSet<String> = shared::Function::ALL
         .iter()
-        .map(|r| r.function.name().to_string())
+        .map(|f| f.name().to_string())
         .collect();
     assert_eq!(crates, functions);
+}
+
+#[test]
+fn every_function_of_the_template_is_in_the_function_list() {
+    let template = yaml("template.yaml");
+    let binaries: BTreeSet<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| {
+            r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let functions: BTreeSet<String> = shared::Function::ALL
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect();
+    assert_eq!(binaries, functions);
+    // The scheduled and queue-driven functions are wired to their triggers.
+    let events = |name: &str| {
+        template["Resources"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .find(|r| r["Metadata"]["BuildProperties"]["Binary"] == name)
+            .unwrap()["Properties"]["Events"]
+            .clone()
+    };
+    let scheduler = events("refresh-scheduler");
+    assert!(
+        scheduler
+            .as_mapping()
+            .unwrap()
+            .values()
+            .any(|e| e["Type"] == "Schedule")
+    );
+    let worker = events("refresh-worker");
+    let sqs = worker
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|e| e["Type"] == "SQS")
+        .expect("an SQS event source");
+    assert_eq!(
+        sqs["Properties"]["FunctionResponseTypes"][0],
+        "ReportBatchItemFailures"
+    );
 }

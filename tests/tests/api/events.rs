@@ -1,7 +1,9 @@
 //! Every sample event in events/ (the files users pass to `sam local invoke -e`) through the
 //! same conversion and handler a deployed function uses, with the outcome events/README.md states.
 
-use integration_tests::TestApp;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use integration_tests::{Options, TestApp};
 use shared::{ApiRequest, Function};
 
 const EXPECTED: &[(&str, Function, u16, Option<&str>)] = &[
@@ -99,6 +101,31 @@ const EXPECTED: &[(&str, Function, u16, Option<&str>)] = &[
         400,
         Some("VALIDATION_ERROR"),
     ),
+    (
+        "refresh-not-found",
+        Function::Refresh,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
+        "refresh-bad-id",
+        Function::Refresh,
+        400,
+        Some("VALIDATION_ERROR"),
+    ),
+    (
+        "test-connection-not-found",
+        Function::TestConnection,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
+        "token-not-found",
+        Function::Token,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    ("token-no-iam", Function::Token, 401, Some("UNAUTHORIZED")),
 ];
 
 #[tokio::test]
@@ -143,4 +170,38 @@ async fn every_sample_event_gives_its_documented_outcome() {
             );
         }
     }
+}
+
+/// The scheduled event and the SQS event, through the handlers their functions run.
+#[tokio::test]
+async fn scheduled_and_queue_events_give_their_documented_outcomes() {
+    let t = TestApp::with(Options {
+        refresh_queue: Some((30, 3)),
+        ..Options::default()
+    })
+    .await;
+    let dir = devstack::repo_root().join("events");
+    let text = std::fs::read_to_string(dir.join("scheduled-refresh.json")).unwrap();
+    let scheduled: EventBridgeEvent = serde_json::from_str(&text).unwrap();
+    assert_eq!(scheduled.detail_type, "Scheduled Event");
+    let report = shared::jobs::schedule_refreshes(&t.app, shared::domain::now_epoch())
+        .await
+        .unwrap();
+    assert_eq!((report.due, report.unsent), (0, 0));
+
+    let text = std::fs::read_to_string(dir.join("sqs-refresh-worker.json")).unwrap();
+    let batch: SqsEvent = serde_json::from_str(&text).unwrap();
+    assert_eq!(batch.records.len(), 2);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let response = shared::jobs::refresh_batch(&t.app, batch, deadline).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["msg-poison"],
+        "only the poison message goes back to the queue"
+    );
 }

@@ -1,5 +1,5 @@
 //! No access token, refresh token, code, PKCE verifier or client secret in any log line, at any
-//! level, from any crate, during a whole connect → callback → disconnect flow.
+//! level, from any crate, during a whole connect → callback → refresh → token → disconnect flow.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
@@ -99,6 +99,40 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
         .unwrap()
         .expose_secret()
         .to_string();
+    // The refresh path and the token route handle tokens too: a refresh, then a hand-out.
+    let refreshed = logs
+        .capture(
+            t.call(
+                Function::Refresh,
+                request(Method::POST, &format!("/integrations/{id}/refresh"))
+                    .user("alice")
+                    .build(),
+            ),
+        )
+        .await;
+    assert_eq!(refreshed.status(), 200, "{}", refreshed.body());
+    let handed_out = logs
+        .capture(
+            t.call(
+                Function::Token,
+                request(
+                    Method::GET,
+                    &format!("/users/alice/integrations/{id}/token"),
+                )
+                .backend()
+                .build(),
+            ),
+        )
+        .await;
+    assert_eq!(handed_out.status(), 200, "{}", handed_out.body());
+    let rotated = stored_tokens(&t, "alice", &id).await.unwrap();
+    let rotated_access = rotated.access_token.expose_secret().to_string();
+    let rotated_refresh = rotated.refresh_token.unwrap().expose_secret().to_string();
+    assert_ne!(
+        rotated_refresh, refresh,
+        "the refresh rotated the refresh token"
+    );
+    assert_eq!(handed_out.data()["accessToken"], rotated_access.as_str());
     let reply = logs
         .capture(
             t.call(
@@ -127,6 +161,8 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
     let mut secrets = vec![
         ("access token", access.clone()),
         ("refresh token", refresh.clone()),
+        ("refreshed access token", rotated_access.clone()),
+        ("rotated refresh token", rotated_refresh.clone()),
         ("code", code.clone()),
         ("PKCE verifier", verifier.clone()),
         ("client secret", CLIENT_SECRET.to_string()),

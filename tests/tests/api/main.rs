@@ -9,6 +9,8 @@ mod flow;
 mod gateway;
 mod input;
 mod isolation;
+mod lifecycle;
 mod logs;
 mod redirects;
+mod scheduler;
 mod state;

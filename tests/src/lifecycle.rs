@@ -1,0 +1,163 @@
+//! Harness pieces for the token-lifecycle tests: time travel for token expiry, the OAuth
+//! server's counters and injected faults, and messages for the refresh worker.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::http::Method;
+use shared::Function;
+use shared::store::keys;
+
+use crate::{Reply, TestApp, request};
+
+/// The OAuth server's `/__stats` (dev/oauth-server/README.md).
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthStats {
+    pub token_requests: HashMap<String, u64>,
+    pub faulted_token_requests: u64,
+    pub token_request_log: Vec<TokenRequestLog>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRequestLog {
+    /// Epoch milliseconds when the request arrived.
+    pub at: u64,
+    pub grant_type: Option<String>,
+    pub status: u16,
+    #[serde(default)]
+    pub faulted: bool,
+}
+
+impl OAuthStats {
+    /// Refresh requests the real authorization server handled (faulted ones never reach it).
+    pub fn refreshes_served(&self) -> u64 {
+        let all = self
+            .token_requests
+            .get("refresh_token")
+            .copied()
+            .unwrap_or(0);
+        let faulted = self
+            .token_request_log
+            .iter()
+            .filter(|l| l.faulted && l.grant_type.as_deref() == Some("refresh_token"))
+            .count() as u64;
+        all - faulted
+    }
+}
+
+impl TestApp {
+    pub async fn oauth_stats(&self) -> OAuthStats {
+        reqwest::get(format!("{}/__stats", self.oauth_url))
+            .await
+            .expect("stats") // allow-panic
+            .json()
+            .await
+            .expect("stats JSON") // allow-panic
+    }
+
+    pub async fn reset_oauth_stats(&self) {
+        reqwest::Client::new()
+            .post(format!("{}/__stats/reset", self.oauth_url))
+            .send()
+            .await
+            .expect("stats reset"); // allow-panic
+    }
+
+    /// Queues canned answers for the next token requests, e.g. `[{"status":503}]`.
+    pub async fn token_endpoint_faults(&self, responses: serde_json::Value, repeat: bool) {
+        let reply = reqwest::Client::new()
+            .post(format!("{}/__faults/token", self.oauth_url))
+            .json(&serde_json::json!({ "responses": responses, "repeat": repeat }))
+            .send()
+            .await
+            .expect("faults"); // allow-panic
+        assert!(reply.status().is_success(), "faults refused: {reply:?}"); // allow-panic
+    }
+
+    /// Time travel: the stored access token now expires in `secs` seconds, as far as the service
+    /// can tell (the expiry it schedules by, and the refresh index entry), so the refresh path
+    /// runs without waiting an hour. The OAuth server's own token is untouched.
+    pub async fn expire_in(&self, user: &str, id: &str, secs: i64) {
+        let at = shared::domain::now_epoch() + secs;
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table_name)
+            .key(keys::PK, AttributeValue::S(keys::user(user)))
+            .key(keys::SK, AttributeValue::S(keys::integration(id)))
+            .update_expression("SET expiresAt = :at, GSI1SK = :sk")
+            .condition_expression("attribute_exists(GSI1PK)")
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .expression_attribute_values(":sk", AttributeValue::S(keys::refresh_sort(at, id)))
+            .send()
+            .await
+            .expect("expiry moved (the integration is in the refresh index)"); // allow-panic
+    }
+
+    /// The raw item of an integration, straight from moto.
+    pub async fn integration_item(&self, user: &str, id: &str) -> HashMap<String, AttributeValue> {
+        self.dynamodb
+            .get_item()
+            .table_name(&self.table_name)
+            .key(keys::PK, AttributeValue::S(keys::user(user)))
+            .key(keys::SK, AttributeValue::S(keys::integration(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get item") // allow-panic
+            .item
+            .unwrap_or_default()
+    }
+
+    pub async fn token_route(&self, user: &str, id: &str) -> Reply {
+        self.call(
+            Function::Token,
+            request(
+                Method::GET,
+                &format!("/users/{user}/integrations/{id}/token"),
+            )
+            .backend()
+            .build(),
+        )
+        .await
+    }
+
+    pub async fn manual_refresh(&self, user: &str, id: &str) -> Reply {
+        self.call(
+            Function::Refresh,
+            request(Method::POST, &format!("/integrations/{id}/refresh"))
+                .user(user)
+                .build(),
+        )
+        .await
+    }
+
+    /// One refresh-worker invocation with these message bodies; the ids of the failed messages.
+    pub async fn run_worker(&self, bodies: &[String]) -> Vec<String> {
+        let mut event = SqsEvent::default();
+        for (i, body) in bodies.iter().enumerate() {
+            let mut message = SqsMessage::default();
+            message.message_id = Some(format!("msg-{i}"));
+            message.body = Some(body.clone());
+            event.records.push(message);
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(55);
+        shared::jobs::refresh_batch(&self.app, event, deadline)
+            .await
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    }
+}
+
+/// A refresh-queue message body.
+pub fn refresh_message(user: &str, id: &str) -> String {
+    let request = shared::queue::RefreshRequest {
+        user_id: user.into(),
+        integration_id: id.into(),
+    };
+    serde_json::to_string(&request).unwrap_or_default()
+}

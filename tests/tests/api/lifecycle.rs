@@ -1,0 +1,447 @@
+//! The token lifecycle against the local OAuth server, which rotates refresh tokens and revokes
+//! the whole grant when an old one is presented again (reuse detection): one refresh at a time
+//! under any race, nothing lost when the store fails, bounded retries, invalid_grant.
+
+use std::time::Duration;
+
+use integration_tests::browser::introspect;
+use integration_tests::lifecycle::refresh_message;
+use integration_tests::{CLIENT_ID, CLIENT_SECRET, Options, TestApp, request};
+use lambda_http::http::Method;
+use secrecy::ExposeSecret;
+use shared::Function;
+
+use crate::flow::stored_tokens;
+
+fn own_server() -> Options {
+    Options {
+        own_oauth_server: true,
+        ..Options::default()
+    }
+}
+
+async fn connected(t: &TestApp, user: &str) -> String {
+    t.connect(user).await["id"].as_str().unwrap().to_string()
+}
+
+async fn access_token(t: &TestApp, user: &str, id: &str) -> String {
+    stored_tokens(t, user, id)
+        .await
+        .expect("stored tokens")
+        .access_token
+        .expose_secret()
+        .to_string()
+}
+
+#[tokio::test]
+async fn storm_of_concurrent_triggers_refreshes_each_integration_exactly_once() {
+    let t = TestApp::with(own_server()).await;
+    let users: Vec<String> = (0..20).map(|i| format!("storm{i}")).collect();
+    let mut ids = Vec::new();
+    for user in &users {
+        ids.push(connected(&t, user).await);
+    }
+    for (user, id) in users.iter().zip(&ids) {
+        t.expire_in(user, id, 60).await;
+    }
+    t.reset_oauth_stats().await;
+
+    // 100 triggers, 5 per integration, mixed across the worker, the manual refresh route and
+    // the token route, all at once.
+    let triggers = (0..100).map(|i| {
+        let (user, id) = (&users[i % 20], &ids[i % 20]);
+        let t = &t;
+        async move {
+            match i % 3 {
+                0 => {
+                    let failed = t.run_worker(&[refresh_message(user, id)]).await;
+                    (i, failed.is_empty(), format!("worker failures {failed:?}"))
+                }
+                1 => {
+                    let reply = t.manual_refresh(user, id).await;
+                    (i, reply.status() == 200, reply.body().to_string())
+                }
+                _ => {
+                    let reply = t.token_route(user, id).await;
+                    (i, reply.status() == 200, reply.body().to_string())
+                }
+            }
+        }
+    });
+    for (i, ok, detail) in futures_util::future::join_all(triggers).await {
+        assert!(ok, "trigger {i} failed: {detail}");
+    }
+    let stats = t.oauth_stats().await;
+    assert_eq!(
+        stats.refreshes_served(),
+        20,
+        "exactly one refresh per integration at the token endpoint"
+    );
+
+    // Every grant survived (no refresh token was presented twice): each refreshes again.
+    for (user, id) in users.iter().zip(&ids) {
+        t.expire_in(user, id, 60).await;
+        let reply = t.token_route(user, id).await;
+        assert_eq!(reply.status(), 200, "{user}: {}", reply.body());
+        let token = reply.data()["accessToken"].as_str().unwrap().to_string();
+        assert!(introspect(&t.oauth_url, CLIENT_ID, CLIENT_SECRET, &token).await);
+    }
+    assert_eq!(t.oauth_stats().await.refreshes_served(), 40);
+}
+
+#[tokio::test]
+async fn tokens_refreshed_at_the_provider_are_stored_once_the_store_answers_again() {
+    let t = TestApp::with(Options {
+        own_oauth_server: true,
+        store_proxy: true,
+        ..Options::default()
+    })
+    .await;
+    let id = connected(&t, "carol").await;
+    let before = access_token(&t, "carol", &id).await;
+    t.expire_in("carol", &id, 60).await;
+    t.reset_oauth_stats().await;
+
+    // The fenced write of the refreshed tokens fails twice over (each time through all of the
+    // SDK's own 3 attempts) after the provider has rotated the refresh token.
+    let store = t.store.as_ref().unwrap();
+    store.fail_next_containing("UpdateItem", "refreshedAt = :refreshed", 6);
+    let reply = t.token_route("carol", &id).await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    assert_eq!(store.failed(), 6, "the injected faults were hit");
+    assert_eq!(t.oauth_stats().await.refreshes_served(), 1);
+
+    let handed_out = reply.data()["accessToken"].as_str().unwrap().to_string();
+    assert_ne!(handed_out, before);
+    assert_eq!(
+        access_token(&t, "carol", &id).await,
+        handed_out,
+        "persisted"
+    );
+    assert!(introspect(&t.oauth_url, CLIENT_ID, CLIENT_SECRET, &handed_out).await);
+
+    // The stored refresh token is the rotated one: the next refresh works (the old one would
+    // have been reuse, and the server would have revoked the grant).
+    t.expire_in("carol", &id, 60).await;
+    let again = t.token_route("carol", &id).await;
+    assert_eq!(again.status(), 200, "{}", again.body());
+    assert_eq!(t.oauth_stats().await.refreshes_served(), 2);
+}
+
+#[tokio::test]
+async fn busy_provider_is_retried_with_backoff_and_retry_after() {
+    let t = TestApp::with(own_server()).await;
+    let id = connected(&t, "dave").await;
+    t.expire_in("dave", &id, 60).await;
+    t.reset_oauth_stats().await;
+    t.token_endpoint_faults(
+        serde_json::json!([{"status": 503}, {"status": 429, "retryAfter": 1}]),
+        false,
+    )
+    .await;
+
+    let reply = t.token_route("dave", &id).await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    let log = t.oauth_stats().await.token_request_log;
+    let statuses: Vec<u16> = log.iter().map(|l| l.status).collect();
+    assert_eq!(statuses, [503, 429, 200]);
+    assert!(
+        log[2].at - log[1].at >= 1000,
+        "Retry-After: 1 waited for ({} ms)",
+        log[2].at - log[1].at
+    );
+}
+
+#[tokio::test]
+async fn provider_that_never_recovers_gets_bounded_attempts_then_a_retryable_error() {
+    let t = TestApp::with(own_server()).await;
+    let id = connected(&t, "erin").await;
+    t.expire_in("erin", &id, 60).await;
+    t.reset_oauth_stats().await;
+    t.token_endpoint_faults(serde_json::json!([{"status": 503}]), true)
+        .await;
+
+    let reply = t.token_route("erin", &id).await;
+    assert_eq!(reply.status(), 503, "{}", reply.body());
+    assert_eq!(reply.error_code(), "TOKEN_REFRESH_ERROR");
+    assert_eq!(reply.json()["error"]["retryable"], true);
+    let attempts = t.app.refresh_tuning.provider_retry.attempts as u64;
+    assert_eq!(t.oauth_stats().await.faulted_token_requests, attempts);
+
+    // The worker hands the message back to the queue.
+    let failed = t.run_worker(&[refresh_message("erin", &id)]).await;
+    assert_eq!(failed, ["msg-0"]);
+
+    // Still connected, the failure recorded and audited; once the provider is back, it works.
+    let got = t
+        .call(
+            Function::GetIntegration,
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("erin")
+                .build(),
+        )
+        .await;
+    assert_eq!(got.data()["integration"]["status"], "connected");
+    assert_eq!(
+        got.data()["integration"]["lastError"]["code"],
+        "TOKEN_REFRESH_ERROR"
+    );
+    let events = t.audit_events(Some("erin")).await;
+    assert!(events.iter().any(|e| e["event"] == "token_refresh_failed"));
+    reqwest::Client::new()
+        .delete(format!("{}/__faults/token", t.oauth_url))
+        .send()
+        .await
+        .unwrap();
+    let reply = t.token_route("erin", &id).await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    let got = t
+        .call(
+            Function::GetIntegration,
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("erin")
+                .build(),
+        )
+        .await;
+    assert!(got.data()["integration"].get("lastError").is_none());
+}
+
+#[tokio::test]
+async fn invalid_grant_expires_the_integration_once_and_for_all() {
+    let t = TestApp::with(own_server()).await;
+    let id = connected(&t, "frank").await;
+    // The user revokes the app at the provider (RFC 7009 on the real server).
+    let refresh = stored_tokens(&t, "frank", &id)
+        .await
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/token/revocation", t.oauth_url))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("token", refresh.expose_secret())])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    t.expire_in("frank", &id, 60).await;
+    t.reset_oauth_stats().await;
+
+    let failed = t.run_worker(&[refresh_message("frank", &id)]).await;
+    assert!(
+        failed.is_empty(),
+        "a revoked grant is done with, not retried"
+    );
+    assert_eq!(t.oauth_stats().await.refreshes_served(), 1);
+
+    let item = t.integration_item("frank", &id).await;
+    assert_eq!(item["status"].as_s().unwrap(), "expired");
+    assert!(
+        !item.contains_key("GSI1PK") && !item.contains_key("GSI1SK"),
+        "out of the refresh index"
+    );
+    let got = t
+        .call(
+            Function::GetIntegration,
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("frank")
+                .build(),
+        )
+        .await;
+    assert_eq!(got.data()["integration"]["status"], "expired");
+    assert_eq!(
+        got.data()["integration"]["lastError"]["code"],
+        "TOKEN_EXPIRED"
+    );
+    let events = t.audit_events(Some("frank")).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "token_refresh_failed" && e["reason"] == "invalid_grant"),
+        "{events:?}"
+    );
+
+    // No retry storm: more triggers reach no provider.
+    assert!(
+        t.run_worker(&[refresh_message("frank", &id)])
+            .await
+            .is_empty()
+    );
+    let reply = t.token_route("frank", &id).await;
+    assert_eq!(
+        (reply.status(), reply.error_code().as_str()),
+        (409, "TOKEN_EXPIRED")
+    );
+    let reply = t.manual_refresh("frank", &id).await;
+    assert_eq!(reply.error_code(), "TOKEN_EXPIRED");
+    assert_eq!(t.oauth_stats().await.refreshes_served(), 1);
+}
+
+#[tokio::test]
+async fn token_route_on_a_fresh_token_is_one_get_item_and_no_kms_call() {
+    let t = TestApp::with(Options {
+        store_proxy: true,
+        ..Options::default()
+    })
+    .await;
+    let id = connected(&t, "grace").await;
+    let first = t.token_route("grace", &id).await;
+    assert_eq!(first.status(), 200, "{}", first.body());
+    let data = first.data();
+    assert_eq!(
+        data["accessToken"].as_str().unwrap(),
+        access_token(&t, "grace", &id).await
+    );
+    assert_eq!(data["tokenType"], "Bearer");
+    assert!(data["expiresAt"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        data["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "openid")
+    );
+    assert_eq!(first.header("cache-control").as_deref(), Some("no-store"));
+
+    let store = t.store.as_ref().unwrap();
+    store.reset_counts();
+    let kms_before = t.keys.calls();
+    let second = t.token_route("grace", &id).await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(store.count("GetItem"), 1);
+    for other in ["UpdateItem", "PutItem", "Query", "DeleteItem"] {
+        assert_eq!(store.count(other), 0, "{other}");
+    }
+    assert_eq!(t.keys.calls(), kms_before, "data key cached: no KMS call");
+}
+
+#[tokio::test]
+async fn token_route_needs_the_backend_and_a_real_integration() {
+    let t = TestApp::new().await;
+    let id = connected(&t, "heidi").await;
+    let unsigned = t
+        .call(
+            Function::Token,
+            request(
+                Method::GET,
+                &format!("/users/heidi/integrations/{id}/token"),
+            )
+            .user("heidi")
+            .build(),
+        )
+        .await;
+    assert_eq!(unsigned.status(), 401, "a user JWT is not the backend");
+    let other_user = t.token_route("mallory", &id).await;
+    assert_eq!(other_user.status(), 404);
+    let bad_id = t.token_route("heidi", "not-an-id").await;
+    assert_eq!(
+        (bad_id.status(), bad_id.error_code().as_str()),
+        (400, "VALIDATION_ERROR")
+    );
+}
+
+#[tokio::test]
+async fn manual_refresh_rotates_once_then_reuses_the_fresh_result() {
+    let t = TestApp::with(own_server()).await;
+    let id = connected(&t, "ivan").await;
+    let before = access_token(&t, "ivan", &id).await;
+    t.reset_oauth_stats().await;
+
+    let reply = t.manual_refresh("ivan", &id).await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    assert_eq!(reply.data()["integration"]["status"], "connected");
+    let after = access_token(&t, "ivan", &id).await;
+    assert_ne!(after, before, "new tokens stored");
+
+    let again = t.manual_refresh("ivan", &id).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        t.oauth_stats().await.refreshes_served(),
+        1,
+        "a second click within a minute reuses the first"
+    );
+    let events = t.audit_events(Some("ivan")).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "token_refreshed")
+            .count(),
+        1
+    );
+
+    let other = t.manual_refresh("mallory", &id).await;
+    assert_eq!(other.status(), 404, "another user's integration");
+}
+
+#[tokio::test]
+async fn connection_test_calls_userinfo_with_a_fresh_token() {
+    let t = TestApp::new().await;
+    let id = connected(&t, "judy").await;
+    let reply = t
+        .call(
+            Function::TestConnection,
+            request(Method::POST, &format!("/integrations/{id}/test"))
+                .user("judy")
+                .build(),
+        )
+        .await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    assert_eq!(reply.data()["ok"], true);
+    assert!(reply.data()["latencyMs"].is_u64());
+
+    let other = t
+        .call(
+            Function::TestConnection,
+            request(Method::POST, &format!("/integrations/{id}/test"))
+                .user("mallory")
+                .build(),
+        )
+        .await;
+    assert_eq!(other.status(), 404);
+
+    // A token the provider no longer accepts: ok false, with the reason.
+    let access = access_token(&t, "judy", &id).await;
+    reqwest::Client::new()
+        .post(format!("{}/token/revocation", t.oauth_url))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("token", access.as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let reply = t
+        .call(
+            Function::TestConnection,
+            request(Method::POST, &format!("/integrations/{id}/test"))
+                .user("judy")
+                .build(),
+        )
+        .await;
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.data()["ok"], false);
+    assert_eq!(reply.data()["error"], "OAUTH_CALLBACK_ERROR");
+}
+
+#[tokio::test]
+async fn a_waiting_caller_reports_the_lease_holders_failure_instead_of_calling_again() {
+    let t = TestApp::with(own_server()).await;
+    let id = connected(&t, "kim").await;
+    t.expire_in("kim", &id, 60).await;
+    t.reset_oauth_stats().await;
+    // Slow failures: every attempt answers 503 after the retries' backoff.
+    t.token_endpoint_faults(serde_json::json!([{"status": 503}]), true)
+        .await;
+    let (a, b) = tokio::join!(t.token_route("kim", &id), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        t.token_route("kim", &id).await
+    });
+    assert_eq!((a.status(), b.status()), (503, 503));
+    let attempts = t.app.refresh_tuning.provider_retry.attempts as u64;
+    assert_eq!(
+        t.oauth_stats().await.faulted_token_requests,
+        attempts,
+        "one caller's bounded attempts, not two callers'"
+    );
+}
