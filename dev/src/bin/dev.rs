@@ -47,7 +47,8 @@ async fn main() -> anyhow::Result<()> {
         client_id: client_id.clone(),
         client_secret: client_secret.clone(),
         redirect_uris: vec![format!("{base_url}/providers/demo/callback")],
-        access_token_ttl_secs: 3600,
+        // Short lifetimes show the refresh loop at work: DEV_ACCESS_TOKEN_TTL=90 REFRESH_MARGIN_SECONDS=60.
+        access_token_ttl_secs: u64::from(u16_var("DEV_ACCESS_TOKEN_TTL", 3600)?),
     })
     .await?;
 

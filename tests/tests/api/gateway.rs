@@ -1,4 +1,5 @@
-//! The dev gateway does API Gateway's part: routing, the JWT check, claims to the handler.
+//! The dev gateway does API Gateway's part: routing, the JWT check, claims to the handler, and
+//! a stand-in for IAM authorization on the backend route.
 
 use std::sync::Arc;
 
@@ -64,6 +65,19 @@ async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
             .starts_with(&t.stack.oauth_url),
         "{connect}"
     );
+
+    // The backend route: a user's token is not the backend's signature (API Gateway: 403).
+    let token_route = format!("{base}/users/alice/integrations/{}/token", "0".repeat(32));
+    let (status, _) = send(http.get(&token_route), Some(&token)).await;
+    assert_eq!(status, 403);
+    let (status, _) = send(http.get(&token_route), None).await;
+    assert_eq!(status, 403);
+    let backend = jwt::issue_for(&secret, "app-backend", jwt::DEV_BACKEND_AUDIENCE, 60).unwrap();
+    let (status, body) = send(http.get(&token_route), Some(&backend)).await;
+    assert_eq!(status, 404, "through to the handler: {body}");
+    assert_eq!(body["error"]["code"], "ACCOUNT_NOT_FOUND");
+    let (status, _) = send(http.get(format!("{base}/integrations")), Some(&backend)).await;
+    assert_eq!(status, 401, "and the backend's token is no user's");
 
     let (status, _) = send(http.get(format!("{base}/nowhere")), None).await;
     assert_eq!(status, 404);
