@@ -7,3 +7,5 @@ packages=$(for d in functions/*; do printf -- '-p %s ' "$(basename "$d")"; done)
 # shellcheck disable=SC2086
 cargo build --release --locked $packages
 cargo run --quiet --locked -p benches --bin foundation-bench
+# Release build: the refresh path's own cost, not debug-build overhead, next to its floor.
+cargo run --quiet --locked --release -p benches --bin lifecycle-bench

@@ -3,6 +3,14 @@
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+
+// The default in-memory store keeps the 1,000 most recently used entries: every refresh adds
+// tokens, so a long `make dev` session or a benchmark of many refreshes silently evicted idle
+// grants, which then answered invalid_grant. Same adapter, a larger store; entries still expire
+// by their own TTL.
+const storage = new LRU({ maxSize: 1_000_000 });
 
 const env = process.env;
 const port = Number(env.OAUTH_PORT || 9400);
@@ -13,6 +21,7 @@ const redirectUris = (env.OAUTH_REDIRECT_URIS || 'http://127.0.0.1:8787/provider
   .split(',').map((s) => s.trim()).filter(Boolean);
 
 const provider = new Provider(issuer, {
+  adapter: (model) => new MemoryAdapter(model, storage, 0),
   clients: [{
     client_id: env.OAUTH_CLIENT_ID || 'demo-client',
     client_secret: env.OAUTH_CLIENT_SECRET || 'demo-secret',

@@ -1,0 +1,284 @@
+//! Figures for the token lifecycle (printed, never asserted):
+//! - the refresh scheduler over BENCH_INTEGRATIONS integrations (default 100,000) of which 1%
+//!   are due, on moto: wall time, index items read, messages sent;
+//! - refreshes per second through the one refresh path at concurrency 1, 8 and 32 against the
+//!   local OAuth server, next to the floor: the same provider and store calls made bare;
+//! - KMS calls per 1,000 refreshes.
+//!
+//! Usage: scripts/bench.sh, or `cargo run --release -p benches --bin lifecycle-bench`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use futures_util::StreamExt;
+use integration_tests::{Options, TestApp};
+use secrecy::{ExposeSecret, SecretString};
+use shared::domain::{RequestOrigin, now_epoch};
+use shared::ids::{IntegrationId, ProviderId, UserId};
+use shared::refresh::{RefreshPolicy, fresh_tokens};
+use shared::store::keys;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let total: usize = std::env::var("BENCH_INTEGRATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    scheduler(total).await?;
+    refreshes().await?;
+    Ok(())
+}
+
+async fn scheduler(total: usize) -> anyhow::Result<()> {
+    let t = TestApp::with(Options {
+        refresh_queue: Some((30, 3)),
+        ..Options::default()
+    })
+    .await;
+    let now = now_epoch();
+    let margin = t.app.settings.refresh_margin_secs;
+    let provider = ProviderId::parse("demo")?;
+    let due_every = 100;
+    let seeding = Instant::now();
+    let mut writes = Vec::with_capacity(total);
+    for i in 0..total {
+        let user = format!("bench{i}");
+        let id = IntegrationId::derive(&UserId::parse(&user)?, &provider, &user);
+        let expires_at = if i % due_every == 0 {
+            now + 60
+        } else {
+            now + margin + 600 + (i % 3000) as i64
+        };
+        let item = HashMap::from([
+            (keys::PK.to_string(), AttributeValue::S(keys::user(&user))),
+            (
+                keys::SK.to_string(),
+                AttributeValue::S(keys::integration(id.as_str())),
+            ),
+            ("status".into(), AttributeValue::S("connected".into())),
+            (
+                "expiresAt".into(),
+                AttributeValue::N(expires_at.to_string()),
+            ),
+            (
+                keys::GSI1PK.into(),
+                AttributeValue::S(keys::refresh_partition(keys::refresh_shard(id.as_str()))),
+            ),
+            (
+                keys::GSI1SK.into(),
+                AttributeValue::S(keys::refresh_sort(expires_at, id.as_str())),
+            ),
+        ]);
+        writes.push(
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build()?)
+                .build(),
+        );
+    }
+    let batches: Vec<Vec<WriteRequest>> = writes.chunks(25).map(<[_]>::to_vec).collect();
+    let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(batches)
+        .map(|batch| {
+            let (dynamodb, table) = (t.dynamodb.clone(), t.table_name.clone());
+            async move {
+                let mut pending = HashMap::from([(table, batch)]);
+                while !pending.is_empty() {
+                    let out = dynamodb
+                        .batch_write_item()
+                        .set_request_items(Some(pending))
+                        .send()
+                        .await?;
+                    pending = out.unprocessed_items.unwrap_or_default();
+                    pending.retain(|_, v| !v.is_empty());
+                }
+                Ok(())
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    results.into_iter().collect::<anyhow::Result<()>>()?;
+    println!(
+        "## Refresh scheduler ({total} integrations, {} due; seeded in {:.0} s)",
+        total / due_every,
+        seeding.elapsed().as_secs_f64()
+    );
+    for run in 1..=3 {
+        let started = Instant::now();
+        let report = shared::jobs::schedule_refreshes(&t.app, now).await?;
+        println!(
+            "run {run}: {:.0} ms on moto; due {}, sent {}, index items read {}, query pages {}",
+            started.elapsed().as_secs_f64() * 1e3,
+            report.due,
+            report.sent,
+            report.items_read,
+            report.pages
+        );
+    }
+    Ok(())
+}
+
+async fn refreshes() -> anyhow::Result<()> {
+    let t = Arc::new(
+        TestApp::with(Options {
+            own_oauth_server: true,
+            ..Options::default()
+        })
+        .await,
+    );
+    // 32 integrations for the refresh path, 32 others for the floor: the floor rotates its
+    // grants' refresh tokens without storing them, which would spend the path's.
+    let users: Vec<String> = (0..32).map(|i| format!("rb{i}")).collect();
+    let mut ids = Vec::new();
+    for user in &users {
+        ids.push(
+            t.connect(user).await["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    let mut chains = Vec::new();
+    for i in 0..32 {
+        let user = format!("floor{i}");
+        let id = t.connect(&user).await["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let fresh = fresh_tokens(
+            &t.app,
+            &UserId::parse(&user)?,
+            &IntegrationId::parse(&id)?,
+            RefreshPolicy::IfExpiringWithin(0),
+            &RequestOrigin {
+                correlation_id: "floor".into(),
+                ip: None,
+                user_agent: None,
+            },
+            tokio::time::Instant::now() + Duration::from_secs(55),
+        )
+        .await?;
+        let refresh = fresh
+            .tokens
+            .refresh_token
+            .ok_or_else(|| anyhow::anyhow!("refresh token"))?;
+        chains.push((user, id, refresh.expose_secret().to_string()));
+    }
+    println!(
+        "\n## Refreshes per second (local OAuth server with rotation; moto; debug or release as built)"
+    );
+    let origin = RequestOrigin {
+        correlation_id: "bench".into(),
+        ip: None,
+        user_agent: None,
+    };
+    let kms_before = t.keys.calls();
+    let mut refreshed = 0usize;
+    for concurrency in [1usize, 8, 32] {
+        let per_task = 240 / concurrency;
+        let started = Instant::now();
+        let tasks = (0..concurrency).map(|task| {
+            let (t, user, id, origin) = (
+                t.clone(),
+                users[task].clone(),
+                ids[task].clone(),
+                origin.clone(),
+            );
+            async move {
+                let user = UserId::parse(&user)?;
+                let id = IntegrationId::parse(&id)?;
+                for _ in 0..per_task {
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(55);
+                    // A window of 0 s: every call refreshes, as the worker does for a due token.
+                    let fresh = fresh_tokens(
+                        &t.app,
+                        &user,
+                        &id,
+                        RefreshPolicy::UnlessRefreshedWithin(0),
+                        &origin,
+                        deadline,
+                    )
+                    .await?;
+                    anyhow::ensure!(fresh.refreshed, "not refreshed");
+                }
+                anyhow::Ok(())
+            }
+        });
+        for r in futures_util::future::join_all(tasks).await {
+            r?;
+        }
+        let path = (per_task * concurrency) as f64 / started.elapsed().as_secs_f64();
+        refreshed += per_task * concurrency;
+        let floor = floor(&t, &mut chains[..concurrency], per_task).await?;
+        println!(
+            "concurrency {concurrency:>2}: {path:>6.1} refreshes/s through the refresh path; floor {floor:>6.1}/s (token call + GetItem + 2 UpdateItem, bare) → {:.0}% of the floor",
+            100.0 * path / floor
+        );
+    }
+    println!(
+        "KMS calls: {} for {refreshed} refreshes ({:.2} per 1,000)",
+        t.keys.calls() - kms_before,
+        (t.keys.calls() - kms_before) as f64 * 1000.0 / refreshed as f64
+    );
+    Ok(())
+}
+
+/// The refresh path's unavoidable calls made bare, at the same concurrency: the provider's
+/// token endpoint (with rotation, so each call uses the refresh token the last one returned),
+/// one GetItem and two UpdateItems (what lease and fenced write cost), no crypto or audit.
+async fn floor(
+    t: &Arc<TestApp>,
+    chains: &mut [(String, String, String)],
+    per_task: usize,
+) -> anyhow::Result<f64> {
+    let provider = t
+        .app
+        .catalogue
+        .get("demo")
+        .ok_or_else(|| anyhow::anyhow!("demo provider"))?;
+    let concurrency = chains.len();
+    let started = Instant::now();
+    let tasks = chains.iter_mut().map(|(user, id, refresh)| {
+        let t = t.clone();
+        async move {
+            for _ in 0..per_task {
+                let key = |c: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
+                    c.table_name(&t.table_name)
+                        .key(keys::PK, AttributeValue::S(keys::user(user)))
+                        .key(keys::SK, AttributeValue::S(keys::integration(id)))
+                };
+                t.dynamodb
+                    .get_item()
+                    .table_name(&t.table_name)
+                    .key(keys::PK, AttributeValue::S(keys::user(user)))
+                    .key(keys::SK, AttributeValue::S(keys::integration(id)))
+                    .consistent_read(true)
+                    .send()
+                    .await?;
+                key(t.dynamodb.update_item())
+                    .update_expression("SET benchLease = :v")
+                    .expression_attribute_values(":v", AttributeValue::N("1".into()))
+                    .send()
+                    .await?;
+                let tokens = t
+                    .app
+                    .oauth
+                    .refresh(provider, &SecretString::from(refresh.clone()), now_epoch())
+                    .await?;
+                if let Some(next) = tokens.refresh_token {
+                    *refresh = next.expose_secret().to_string();
+                }
+                key(t.dynamodb.update_item())
+                    .update_expression("REMOVE benchLease")
+                    .send()
+                    .await?;
+            }
+            anyhow::Ok(())
+        }
+    });
+    for r in futures_util::future::join_all(tasks).await {
+        r?;
+    }
+    Ok((per_task * concurrency) as f64 / started.elapsed().as_secs_f64())
+}
