@@ -149,6 +149,9 @@ pub enum RefreshError {
     /// Another caller's refresh did not finish within our budget.
     #[error("another refresh of this integration is still running")]
     LeaseBusy,
+    /// Too little time left before the caller's deadline to see a refresh through.
+    #[error("not enough time left to refresh safely")]
+    NoTimeLeft,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -164,6 +167,7 @@ impl RefreshError {
             self,
             Self::ProviderUnavailable { .. }
                 | Self::LeaseBusy
+                | Self::NoTimeLeft
                 | Self::Store(StoreError::Service(_))
                 | Self::Crypto(CryptoError::KeyService(_))
         )
@@ -185,8 +189,8 @@ impl From<RefreshError> for ApiError {
                 why: source.to_string(),
                 retryable: true,
             },
-            RefreshError::LeaseBusy => Self::TokenRefresh {
-                why: "another refresh is still running".into(),
+            RefreshError::LeaseBusy | RefreshError::NoTimeLeft => Self::TokenRefresh {
+                why: e.to_string(),
                 retryable: true,
                 retry_after: Some(Duration::from_secs(1)),
             },
@@ -263,7 +267,7 @@ pub async fn fresh_tokens(
                 });
             }
             if Instant::now() + tuning.lease > deadline {
-                return Err(RefreshError::LeaseBusy);
+                return Err(RefreshError::NoTimeLeft);
             }
             let lease = RefreshLease {
                 owner: crate::ids::random_id(),
@@ -370,7 +374,8 @@ async fn refresh_under_lease(
             if tokens.scopes.is_empty() {
                 tokens.scopes = current.scopes;
             }
-            match store_refreshed(app, &integration, &lease, &tokens).await {
+            let lease_end = leased_at + app.refresh_tuning.lease;
+            match store_refreshed(app, &integration, &lease, &tokens, lease_end).await {
                 Ok(updated) => {
                     tracing::info!(integration_id = id, "token refreshed");
                     audit(app, &integration, origin, AuditEvent::TokenRefreshed, None).await;
@@ -519,12 +524,13 @@ async fn call_token_endpoint(
 }
 
 /// Seals the new tokens and writes them under the lease, retrying while the store or the key
-/// service fails and the lease still has time for it.
+/// service fails and the lease still has time for it (past it, the write would be fenced out).
 async fn store_refreshed(
     app: &App,
     integration: &Integration,
     lease: &RefreshLease,
     tokens: &TokenSet,
+    lease_end: Instant,
 ) -> Result<Integration, RefreshError> {
     let retry = app.refresh_tuning.write_retry;
     let mut sealed: Option<Envelope> = None;
@@ -555,9 +561,13 @@ async fn store_refreshed(
             Ok::<_, RefreshError>(app.leases.complete(integration, lease, refreshed).await?)
         }
         .await;
+        let delay = retry.delay(attempt);
         match result {
-            Err(e) if e.is_transient() && attempt + 1 < retry.attempts => {
-                let delay = retry.delay(attempt);
+            Err(e)
+                if e.is_transient()
+                    && attempt + 1 < retry.attempts
+                    && Instant::now() + delay < lease_end =>
+            {
                 tracing::warn!(integration_id = integration.id.as_str(), attempt, error = %e, "storing refreshed tokens failed; retrying");
                 tokio::time::sleep(delay).await;
                 attempt += 1;

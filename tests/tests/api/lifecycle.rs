@@ -129,6 +129,45 @@ async fn tokens_refreshed_at_the_provider_are_stored_once_the_store_answers_agai
 }
 
 #[tokio::test]
+async fn a_store_that_stays_down_after_the_provider_refreshed_is_reported_and_audited() {
+    let mut tuning = integration_tests::fast_tuning();
+    tuning.write_retry.attempts = 2;
+    let t = TestApp::with(Options {
+        own_oauth_server: true,
+        store_proxy: true,
+        refresh_tuning: Some(tuning),
+        ..Options::default()
+    })
+    .await;
+    let id = connected(&t, "cleo").await;
+    let before = access_token(&t, "cleo", &id).await;
+    t.expire_in("cleo", &id, 60).await;
+    t.reset_oauth_stats().await;
+    let store = t.store.as_ref().unwrap();
+    store.fail_next_containing("UpdateItem", "refreshedAt = :refreshed", 1000);
+
+    let reply = t.token_route("cleo", &id).await;
+    store.clear_faults();
+    assert_eq!(reply.status(), 503, "{}", reply.body());
+    assert_eq!(reply.error_code(), "DATABASE_ERROR");
+    assert_eq!(reply.json()["error"]["retryable"], true);
+    assert_eq!(t.oauth_stats().await.refreshes_served(), 1);
+    let events = t.audit_events(Some("cleo")).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "token_refresh_failed" && e["reason"] == "store_write_failed"),
+        "{events:?}"
+    );
+    // Left for the next attempt: still connected and indexed, the old tokens in place, and the
+    // lease held until it expires (no other caller refreshes in the meantime).
+    let item = t.integration_item("cleo", &id).await;
+    assert_eq!(item["status"].as_s().unwrap(), "connected");
+    assert!(item.contains_key("GSI1PK") && item.contains_key("leaseUntil"));
+    assert_eq!(access_token(&t, "cleo", &id).await, before);
+}
+
+#[tokio::test]
 async fn busy_provider_is_retried_with_backoff_and_retry_after() {
     let t = TestApp::with(own_server()).await;
     let id = connected(&t, "dave").await;
