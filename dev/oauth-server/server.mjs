@@ -6,6 +6,8 @@ import Provider from 'oidc-provider';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 
+import { createEventsApi } from './events-api.mjs';
+
 // The default in-memory store keeps the 1,000 most recently used entries: every refresh adds
 // tokens, so a long `make dev` session or a benchmark of many refreshes silently evicted idle
 // grants, which then answered invalid_grant. Same adapter, a larger store; entries still expire
@@ -81,6 +83,7 @@ const statsBody = () => ({
   faultedTokenRequests,
   // Entries are appended when a request finishes; listed in order of arrival.
   tokenRequestLog: [...tokenRequestLog].sort((a, b) => a.at - b.at),
+  ...eventsApi.stats(),
 });
 
 function recordTokenRequest(entry) {
@@ -97,7 +100,8 @@ function recordTokenRequest(entry) {
 }
 
 // No body parser is installed, and oidc-provider must be the only reader of the bodies it
-// handles: this is used only where the provider never runs (the fault routes, faulted requests).
+// handles: this is used only where the provider never runs (the fault routes, faulted requests,
+// the events control routes).
 async function readBody(req) {
   const chunks = [];
   let size = 0;
@@ -170,7 +174,14 @@ function answerWithFault(ctx, fault) {
   }
 }
 
+// The demo calendar events API (Google Calendar's events.list) and its test-control routes, on
+// the same port: it accepts only access tokens this provider issued. See events-api.mjs.
+const eventsApi = createEventsApi({ provider, readBody });
+
 provider.use(async (ctx, next) => {
+  if (await eventsApi.handle(ctx)) {
+    return;
+  }
   if (ctx.path === '/__stats' && ctx.method === 'GET') {
     ctx.body = statsBody();
     return;
@@ -180,6 +191,7 @@ provider.use(async (ctx, next) => {
     faultedTokenRequests = 0;
     tokenRequestLog = [];
     faults = { responses: [], repeat: false };
+    eventsApi.reset();
     ctx.body = statsBody();
     return;
   }
