@@ -60,6 +60,8 @@ pub async fn provision(
             .attribute_definitions(attribute("SK")?)
             .attribute_definitions(attribute("GSI1PK")?)
             .attribute_definitions(attribute("GSI1SK")?)
+            .attribute_definitions(attribute("GSI2PK")?)
+            .attribute_definitions(attribute("GSI2SK")?)
             .key_schema(key("PK", KeyType::Hash)?)
             .key_schema(key("SK", KeyType::Range)?)
             // template.yaml's GSI1: the sparse, sharded refresh index, keys only.
@@ -68,6 +70,19 @@ pub async fn provision(
                     .index_name("GSI1")
                     .key_schema(key("GSI1PK", KeyType::Hash)?)
                     .key_schema(key("GSI1SK", KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::KeysOnly)
+                            .build(),
+                    )
+                    .build()?,
+            )
+            // template.yaml's GSI2: the sparse, sharded due-sync index, keys only.
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("GSI2")
+                    .key_schema(key("GSI2PK", KeyType::Hash)?)
+                    .key_schema(key("GSI2SK", KeyType::Range)?)
                     .projection(
                         Projection::builder()
                             .projection_type(ProjectionType::KeysOnly)
@@ -126,7 +141,8 @@ pub async fn provision(
     })
 }
 
-pub struct RefreshQueues {
+/// A queue and its dead-letter queue.
+pub struct QueuePair {
     pub queue_url: String,
     pub dead_letter_url: String,
 }
@@ -139,15 +155,46 @@ pub async fn provision_refresh_queues(
     name: &str,
     visibility_timeout_secs: u32,
     max_receives: u32,
-) -> anyhow::Result<RefreshQueues> {
+) -> anyhow::Result<QueuePair> {
+    provision_queue_pair(
+        aws,
+        &format!("{name}-refresh"),
+        visibility_timeout_secs,
+        max_receives,
+    )
+    .await
+}
+
+/// template.yaml's SyncQueue and SyncDeadLetterQueue, as [`provision_refresh_queues`].
+pub async fn provision_sync_queues(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+    visibility_timeout_secs: u32,
+    max_receives: u32,
+) -> anyhow::Result<QueuePair> {
+    provision_queue_pair(
+        aws,
+        &format!("{name}-sync"),
+        visibility_timeout_secs,
+        max_receives,
+    )
+    .await
+}
+
+async fn provision_queue_pair(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+    visibility_timeout_secs: u32,
+    max_receives: u32,
+) -> anyhow::Result<QueuePair> {
     let sqs = aws_sdk_sqs::Client::new(aws);
     let dead_letter_url = sqs
         .create_queue()
-        .queue_name(format!("{name}-refresh-dlq"))
+        .queue_name(format!("{name}-dlq"))
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
         .await
-        .context("creating the refresh dead-letter queue")?
+        .with_context(|| format!("creating {name}-dlq"))?
         .queue_url
         .context("no queue URL")?;
     let dead_letter_arn = sqs
@@ -166,7 +213,7 @@ pub async fn provision_refresh_queues(
     });
     let queue_url = sqs
         .create_queue()
-        .queue_name(format!("{name}-refresh"))
+        .queue_name(name)
         .attributes(
             QueueAttributeName::VisibilityTimeout,
             visibility_timeout_secs.to_string(),
@@ -174,10 +221,10 @@ pub async fn provision_refresh_queues(
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .send()
         .await
-        .context("creating the refresh queue")?
+        .with_context(|| format!("creating {name}"))?
         .queue_url
         .context("no queue URL")?;
-    Ok(RefreshQueues {
+    Ok(QueuePair {
         queue_url,
         dead_letter_url,
     })

@@ -10,11 +10,13 @@ use crate::error::ApiError;
 use crate::http::ApiRequest;
 use crate::ids::ProviderId;
 use crate::oauth::{OAuthHttp, ProviderError};
-use crate::queue::{RefreshQueue, SqsRefreshQueue};
+use crate::queue::{MessageQueue, SqsQueue};
 use crate::refresh::RefreshTuning;
 use crate::store::{
     AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords, RefreshIndex, RefreshLeases,
+    SyncJobs, SyncSchedules, SyncedEvents,
 };
+use crate::sync::SyncTuning;
 
 pub struct App {
     pub settings: Settings,
@@ -26,8 +28,14 @@ pub struct App {
     pub leases: Arc<dyn RefreshLeases>,
     pub refresh_index: Arc<dyn RefreshIndex>,
     /// Set where `REFRESH_QUEUE_URL` is (the scheduler's function).
-    pub refresh_queue: Option<Arc<dyn RefreshQueue>>,
+    pub refresh_queue: Option<Arc<dyn MessageQueue>>,
+    /// Set where `SYNC_QUEUE_URL` is (the sync routes, the scheduler, the sync worker).
+    pub sync_queue: Option<Arc<dyn MessageQueue>>,
     pub refresh_tuning: RefreshTuning,
+    pub sync_jobs: Arc<dyn SyncJobs>,
+    pub synced_events: Arc<dyn SyncedEvents>,
+    pub sync_schedules: Arc<dyn SyncSchedules>,
+    pub sync_tuning: SyncTuning,
     pub oauth: OAuthHttp,
 }
 
@@ -63,11 +71,19 @@ impl App {
             aws_sdk_kms::Client::new(aws),
             settings.kms_key_id.clone(),
         ));
-        let queue = settings.refresh_queue_url.clone().map(|url| {
-            Arc::new(SqsRefreshQueue::new(aws_sdk_sqs::Client::new(aws), url))
-                as Arc<dyn RefreshQueue>
-        });
-        Ok(Self::new(settings, catalogue, table, keys)?.with_refresh_queue(queue))
+        let queue = |url: &Option<String>| {
+            url.clone().map(|url| {
+                Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), url)) as Arc<dyn MessageQueue>
+            })
+        };
+        let (refresh_queue, sync_queue) = (
+            queue(&settings.refresh_queue_url),
+            queue(&settings.sync_queue_url),
+        );
+        let mut app = Self::new(settings, catalogue, table, keys)?;
+        app.refresh_queue = refresh_queue;
+        app.sync_queue = sync_queue;
+        Ok(app)
     }
 
     pub fn new(
@@ -85,15 +101,30 @@ impl App {
             integrations: table.clone(),
             leases: table.clone(),
             refresh_index: table.clone(),
+            sync_jobs: table.clone(),
+            synced_events: table.clone(),
+            sync_schedules: table.clone(),
             audit_trail: table,
             refresh_queue: None,
+            sync_queue: None,
+            sync_tuning: SyncTuning::default(),
             refresh_tuning: RefreshTuning::default(),
             oauth: OAuthHttp::new()?,
         })
     }
 
-    pub fn with_refresh_queue(mut self, queue: Option<Arc<dyn RefreshQueue>>) -> Self {
-        self.refresh_queue = queue;
+    pub fn with_queues(
+        mut self,
+        refresh: Option<Arc<dyn MessageQueue>>,
+        sync: Option<Arc<dyn MessageQueue>>,
+    ) -> Self {
+        self.refresh_queue = refresh;
+        self.sync_queue = sync;
+        self
+    }
+
+    pub fn with_sync_tuning(mut self, tuning: SyncTuning) -> Self {
+        self.sync_tuning = tuning;
         self
     }
 

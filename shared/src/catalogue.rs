@@ -33,6 +33,32 @@ struct RawEntry {
     #[serde(default)]
     authorization_params: BTreeMap<String, String>,
     userinfo: UserinfoMapping,
+    #[serde(default)]
+    calendar: Option<RawCalendar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    api: CalendarApi,
+    events_url: String,
+}
+
+/// The wire format of a provider's calendar events API (shared/src/sync/source.rs).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarApi {
+    /// `events.list` with pageToken / syncToken (Google, and the local `demo` provider).
+    GoogleCalendar,
+    /// `calendarView/delta` with @odata.nextLink / @odata.deltaLink.
+    MicrosoftGraph,
+}
+
+/// Where a provider's calendar events are synced from.
+#[derive(Debug, Clone)]
+pub struct CalendarSource {
+    pub api: CalendarApi,
+    pub events_url: Url,
 }
 
 fn yes() -> bool {
@@ -83,6 +109,8 @@ pub struct Provider {
     pub token_auth: TokenAuth,
     pub authorization_params: BTreeMap<String, String>,
     pub userinfo: UserinfoMapping,
+    /// The calendar to sync; None for providers without one.
+    pub calendar: Option<CalendarSource>,
     /// None when the deployment has no credentials for it: listed, but not connectable.
     pub credentials: Option<ClientCredentials>,
 }
@@ -229,6 +257,13 @@ fn resolve(
             .map(|u| url("revocation_url", u))
             .transpose()?,
         userinfo_url: url("userinfo_url", &raw.userinfo_url)?,
+        calendar: match &raw.calendar {
+            Some(c) => Some(CalendarSource {
+                api: c.api,
+                events_url: url("calendar.events_url", &c.events_url)?,
+            }),
+            None => None,
+        },
         id,
         display_name: raw.display_name,
         scopes: raw.scopes,

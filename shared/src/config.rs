@@ -21,6 +21,8 @@ pub struct Settings {
     pub refresh_margin_secs: i64,
     /// The refresh queue (the scheduler sends to it); None where a function does not use it.
     pub refresh_queue_url: Option<String>,
+    /// The sync queue (sync requests, scheduled syncs, continuations).
+    pub sync_queue_url: Option<String>,
 }
 
 /// `CALLBACK_COMPLETION`: `direct` (default, api.md): the GET callback exchanges the code.
@@ -91,6 +93,7 @@ impl Settings {
         Ok(Self {
             refresh_margin_secs,
             refresh_queue_url: env("REFRESH_QUEUE_URL").filter(|v| !v.is_empty()),
+            sync_queue_url: env("SYNC_QUEUE_URL").filter(|v| !v.is_empty()),
             table_name: required("TABLE_NAME")?,
             kms_key_id: required("KMS_KEY_ID")?,
             state_key,

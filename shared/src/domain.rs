@@ -92,6 +92,10 @@ pub struct Integration {
     pub refreshed_at: Option<i64>,
     /// Until when a refresh holds the integration's lease, epoch milliseconds (None: free).
     pub lease_until_ms: Option<i64>,
+    /// Where the next incremental calendar sync starts (the provider's sync token / delta link).
+    pub calendar_cursor: Option<String>,
+    /// The calendar sync job queued or running, if any.
+    pub active_sync_job: Option<String>,
 }
 
 /// The API's `Integration` (api.md): tokens never appear in it.
@@ -259,5 +263,139 @@ impl AuditEntry {
             correlation_id: origin.correlation_id.clone(),
             reason: None,
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SyncCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+}
+
+/// A sync job as stored: status, counts, and its checkpoint (the page to fetch next).
+#[derive(Debug, Clone)]
+pub struct SyncJob {
+    pub job_id: String,
+    pub user_id: UserId,
+    pub integration_id: IntegrationId,
+    pub sync_type: String,
+    pub full: bool,
+    pub status: SyncStatus,
+    pub counts: SyncCounts,
+    pub error: Option<IntegrationError>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Pages committed so far (across cursor resets): also the replay mark of each page.
+    pub page_index: u32,
+    /// The page to fetch next; None: the listing's first page.
+    pub page_token: Option<String>,
+    /// The cursor the listing started from; None: a full listing.
+    pub since_cursor: Option<String>,
+}
+
+/// api.md's sync job.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncJobView<'a> {
+    pub job_id: &'a str,
+    pub sync_type: &'a str,
+    pub full: bool,
+    pub status: SyncStatus,
+    pub counts: SyncCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a IntegrationError>,
+    pub created_at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<&'a str>,
+}
+
+impl<'a> From<&'a SyncJob> for SyncJobView<'a> {
+    fn from(j: &'a SyncJob) -> Self {
+        Self {
+            job_id: &j.job_id,
+            sync_type: &j.sync_type,
+            full: j.full,
+            status: j.status,
+            counts: j.counts,
+            error: j.error.as_ref(),
+            created_at: &j.created_at,
+            started_at: j.started_at.as_deref(),
+            finished_at: j.finished_at.as_deref(),
+        }
+    }
+}
+
+/// A synced calendar event (api.md `Event`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    pub id: String,
+    pub external_id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub attendees: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub updated_at: Option<String>,
+    pub deleted: bool,
+}
+
+/// How a page changed a record: what the job's counts add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordChange {
+    Created,
+    Updated,
+    Deleted,
+    Unchanged,
+}
+
+impl RecordChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Deleted => "deleted",
+            Self::Unchanged => "unchanged",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Created, Self::Updated, Self::Deleted, Self::Unchanged]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }

@@ -16,6 +16,10 @@ use crate::store::{StoreError, keys};
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SchedulerReport {
+    /// Integrations whose scheduled sync is due, and the jobs queued for them (an integration
+    /// with a sync already queued or running gets none).
+    pub syncs_due: usize,
+    pub syncs_queued: usize,
     /// Integrations the refresh index lists as expiring within the margin.
     pub due: usize,
     pub sent: usize,
@@ -54,20 +58,101 @@ pub async fn schedule_refreshes(app: &App, now: i64) -> Result<SchedulerReport, 
         requests.extend(
             scan.due
                 .iter()
-                .map(|d| RefreshRequest::new(&d.user_id, &d.integration_id)),
+                .map(|d| RefreshRequest::new(&d.user_id, &d.integration_id).body()),
         );
     }
     report.due = requests.len();
     report.unsent = queue.send_all(&requests).await?;
     report.sent = report.due - report.unsent;
+    if app.sync_queue.is_some() {
+        schedule_syncs(app, now, &mut report).await?;
+    }
     tracing::info!(
         due = report.due,
         sent = report.sent,
         unsent = report.unsent,
         items_read = report.items_read,
+        syncs_due = report.syncs_due,
+        syncs_queued = report.syncs_queued,
         "refresh scheduler run"
     );
     Ok(report)
+}
+
+/// Queues a sync job for every integration whose scheduled sync is due (the sparse due-sync
+/// index, every shard), and moves each one's next sync by its frequency.
+async fn schedule_syncs(
+    app: &App,
+    now: i64,
+    report: &mut SchedulerReport,
+) -> Result<(), SchedulerError> {
+    let scans = futures_util::future::join_all(
+        (0..keys::REFRESH_SHARDS).map(|shard| app.sync_schedules.due_syncs(shard, now)),
+    )
+    .await;
+    for scan in scans {
+        let scan = scan?;
+        report.items_read += scan.items_read;
+        report.pages += scan.pages;
+        for due in scan.due {
+            report.syncs_due += 1;
+            let Some(integration) = app
+                .integrations
+                .get(&due.user_id, &due.integration_id)
+                .await?
+            else {
+                continue;
+            };
+            let every = crate::handlers::frequency_secs(&integration.sync_settings.frequency);
+            match crate::sync::request_sync(app, &integration, false).await {
+                Ok((_, true)) => report.syncs_queued += 1,
+                Ok((_, false)) | Err(crate::sync::SyncError::NotConnected) => {}
+                Err(crate::sync::SyncError::Store(e)) => return Err(e.into()),
+                Err(crate::sync::SyncError::Queue(e)) => return Err(e.into()),
+                Err(crate::sync::SyncError::NoQueue) => return Err(SchedulerError::NoQueue),
+            }
+            app.sync_schedules.reschedule(&due, now + every).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The sync worker: one job per message (the event source's batch size is 1, a sync being long),
+/// messages of a larger batch one after another. A message whose job must wait is reported
+/// back; its job keeps its checkpoint.
+pub async fn sync_batch(app: &App, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let parsed = message
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<crate::sync::SyncMessage>(b).ok());
+        let done = match parsed {
+            None => {
+                tracing::error!(
+                    message_id = id.as_str(),
+                    "malformed sync message; left for the dead-letter queue"
+                );
+                false
+            }
+            Some(sync) => {
+                let origin = RequestOrigin {
+                    correlation_id: id.clone(),
+                    ip: None,
+                    user_agent: None,
+                };
+                crate::sync::run_job(app, &sync, &origin, deadline).await
+                    == crate::sync::JobRun::Done
+            }
+        };
+        if !done {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
 }
 
 /// Refreshes the integration of each message, concurrently, through the one refresh path. A

@@ -61,3 +61,16 @@ fn invocation_deadline(deadline_epoch_ms: u64) -> tokio::time::Instant {
     let left_ms = deadline_epoch_ms as i64 - crate::domain::now_epoch_ms() - ANSWER_MARGIN_MS;
     tokio::time::Instant::now() + std::time::Duration::from_millis(left_ms.max(0) as u64)
 }
+
+/// The sync worker: one sync job per message, answered with a partial batch response.
+pub async fn run_sync_worker() -> Result<(), lambda_http::Error> {
+    lambda_tracing::init_default_subscriber();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            let deadline = invocation_deadline(event.context.deadline);
+            Ok::<_, Infallible>(crate::jobs::sync_batch(app, event.payload, deadline).await)
+        },
+    ))
+    .await
+}

@@ -18,6 +18,7 @@ pub mod refresh;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod sync;
 
 pub use app::App;
 pub use http::{ApiRequest, ApiResponse};

@@ -139,6 +139,11 @@ pub struct OAuthHttp {
 pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(8);
 
 impl OAuthHttp {
+    /// The shared client (no redirects, bounded timeouts), for provider APIs beyond OAuth.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub fn new() -> Result<Self, ProviderError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

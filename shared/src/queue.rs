@@ -1,5 +1,6 @@
-//! The refresh queue: the scheduler's fan-out to the refresh workers. One narrow port, and its
-//! SQS adapter (tested against moto's SQS, the real wire protocol).
+//! The queues: the scheduler's fan-out to the refresh workers, and sync jobs to the sync
+//! workers. One narrow port, and its SQS adapter (tested against moto's SQS, the real wire
+//! protocol).
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -23,6 +24,11 @@ impl RefreshRequest {
         }
     }
 
+    pub fn body(&self) -> String {
+        // Two plain strings: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
     /// Parses a message body; None for anything that is not a well-formed request (poison).
     pub fn parse(body: &str) -> Option<(UserId, IntegrationId)> {
         let request: Self = serde_json::from_str(body).ok()?;
@@ -38,9 +44,9 @@ impl RefreshRequest {
 pub struct QueueError(pub String);
 
 #[async_trait]
-pub trait RefreshQueue: Send + Sync {
-    /// Sends every request; returns how many could not be sent (after one retry of those).
-    async fn send_all(&self, requests: &[RefreshRequest]) -> Result<usize, QueueError>;
+pub trait MessageQueue: Send + Sync {
+    /// Sends every message body; returns how many could not be sent (after one retry of those).
+    async fn send_all(&self, bodies: &[String]) -> Result<usize, QueueError>;
 }
 
 /// SendMessageBatch takes at most 10 entries.
@@ -48,12 +54,12 @@ const SQS_BATCH: usize = 10;
 /// Batches in flight at once: enough to hide latency, few enough not to be throttled.
 const SQS_BATCHES_IN_FLIGHT: usize = 8;
 
-pub struct SqsRefreshQueue {
+pub struct SqsQueue {
     client: aws_sdk_sqs::Client,
     queue_url: String,
 }
 
-impl SqsRefreshQueue {
+impl SqsQueue {
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
         Self {
             client,
@@ -62,17 +68,13 @@ impl SqsRefreshQueue {
     }
 
     /// One SendMessageBatch; returns the entries SQS did not accept.
-    async fn send_batch(
-        &self,
-        batch: Vec<RefreshRequest>,
-    ) -> Result<Vec<RefreshRequest>, QueueError> {
+    async fn send_batch(&self, batch: Vec<String>) -> Result<Vec<String>, QueueError> {
         let mut entries = Vec::with_capacity(batch.len());
-        for (i, request) in batch.iter().enumerate() {
-            let body = serde_json::to_string(request).map_err(|e| QueueError(e.to_string()))?;
+        for (i, body) in batch.iter().enumerate() {
             entries.push(
                 aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .message_body(body)
+                    .message_body(body.clone())
                     .build()
                     .map_err(|e| QueueError(e.to_string()))?,
             );
@@ -95,10 +97,10 @@ impl SqsRefreshQueue {
 }
 
 #[async_trait]
-impl RefreshQueue for SqsRefreshQueue {
-    async fn send_all(&self, requests: &[RefreshRequest]) -> Result<usize, QueueError> {
-        let results: Vec<Result<Vec<RefreshRequest>, QueueError>> =
-            futures_util::stream::iter(requests.chunks(SQS_BATCH).map(<[_]>::to_vec))
+impl MessageQueue for SqsQueue {
+    async fn send_all(&self, bodies: &[String]) -> Result<usize, QueueError> {
+        let results: Vec<Result<Vec<String>, QueueError>> =
+            futures_util::stream::iter(bodies.chunks(SQS_BATCH).map(<[_]>::to_vec))
                 .map(|chunk| self.send_batch(chunk))
                 .buffer_unordered(SQS_BATCHES_IN_FLIGHT)
                 .collect()

@@ -576,3 +576,36 @@ async fn store_refreshed(
         }
     }
 }
+
+/// Marks the integration `expired` outside a refresh (a provider API rejected a token we had
+/// just refreshed), under the same lease and fence as a refresh. Ok(false): it is no longer
+/// connected, or a refresh holds it (that refresh decides).
+pub async fn expire(
+    app: &App,
+    user: &UserId,
+    id: &IntegrationId,
+    error: &IntegrationError,
+    origin: &RequestOrigin,
+) -> Result<bool, RefreshError> {
+    let Some(integration) = app.integrations.get(user, id).await? else {
+        return Ok(false);
+    };
+    let now_ms = now_epoch_ms();
+    let lease = RefreshLease {
+        owner: crate::ids::random_id(),
+        until_ms: now_ms + app.refresh_tuning.lease.as_millis() as i64,
+    };
+    if !app.leases.acquire(&integration, &lease, now_ms).await? {
+        return Ok(false);
+    }
+    app.leases.expire(&integration, &lease, error).await?;
+    audit(
+        app,
+        &integration,
+        origin,
+        AuditEvent::TokenRefreshFailed,
+        Some("token_rejected"),
+    )
+    .await;
+    Ok(true)
+}

@@ -18,6 +18,10 @@ pub enum Function {
     Token,
     RefreshScheduler,
     RefreshWorker,
+    Sync,
+    ListEvents,
+    UpdateIntegration,
+    SyncWorker,
 }
 
 impl Function {
@@ -36,6 +40,10 @@ impl Function {
             Self::Token => "token",
             Self::RefreshScheduler => "refresh-scheduler",
             Self::RefreshWorker => "refresh-worker",
+            Self::Sync => "sync",
+            Self::ListEvents => "list-events",
+            Self::UpdateIntegration => "update-integration",
+            Self::SyncWorker => "sync-worker",
         }
     }
 
@@ -53,6 +61,10 @@ impl Function {
         Self::Token,
         Self::RefreshScheduler,
         Self::RefreshWorker,
+        Self::Sync,
+        Self::ListEvents,
+        Self::UpdateIntegration,
+        Self::SyncWorker,
     ];
 }
 
@@ -140,6 +152,30 @@ pub const ROUTES: &[Route] = &[
         path: "/users/{userId}/integrations/{id}/token",
         function: Function::Token,
         auth: Auth::Backend,
+    },
+    Route {
+        method: "POST",
+        path: "/integrations/{id}/sync",
+        function: Function::Sync,
+        auth: Auth::User,
+    },
+    Route {
+        method: "GET",
+        path: "/integrations/{id}/sync/{jobId}",
+        function: Function::Sync,
+        auth: Auth::User,
+    },
+    Route {
+        method: "GET",
+        path: "/integrations/{id}/events",
+        function: Function::ListEvents,
+        auth: Auth::User,
+    },
+    Route {
+        method: "PATCH",
+        path: "/integrations/{id}",
+        function: Function::UpdateIntegration,
+        auth: Auth::User,
     },
 ];
 

@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let resources = provision::provision(&aws, "oauth-connector-dev").await?;
     // A short visibility timeout: a failed refresh is retried within seconds, not minutes.
     let queues = provision::provision_refresh_queues(&aws, "oauth-connector-dev", 10, 3).await?;
+    let sync_queues = provision::provision_sync_queues(&aws, "oauth-connector-dev", 30, 3).await?;
     let scheduler_every =
         std::time::Duration::from_secs(u64::from(u16_var("DEV_SCHEDULER_SECONDS", 30)?));
 
@@ -68,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         ("DEMO_CLIENT_ID", client_id),
         ("DEMO_CLIENT_SECRET", client_secret),
         ("REFRESH_QUEUE_URL", queues.queue_url.clone()),
+        ("SYNC_QUEUE_URL", sync_queues.queue_url.clone()),
     ]);
     let env = |name: &str| {
         std::env::var(name)
@@ -86,10 +88,17 @@ async fn main() -> anyhow::Result<()> {
     });
     let serving = tokio::spawn(gateway.serve(listener));
     tokio::spawn(run_scheduler(app.clone(), scheduler_every));
-    tokio::spawn(poll_refresh_queue(
+    tokio::spawn(poll_queue(
         app.clone(),
         aws_sdk_sqs::Client::new(&aws),
         queues.queue_url.clone(),
+        Worker::Refresh,
+    ));
+    tokio::spawn(poll_queue(
+        app.clone(),
+        aws_sdk_sqs::Client::new(&aws),
+        sync_queues.queue_url.clone(),
+        Worker::Sync,
     ));
     devstack::process::wait_for_http(
         &format!("{base_url}/health"),
@@ -124,13 +133,31 @@ async fn run_scheduler(app: Arc<App>, every: std::time::Duration) {
     }
 }
 
-/// The refresh worker's event source mapping, locally (one batch at a time).
-async fn poll_refresh_queue(app: Arc<App>, sqs: aws_sdk_sqs::Client, queue_url: String) {
+#[derive(Clone, Copy)]
+enum Worker {
+    Refresh,
+    Sync,
+}
+
+/// A worker's event source mapping, locally (one batch at a time).
+async fn poll_queue(app: Arc<App>, sqs: aws_sdk_sqs::Client, queue_url: String, worker: Worker) {
     loop {
         let polled = devstack::poller::poll_once(&sqs, &queue_url, 5, |event| {
-            // The worker's Lambda timeout (template.yaml: 60 s), less its answer margin.
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(58);
-            shared::jobs::refresh_batch(&app, event, deadline)
+            let app = app.clone();
+            async move {
+                // The workers' Lambda timeouts (template.yaml: 60 s, 120 s), less the answer margin.
+                let now = tokio::time::Instant::now();
+                match worker {
+                    Worker::Refresh => {
+                        let deadline = now + std::time::Duration::from_secs(58);
+                        shared::jobs::refresh_batch(&app, event, deadline).await
+                    }
+                    Worker::Sync => {
+                        let deadline = now + std::time::Duration::from_secs(118);
+                        shared::jobs::sync_batch(&app, event, deadline).await
+                    }
+                }
+            }
         })
         .await;
         if let Err(e) = polled {

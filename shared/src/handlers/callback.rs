@@ -292,6 +292,8 @@ async fn exchange_and_save(
         version: 0,
         refreshed_at: None,
         lease_until_ms: None,
+        calendar_cursor: None,
+        active_sync_job: None,
     };
     let refreshable = tokens.is_refreshable();
     Ok(app

@@ -6,7 +6,10 @@ mod callback;
 mod connect;
 mod integrations;
 mod providers;
+mod sync;
 mod tokens;
+
+pub use sync::frequency_secs;
 
 use tracing::Instrument;
 
@@ -34,7 +37,12 @@ pub async fn handle(app: &App, function: Function, req: ApiRequest) -> ApiRespon
             (Function::Refresh, _) => tokens::refresh(app, &req).await,
             (Function::TestConnection, _) => tokens::test_connection(app, &req).await,
             (Function::Token, _) => tokens::token(app, &req).await,
-            (Function::RefreshScheduler | Function::RefreshWorker, _) => {
+            (Function::Sync, "GET") => sync::job(app, &req).await,
+            (Function::Sync, _) => sync::request(app, &req).await,
+            (Function::ListEvents, _) => sync::events(app, &req).await,
+            (Function::UpdateIntegration, _) => sync::update(app, &req).await,
+            // No route leads to these (routes.rs): they take schedule and queue events.
+            (Function::RefreshScheduler | Function::RefreshWorker | Function::SyncWorker, _) => {
                 Err(ApiError::Validation("not an HTTP function".into()))
             }
         };

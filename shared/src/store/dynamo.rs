@@ -19,6 +19,9 @@ use crate::domain::{
 use crate::ids::{IntegrationId, ProviderId, UserId};
 use crate::state::StateId;
 
+#[path = "sync_items.rs"]
+mod sync_items;
+
 /// Key and attribute names of the single table (architecture.md, "Data").
 pub mod keys {
     pub const PK: &str = "PK";
@@ -62,6 +65,20 @@ pub mod keys {
     /// The greatest sort key of anything expiring at or before `until` (`~` sorts after hex).
     pub fn refresh_sort_upper(until: i64) -> String {
         format!("{:012}#~", until.max(0))
+    }
+
+    /// The sparse due-sync index (GSI2): same shape as the refresh index, keyed by next sync.
+    pub const SYNC_INDEX: &str = "GSI2";
+    pub const GSI2PK: &str = "GSI2PK";
+    pub const GSI2SK: &str = "GSI2SK";
+    pub fn sync_partition(shard: u8) -> String {
+        format!("SYNC#{shard}")
+    }
+    pub fn sync_job(job_id: &str) -> String {
+        format!("SYNCJOB#{job_id}")
+    }
+    pub fn event(external_id: &str) -> String {
+        format!("EVENT#{external_id}")
     }
 }
 
@@ -223,6 +240,8 @@ fn integration_from(item: &HashMap<String, AttributeValue>) -> Result<Integratio
         version: it.opt_n("version")?.unwrap_or(0) as u64,
         refreshed_at: it.opt_n("refreshedAt")?,
         lease_until_ms: it.opt_n("leaseUntil")?,
+        calendar_cursor: it.opt_s("calendarCursor"),
+        active_sync_job: it.opt_s("activeSyncJob"),
     })
 }
 
@@ -245,7 +264,7 @@ fn pending_from(
 }
 
 /// Everything of an integration item except the token envelope: lists and gets never fetch it.
-const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, scopes, syncSettings, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version, refreshedAt, leaseUntil";
+const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, scopes, syncSettings, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version, refreshedAt, leaseUntil, calendarCursor, activeSyncJob";
 
 #[async_trait]
 impl AuthorizationStates for DynamoTable {
@@ -720,6 +739,28 @@ impl RefreshLeases for DynamoTable {
 #[async_trait]
 impl RefreshIndex for DynamoTable {
     async fn due(&self, shard: u8, until: i64) -> Result<DueScan, StoreError> {
+        self.due_on(
+            keys::REFRESH_INDEX,
+            keys::GSI1PK,
+            keys::GSI1SK,
+            keys::refresh_partition(shard),
+            until,
+        )
+        .await
+    }
+}
+
+impl DynamoTable {
+    /// The integrations of one shard of a sparse due-index (`{epoch}#{id}` sort keys) that are
+    /// due at or before `until`: a key-condition query, so only due items are read.
+    async fn due_on(
+        &self,
+        index: &str,
+        pk_name: &str,
+        sk_name: &str,
+        partition: String,
+        until: i64,
+    ) -> Result<DueScan, StoreError> {
         let mut scan = DueScan::default();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -727,9 +768,11 @@ impl RefreshIndex for DynamoTable {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(keys::REFRESH_INDEX)
-                .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :until")
-                .expression_attribute_values(":pk", s(keys::refresh_partition(shard)))
+                .index_name(index)
+                .key_condition_expression("#pk = :pk AND #sk <= :until")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":pk", s(partition.clone()))
                 .expression_attribute_values(":until", s(keys::refresh_sort_upper(until)))
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -741,7 +784,7 @@ impl RefreshIndex for DynamoTable {
                 let it = Item(item);
                 let user = it.s(keys::PK)?;
                 let sk = it.s(keys::SK)?;
-                let corrupt = || StoreError::Corrupt("refresh index entry keys".into());
+                let corrupt = || StoreError::Corrupt("due-index entry keys".into());
                 let user_id = user
                     .strip_prefix("USER#")
                     .and_then(|u| UserId::parse(u).ok())

@@ -5,10 +5,15 @@ mod dynamo;
 
 pub use dynamo::{DynamoTable, decode_cursor, encode_cursor, keys};
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use crate::crypto::Envelope;
-use crate::domain::{AuditEntry, Integration, IntegrationError, PendingAuthorization};
+use crate::domain::{
+    AuditEntry, EventRecord, Integration, IntegrationError, PendingAuthorization, RecordChange,
+    SyncCounts, SyncJob, SyncSettings,
+};
 use crate::ids::{IntegrationId, ProviderId, UserId};
 use crate::state::StateId;
 
@@ -157,4 +162,101 @@ pub trait AuditTrail: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<(Vec<AuditEntry>, Option<String>), StoreError>;
+}
+
+/// What starting a sync job found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobStart {
+    Created,
+    /// A job of that type is already queued or running: its id.
+    Existing(String),
+}
+
+/// How a job ended.
+pub enum JobOutcome<'a> {
+    Succeeded { cursor: Option<&'a str> },
+    Failed { error: &'a IntegrationError },
+}
+
+/// Sync jobs and their checkpoints. Every checkpoint write is conditioned on the page index the
+/// worker read, so two deliveries of one message never both commit a page.
+#[async_trait]
+pub trait SyncJobs: Send + Sync {
+    /// Writes `job` (queued) and makes it the integration's active sync, in one transaction,
+    /// unless another job is active and younger than `stale_before` (epoch seconds).
+    async fn start(
+        &self,
+        integration: &Integration,
+        job: &SyncJob,
+        stale_before: i64,
+    ) -> Result<JobStart, StoreError>;
+    async fn get(
+        &self,
+        integration: &IntegrationId,
+        job_id: &str,
+    ) -> Result<Option<SyncJob>, StoreError>;
+    /// queued → running, remembering the cursor the listing starts from. Ok(false): not queued.
+    async fn mark_running(&self, job: &SyncJob, since: Option<&str>) -> Result<bool, StoreError>;
+    /// Adds a page's counts and moves the checkpoint to `next_page`. Ok(false): the checkpoint
+    /// is no longer at `job.page_index` (another delivery got there first).
+    async fn commit_page(
+        &self,
+        job: &SyncJob,
+        counts: SyncCounts,
+        next_page: Option<&str>,
+    ) -> Result<bool, StoreError>;
+    /// The provider dropped the cursor: the listing starts over as a full one.
+    async fn restart_full(&self, job: &SyncJob) -> Result<bool, StoreError>;
+    /// Ends the job, and on the integration saves the new cursor and `lastSyncAt` (on success)
+    /// and clears the active job, in one transaction.
+    async fn finish(&self, job: &SyncJob, outcome: JobOutcome<'_>) -> Result<(), StoreError>;
+}
+
+/// A stored record's state as a page finds it: what it counts as, and whether this very page
+/// (job and page index) already wrote it, in which case its recorded change is reused.
+#[derive(Debug, Clone)]
+pub struct StoredMark {
+    pub updated_at: Option<String>,
+    pub deleted: bool,
+    pub written_by: Option<(String, u32)>,
+    pub change: Option<RecordChange>,
+}
+
+#[async_trait]
+pub trait SyncedEvents: Send + Sync {
+    async fn marks(
+        &self,
+        integration: &IntegrationId,
+        external_ids: &[String],
+    ) -> Result<HashMap<String, StoredMark>, StoreError>;
+    /// Upserts the records with this page's marks (BatchWriteItem, unprocessed items retried).
+    async fn put_page(
+        &self,
+        integration: &IntegrationId,
+        records: &[(EventRecord, RecordChange)],
+        job_id: &str,
+        page_index: u32,
+    ) -> Result<(), StoreError>;
+    /// Events in external-id order; `cursor` from a previous page.
+    async fn page(
+        &self,
+        integration: &IntegrationId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<EventRecord>, Option<String>), StoreError>;
+}
+
+#[async_trait]
+pub trait SyncSchedules: Send + Sync {
+    /// Saves the settings; enabled ones enter the due-sync index at `next_sync_at`.
+    async fn save_sync_settings(
+        &self,
+        integration: &Integration,
+        settings: &SyncSettings,
+        next_sync_at: Option<i64>,
+    ) -> Result<Integration, StoreError>;
+    /// Integrations of `shard` whose next sync is at or before `until`.
+    async fn due_syncs(&self, shard: u8, until: i64) -> Result<DueScan, StoreError>;
+    /// Moves an integration's next sync (it was just enqueued).
+    async fn reschedule(&self, due: &DueIntegration, next_sync_at: i64) -> Result<(), StoreError>;
 }

@@ -1,0 +1,557 @@
+//! Calendar sync: jobs requested through the API or the schedule, run by the sync worker one
+//! page at a time. Each page is written and then checkpointed (the job's page index and the
+//! provider's next-page token, conditioned on the index read), so a crash resumes at the first
+//! uncommitted page, a second delivery of a message changes nothing, and counts come out the
+//! same as an uninterrupted run's: a page replayed after a crash finds its own marks on the
+//! records it wrote and counts them as it did the first time.
+
+pub mod source;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::catalogue::CalendarSource;
+use crate::domain::{
+    AuditEntry, AuditEvent, EventRecord, Integration, IntegrationError, IntegrationStatus,
+    RecordChange, RequestOrigin, SyncCounts, SyncJob, SyncStatus, now_epoch,
+};
+use crate::ids::{IntegrationId, UserId};
+use crate::queue::QueueError;
+use crate::refresh::{Backoff, RefreshError, RefreshPolicy, fresh_tokens};
+use crate::store::{JobOutcome, JobStart, StoreError, StoredMark};
+use source::{FetchError, PageRequest, ProviderEvent, ProviderPage, fetch_page};
+
+/// The only sync type so far.
+pub const CALENDAR: &str = "calendar";
+
+/// A sync-queue message: the job to run, or to go on with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncMessage {
+    pub user_id: String,
+    pub integration_id: String,
+    pub job_id: String,
+}
+
+impl SyncMessage {
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A job id: 26-64 of [0-9a-z] (ours are 32 hex characters).
+pub fn valid_job_id(raw: &str) -> bool {
+    (26..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SyncTuning {
+    /// Time kept free for one more page and its commit; with less left, the worker hands the
+    /// job on in a continuation message and stops cleanly.
+    pub page_reserve: Duration,
+    pub provider_retry: Backoff,
+    /// A longer `Retry-After` than this sends the message back to the queue instead.
+    pub retry_after_cap: Duration,
+    /// A job queued or running for longer than this no longer blocks a new one.
+    pub stale_job_secs: i64,
+}
+
+impl Default for SyncTuning {
+    fn default() -> Self {
+        Self {
+            page_reserve: Duration::from_secs(20),
+            provider_retry: Backoff {
+                attempts: 4,
+                base: Duration::from_millis(500),
+                cap: Duration::from_secs(8),
+            },
+            retry_after_cap: Duration::from_secs(30),
+            stale_job_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("SYNC_QUEUE_URL is not set")]
+    NoQueue,
+    #[error("the integration is not connected")]
+    NotConnected,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Queues a sync job for the integration, or finds the one already queued or running:
+/// `(job id, created)`. The job row and the integration's active-job mark are one transaction;
+/// the message goes out after it (a lost send leaves a queued job that a retry of the request
+/// finds, and that stops blocking new ones once stale).
+pub async fn request_sync(
+    app: &App,
+    integration: &Integration,
+    full: bool,
+) -> Result<(String, bool), SyncError> {
+    let queue = app.sync_queue.as_ref().ok_or(SyncError::NoQueue)?;
+    if integration.status != IntegrationStatus::Connected {
+        return Err(SyncError::NotConnected);
+    }
+    let job = SyncJob {
+        job_id: crate::ids::random_id(),
+        user_id: integration.user_id.clone(),
+        integration_id: integration.id.clone(),
+        sync_type: CALENDAR.into(),
+        full,
+        status: SyncStatus::Queued,
+        counts: SyncCounts::default(),
+        error: None,
+        created_at: crate::http::now_rfc3339(),
+        started_at: None,
+        finished_at: None,
+        page_index: 0,
+        page_token: None,
+        since_cursor: None,
+    };
+    let stale_before = now_epoch() - app.sync_tuning.stale_job_secs;
+    match app.sync_jobs.start(integration, &job, stale_before).await {
+        Ok(JobStart::Existing(id)) => Ok((id, false)),
+        Ok(JobStart::Created) => {
+            let message = SyncMessage {
+                user_id: job.user_id.as_str().into(),
+                integration_id: job.integration_id.as_str().into(),
+                job_id: job.job_id.clone(),
+            };
+            let unsent = queue.send_all(&[message.body()]).await?;
+            if unsent > 0 {
+                return Err(SyncError::Queue(QueueError(
+                    "the sync message was not sent".into(),
+                )));
+            }
+            Ok((job.job_id, true))
+        }
+        Err(StoreError::Conflict) => Err(SyncError::NotConnected),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What became of one worker run of a message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobRun {
+    /// Finished with (succeeded, failed, handed on, or nothing to do): delete the message.
+    Done,
+    /// Not now (provider busy, store failing): the message goes back to the queue.
+    Retry,
+}
+
+/// Runs (or goes on with) the job of `message` until it finishes, must wait, or the time
+/// before `deadline` runs short.
+pub async fn run_job(
+    app: &App,
+    message: &SyncMessage,
+    origin: &RequestOrigin,
+    deadline: Instant,
+) -> JobRun {
+    let (Ok(user), Ok(id)) = (
+        UserId::parse(&message.user_id),
+        IntegrationId::parse(&message.integration_id),
+    ) else {
+        tracing::error!(
+            job_id = message.job_id.as_str(),
+            "sync message with malformed ids"
+        );
+        return JobRun::Done;
+    };
+    match drive(app, &user, &id, &message.job_id, message, origin, deadline).await {
+        Ok(run) => run,
+        Err(e) => {
+            tracing::warn!(integration_id = id.as_str(), job_id = message.job_id.as_str(), error = %crate::http::error_chain(&e), "sync interrupted; the message goes back to the queue");
+            JobRun::Retry
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DriveError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    app: &App,
+    user: &UserId,
+    id: &IntegrationId,
+    job_id: &str,
+    message: &SyncMessage,
+    origin: &RequestOrigin,
+    deadline: Instant,
+) -> Result<JobRun, DriveError> {
+    let Some(mut job) = app.sync_jobs.get(id, job_id).await? else {
+        return Ok(JobRun::Done);
+    };
+    if job.status.is_finished() || job.user_id != *user {
+        return Ok(JobRun::Done);
+    }
+    let Some(integration) = app.integrations.get(user, id).await? else {
+        return Ok(JobRun::Done);
+    };
+    if job.status == SyncStatus::Queued {
+        let since = if job.full {
+            None
+        } else {
+            integration.calendar_cursor.clone()
+        };
+        app.sync_jobs.mark_running(&job, since.as_deref()).await?;
+        job = match app.sync_jobs.get(id, job_id).await? {
+            Some(j) => j,
+            None => return Ok(JobRun::Done),
+        };
+        if job.status != SyncStatus::Running {
+            return Ok(JobRun::Done);
+        }
+    }
+    if integration.status != IntegrationStatus::Connected {
+        fail(
+            app,
+            &job,
+            origin,
+            "CONFLICT",
+            "the integration is not connected",
+        )
+        .await?;
+        return Ok(JobRun::Done);
+    }
+    let source = match app
+        .catalogue
+        .get(integration.provider.as_str())
+        .and_then(|p| p.calendar.clone())
+    {
+        Some(source) => source,
+        None => {
+            fail(
+                app,
+                &job,
+                origin,
+                "VALIDATION_ERROR",
+                "the provider has no calendar to sync",
+            )
+            .await?;
+            return Ok(JobRun::Done);
+        }
+    };
+    loop {
+        let page = match fetch_with_token(app, &job, &source, origin, deadline).await {
+            Ok(page) => page,
+            Err(Fetched::CursorInvalid) => {
+                // Google 410 / Graph syncStateNotFound: start over with a full listing.
+                tracing::info!(
+                    integration_id = id.as_str(),
+                    "sync cursor invalidated; full resync"
+                );
+                if !app.sync_jobs.restart_full(&job).await? {
+                    return Ok(JobRun::Done);
+                }
+                job = match app.sync_jobs.get(id, job_id).await? {
+                    Some(j) => j,
+                    None => return Ok(JobRun::Done),
+                };
+                continue;
+            }
+            Err(Fetched::Expired) => {
+                fail(
+                    app,
+                    &job,
+                    origin,
+                    "TOKEN_EXPIRED",
+                    "the provider refuses the integration's tokens; connect again",
+                )
+                .await?;
+                return Ok(JobRun::Done);
+            }
+            Err(Fetched::Later(e)) => return Err(e),
+        };
+        let counts = write_page(app, &job, &page.events).await?;
+        let last = page.next_page.is_none();
+        if !app
+            .sync_jobs
+            .commit_page(&job, counts, page.next_page.as_deref())
+            .await?
+        {
+            // Another delivery of this message committed this page: it carries on.
+            return Ok(JobRun::Done);
+        }
+        job.counts.created += counts.created;
+        job.counts.updated += counts.updated;
+        job.counts.deleted += counts.deleted;
+        job.page_index += 1;
+        job.page_token = page.next_page.clone();
+        if last {
+            let cursor = page.next_cursor.as_deref();
+            match app
+                .sync_jobs
+                .finish(&job, JobOutcome::Succeeded { cursor })
+                .await
+            {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let mut entry = AuditEntry::new(AuditEvent::SyncCompleted, Some(user), origin);
+            entry.provider = Some(integration.provider.to_string());
+            entry.integration_id = Some(id.to_string());
+            app.audit(entry).await;
+            tracing::info!(
+                integration_id = id.as_str(),
+                pages = job.page_index,
+                created = job.counts.created,
+                updated = job.counts.updated,
+                deleted = job.counts.deleted,
+                "sync completed"
+            );
+            return Ok(JobRun::Done);
+        }
+        if Instant::now() + app.sync_tuning.page_reserve > deadline {
+            // Too little time for another page: hand the job on and stop cleanly.
+            let queue = app
+                .sync_queue
+                .as_ref()
+                .ok_or(QueueError("SYNC_QUEUE_URL is not set".into()))?;
+            if queue.send_all(&[message.body()]).await? > 0 {
+                return Ok(JobRun::Retry);
+            }
+            tracing::info!(
+                integration_id = id.as_str(),
+                pages = job.page_index,
+                "sync continues in a new invocation"
+            );
+            return Ok(JobRun::Done);
+        }
+    }
+}
+
+async fn fail(
+    app: &App,
+    job: &SyncJob,
+    origin: &RequestOrigin,
+    code: &str,
+    message: &str,
+) -> Result<(), StoreError> {
+    let error = IntegrationError {
+        code: code.into(),
+        message: message.into(),
+        at: Some(crate::http::now_rfc3339()),
+    };
+    match app
+        .sync_jobs
+        .finish(job, JobOutcome::Failed { error: &error })
+        .await
+    {
+        Ok(()) | Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e),
+    }
+    let mut entry = AuditEntry::new(AuditEvent::SyncFailed, Some(&job.user_id), origin);
+    entry.integration_id = Some(job.integration_id.to_string());
+    entry.reason = Some(code.to_ascii_lowercase());
+    app.audit(entry).await;
+    Ok(())
+}
+
+enum Fetched {
+    CursorInvalid,
+    /// The provider rejects the tokens even right after a refresh (or the grant is gone).
+    Expired,
+    Later(DriveError),
+}
+
+/// The job's next page with a fresh token: retried with backoff (`Retry-After` honoured up to a
+/// cap) while the provider is busy, refreshed once when the provider rejects the token.
+async fn fetch_with_token(
+    app: &App,
+    job: &SyncJob,
+    source: &CalendarSource,
+    origin: &RequestOrigin,
+    deadline: Instant,
+) -> Result<ProviderPage, Fetched> {
+    let tuning = app.sync_tuning;
+    let request = match (&job.page_token, &job.since_cursor) {
+        (Some(token), _) => PageRequest::Next(token),
+        (None, cursor) => PageRequest::Start {
+            cursor: cursor.as_deref(),
+        },
+    };
+    let margin = RefreshPolicy::IfExpiringWithin(app.settings.refresh_margin_secs);
+    let mut policy = margin;
+    let mut refreshed_for_401 = false;
+    let mut attempt = 0;
+    loop {
+        let tokens = match fresh_tokens(
+            app,
+            &job.user_id,
+            &job.integration_id,
+            policy,
+            origin,
+            deadline,
+        )
+        .await
+        {
+            Ok(t) => t.tokens,
+            Err(RefreshError::GrantRevoked | RefreshError::NotConnected(_)) => {
+                return Err(Fetched::Expired);
+            }
+            Err(e) => return Err(Fetched::Later(e.into())),
+        };
+        match fetch_page(app.oauth.http(), source, &tokens.access_token, request).await {
+            Ok(page) => return Ok(page),
+            Err(FetchError::CursorInvalid) => return Err(Fetched::CursorInvalid),
+            Err(FetchError::Unauthorized) if !refreshed_for_401 => {
+                // Perhaps revoked early or expired ahead of its stated time: one refresh.
+                refreshed_for_401 = true;
+                policy = RefreshPolicy::UnlessRefreshedWithin(0);
+            }
+            Err(FetchError::Unauthorized) => {
+                expire_integration(app, job, origin).await;
+                return Err(Fetched::Expired);
+            }
+            Err(e) if e.is_transient() && attempt + 1 < tuning.provider_retry.attempts => {
+                let delay = match &e {
+                    FetchError::Busy {
+                        retry_after: Some(asked),
+                        ..
+                    } if *asked > tuning.retry_after_cap => {
+                        return Err(Fetched::Later(e.into()));
+                    }
+                    FetchError::Busy {
+                        retry_after: Some(asked),
+                        ..
+                    } => *asked,
+                    _ => tuning.provider_retry.delay(attempt),
+                };
+                if Instant::now() + delay + tuning.page_reserve > deadline {
+                    return Err(Fetched::Later(e.into()));
+                }
+                tracing::info!(integration_id = job.integration_id.as_str(), attempt, delay_ms = delay.as_millis() as u64, error = %e, "events API busy; retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+                policy = margin;
+            }
+            Err(e) => return Err(Fetched::Later(e.into())),
+        }
+    }
+}
+
+/// The provider refuses a token we just refreshed: the integration is `expired`.
+async fn expire_integration(app: &App, job: &SyncJob, origin: &RequestOrigin) {
+    let error = IntegrationError {
+        code: "TOKEN_EXPIRED".into(),
+        message: "the provider rejected a freshly refreshed access token; connect again".into(),
+        at: Some(crate::http::now_rfc3339()),
+    };
+    if let Err(e) =
+        crate::refresh::expire(app, &job.user_id, &job.integration_id, &error, origin).await
+    {
+        tracing::warn!(integration_id = job.integration_id.as_str(), error = %e, "integration not marked expired");
+    }
+}
+
+/// The record id api.md shows: stable per (integration, provider event).
+fn record_id(integration: &IntegrationId, external_id: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [integration.as_str(), external_id] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    crate::ids::hex(&hash.finalize()[..16])
+}
+
+/// How this page changes a record, given what the store holds.
+fn classify(event: &ProviderEvent, mark: Option<&StoredMark>, job: &SyncJob) -> RecordChange {
+    if let Some(m) = mark
+        && m.written_by
+            .as_ref()
+            .is_some_and(|(j, p)| *j == job.job_id && *p == job.page_index)
+        && let Some(change) = m.change
+    {
+        // This very page wrote it before a crash: count it as that run did.
+        return change;
+    }
+    match (mark, event.deleted) {
+        (None, false) => RecordChange::Created,
+        (None, true) => RecordChange::Unchanged,
+        (Some(m), true) if m.deleted => RecordChange::Unchanged,
+        (Some(_), true) => RecordChange::Deleted,
+        (Some(m), false) if !m.deleted && m.updated_at == event.updated_at => {
+            RecordChange::Unchanged
+        }
+        (Some(_), false) => RecordChange::Updated,
+    }
+}
+
+/// Writes one page's records and returns what they count for.
+async fn write_page(
+    app: &App,
+    job: &SyncJob,
+    events: &[ProviderEvent],
+) -> Result<SyncCounts, StoreError> {
+    let mut counts = SyncCounts::default();
+    if events.is_empty() {
+        return Ok(counts);
+    }
+    // A provider may list an event twice in one page: the last one wins, counted once.
+    let mut unique: Vec<&ProviderEvent> = Vec::with_capacity(events.len());
+    for event in events {
+        match unique
+            .iter()
+            .position(|e| e.external_id == event.external_id)
+        {
+            Some(i) => unique[i] = event,
+            None => unique.push(event),
+        }
+    }
+    let ids: Vec<String> = unique.iter().map(|e| e.external_id.clone()).collect();
+    let marks = app.synced_events.marks(&job.integration_id, &ids).await?;
+    let mut records = Vec::with_capacity(unique.len());
+    for event in unique {
+        let change = classify(event, marks.get(&event.external_id), job);
+        match change {
+            RecordChange::Created => counts.created += 1,
+            RecordChange::Updated => counts.updated += 1,
+            RecordChange::Deleted => counts.deleted += 1,
+            RecordChange::Unchanged => {}
+        }
+        records.push((
+            EventRecord {
+                id: record_id(&job.integration_id, &event.external_id),
+                external_id: event.external_id.clone(),
+                title: event.title.clone(),
+                description: event.description.clone(),
+                start_time: event.start_time.clone(),
+                end_time: event.end_time.clone(),
+                attendees: event.attendees.clone(),
+                location: event.location.clone(),
+                updated_at: event.updated_at.clone(),
+                deleted: event.deleted,
+            },
+            change,
+        ));
+    }
+    app.synced_events
+        .put_page(&job.integration_id, &records, &job.job_id, job.page_index)
+        .await?;
+    Ok(counts)
+}
+
+#[cfg(test)]
+#[path = "../tests/sync.rs"]
+mod tests;
