@@ -55,10 +55,18 @@ struct Shared {
     state: Mutex<State>,
 }
 
+struct Fault {
+    operation_prefix: String,
+    body_contains: Option<String>,
+    /// Matching requests still let through before the faults start.
+    skip: usize,
+    left: usize,
+}
+
 #[derive(Default)]
 struct State {
-    /// `(operation prefix, body substring, faults left)`, in the order they were asked for.
-    faults: Vec<(String, Option<String>, usize)>,
+    /// Faults in the order they were asked for.
+    faults: Vec<Fault>,
     /// Requests received per operation (forwarded or failed).
     counts: HashMap<String, usize>,
     /// Requests answered with an injected fault, ever.
@@ -117,23 +125,48 @@ impl FaultProxy {
     /// requests without `X-Amz-Target` are never failed. Calls add up: each call's faults are
     /// used in the order of the calls.
     pub fn fail_next(&self, operation_prefix: &str, count: usize) {
-        self.push_fault(operation_prefix, None, count);
+        self.push_fault(operation_prefix, None, 0, count);
     }
 
     /// As [`FaultProxy::fail_next`], for requests whose body also contains `body_contains`
     /// (e.g. one update expression among the table's other writes).
     pub fn fail_next_containing(&self, operation_prefix: &str, body_contains: &str, count: usize) {
-        self.push_fault(operation_prefix, Some(body_contains.to_string()), count);
+        self.fail_after_containing(operation_prefix, body_contains, 0, count);
     }
 
-    fn push_fault(&self, operation_prefix: &str, body_contains: Option<String>, count: usize) {
+    /// As [`FaultProxy::fail_next_containing`], after letting `skip` matching requests through
+    /// (e.g. the third of a series of checkpoint writes).
+    pub fn fail_after_containing(
+        &self,
+        operation_prefix: &str,
+        body_contains: &str,
+        skip: usize,
+        count: usize,
+    ) {
+        self.push_fault(
+            operation_prefix,
+            Some(body_contains.to_string()),
+            skip,
+            count,
+        );
+    }
+
+    fn push_fault(
+        &self,
+        operation_prefix: &str,
+        body_contains: Option<String>,
+        skip: usize,
+        count: usize,
+    ) {
         if count == 0 {
             return;
         }
-        self.shared
-            .lock()
-            .faults
-            .push((operation_prefix.to_string(), body_contains, count));
+        self.shared.lock().faults.push(Fault {
+            operation_prefix: operation_prefix.to_string(),
+            body_contains,
+            skip,
+            left: count,
+        });
     }
 
     /// Drops every fault not yet used.
@@ -180,16 +213,21 @@ impl Shared {
         let mut state = self.lock();
         *state.counts.entry(operation.to_string()).or_insert(0) += 1;
         let body = String::from_utf8_lossy(body);
-        let rule = state.faults.iter_mut().position(|(prefix, needle, left)| {
-            *left > 0
-                && operation.starts_with(prefix.as_str())
-                && needle.as_deref().is_none_or(|n| body.contains(n))
+        let rule = state.faults.iter_mut().position(|f| {
+            f.left > 0
+                && operation.starts_with(f.operation_prefix.as_str())
+                && f.body_contains.as_deref().is_none_or(|n| body.contains(n))
         });
         let Some(index) = rule else {
             return false;
         };
-        state.faults[index].2 -= 1;
-        if state.faults[index].2 == 0 {
+        let fault = &mut state.faults[index];
+        if fault.skip > 0 {
+            fault.skip -= 1;
+            return false;
+        }
+        fault.left -= 1;
+        if fault.left == 0 {
             state.faults.remove(index);
         }
         state.failed += 1;

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod fault_proxy;
 pub mod lifecycle;
 pub mod logs;
+pub mod sync;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use devstack::process::{GuardedChild, OAuthServerOptions, start_moto, start_oauth_server};
-use devstack::provision::{self, RefreshQueues};
+use devstack::provision::{self, QueuePair};
 use fault_proxy::FaultProxy;
 use lambda_http::http::{HeaderMap, Method};
 use shared::catalogue::ProviderCatalogue;
@@ -137,7 +138,8 @@ pub struct TestApp {
     pub oauth_url: String,
     /// Between the app and moto's DynamoDB, when [`Options::store_proxy`] asked for it.
     pub store: Option<FaultProxy>,
-    pub queues: Option<RefreshQueues>,
+    pub queues: Option<QueuePair>,
+    pub sync_queues: Option<QueuePair>,
     _own_oauth_server: Option<GuardedChild>,
 }
 
@@ -155,7 +157,19 @@ pub struct Options {
     pub store_proxy: bool,
     /// A refresh queue and its dead-letter queue on moto: `(visibility timeout s, max receives)`.
     pub refresh_queue: Option<(u32, u32)>,
+    /// A sync queue and its dead-letter queue on moto, likewise.
+    pub sync_queue: Option<(u32, u32)>,
+    pub sync_tuning: Option<shared::sync::SyncTuning>,
     pub refresh_tuning: Option<RefreshTuning>,
+}
+
+/// Quick sync retries for tests: the same rules, shorter waits.
+pub fn fast_sync_tuning() -> shared::sync::SyncTuning {
+    let mut tuning = shared::sync::SyncTuning::default();
+    tuning.provider_retry.base = std::time::Duration::from_millis(50);
+    tuning.provider_retry.cap = std::time::Duration::from_millis(400);
+    tuning.page_reserve = std::time::Duration::from_secs(2);
+    tuning
 }
 
 /// Quick retries for tests: the same rules, shorter waits.
@@ -206,6 +220,14 @@ impl TestApp {
             ),
             None => None,
         };
+        let sync_queues = match options.sync_queue {
+            Some((visibility, receives)) => Some(
+                provision::provision_sync_queues(&stack.aws, &table_name, visibility, receives)
+                    .await
+                    .expect("sync queues"), // allow-panic
+            ),
+            None => None,
+        };
         let mut env_map: HashMap<&str, String> = HashMap::from([
             ("TABLE_NAME", table_name.clone()),
             ("KMS_KEY_ID", resources.kms_key_id.clone()),
@@ -229,6 +251,9 @@ impl TestApp {
         ]);
         if let Some(q) = &queues {
             env_map.insert("REFRESH_QUEUE_URL", q.queue_url.clone());
+        }
+        if let Some(q) = &sync_queues {
+            env_map.insert("SYNC_QUEUE_URL", q.queue_url.clone());
         }
         let env = |k: &str| env_map.get(k).cloned();
         let settings = Settings::from_env(&env).expect("settings"); // allow-panic
@@ -255,12 +280,14 @@ impl TestApp {
             decrypted: AtomicUsize::new(0),
             seen_plaintext: Default::default(),
         });
-        let queue = queues.as_ref().map(|q| {
-            Arc::new(shared::queue::SqsRefreshQueue::new(
-                sqs.clone(),
-                q.queue_url.clone(),
-            )) as Arc<dyn shared::queue::RefreshQueue>
-        });
+        let queue = |pair: &Option<QueuePair>| {
+            pair.as_ref().map(|q| {
+                Arc::new(shared::queue::SqsQueue::new(
+                    sqs.clone(),
+                    q.queue_url.clone(),
+                )) as Arc<dyn shared::queue::MessageQueue>
+            })
+        };
         let app = App::new(
             settings,
             catalogue,
@@ -268,8 +295,9 @@ impl TestApp {
             keys.clone(),
         )
         .expect("app") // allow-panic
-        .with_refresh_queue(queue)
-        .with_refresh_tuning(options.refresh_tuning.unwrap_or_else(fast_tuning));
+        .with_queues(queue(&queues), queue(&sync_queues))
+        .with_refresh_tuning(options.refresh_tuning.unwrap_or_else(fast_tuning))
+        .with_sync_tuning(options.sync_tuning.unwrap_or_else(fast_sync_tuning));
         Self {
             app: Arc::new(app),
             table_name,
@@ -282,6 +310,7 @@ impl TestApp {
             oauth_url,
             store,
             queues,
+            sync_queues,
             _own_oauth_server: own_oauth_server.map(|(child, _)| child),
         }
     }

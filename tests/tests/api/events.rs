@@ -126,6 +126,48 @@ const EXPECTED: &[(&str, Function, u16, Option<&str>)] = &[
         Some("ACCOUNT_NOT_FOUND"),
     ),
     ("token-no-iam", Function::Token, 401, Some("UNAUTHORIZED")),
+    (
+        "sync-not-found",
+        Function::Sync,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
+        "sync-bad-body",
+        Function::Sync,
+        400,
+        Some("VALIDATION_ERROR"),
+    ),
+    (
+        "sync-job-not-found",
+        Function::Sync,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
+        "list-events-not-found",
+        Function::ListEvents,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
+        "list-events-bad-limit",
+        Function::ListEvents,
+        400,
+        Some("VALIDATION_ERROR"),
+    ),
+    (
+        "update-integration-not-found",
+        Function::UpdateIntegration,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
+        "update-integration-bad-frequency",
+        Function::UpdateIntegration,
+        400,
+        Some("VALIDATION_ERROR"),
+    ),
 ];
 
 #[tokio::test]

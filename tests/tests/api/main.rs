@@ -14,3 +14,4 @@ mod logs;
 mod redirects;
 mod scheduler;
 mod state;
+mod sync;

@@ -1,0 +1,140 @@
+//! Harness pieces for the sync tests: the demo events API's control routes, sync requests, and
+//! the sync worker run the way Lambda's event source mapping runs it.
+
+use std::time::Duration;
+
+use lambda_http::http::Method;
+use shared::Function;
+
+use crate::{Reply, TestApp, request};
+
+impl TestApp {
+    async fn events_control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let reply = reqwest::Client::new()
+            .post(format!("{}{path}", self.oauth_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("events control route"); // allow-panic
+        assert!(reply.status().is_success(), "{path}: {}", reply.status()); // allow-panic
+        reply.json().await.unwrap_or_default()
+    }
+
+    /// Creates `count` events in `user`'s calendar at the demo provider.
+    pub async fn seed_events(&self, user: &str, count: usize) {
+        self.events_control(
+            &format!("/__events/{user}/seed"),
+            serde_json::json!({ "count": count }),
+        )
+        .await;
+    }
+
+    /// Updates the first `update` live events and deletes the next `delete`; their ids.
+    pub async fn change_events(
+        &self,
+        user: &str,
+        update: usize,
+        delete: usize,
+    ) -> (Vec<String>, Vec<String>) {
+        let reply = self
+            .events_control(
+                &format!("/__events/{user}/change"),
+                serde_json::json!({ "update": update, "delete": delete }),
+            )
+            .await;
+        let ids = |k: &str| -> Vec<String> {
+            reply[k]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        (ids("updated"), ids("deleted"))
+    }
+
+    pub async fn invalidate_sync_tokens(&self, user: &str) {
+        self.events_control(
+            &format!("/__events/{user}/invalidate-sync-tokens"),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+
+    /// Canned answers for the next events-API requests.
+    pub async fn events_api_faults(&self, responses: serde_json::Value, repeat: bool) {
+        self.events_control(
+            "/__faults/events",
+            serde_json::json!({ "responses": responses, "repeat": repeat }),
+        )
+        .await;
+    }
+
+    pub async fn request_sync(&self, user: &str, id: &str, body: serde_json::Value) -> Reply {
+        self.call(
+            Function::Sync,
+            request(Method::POST, &format!("/integrations/{id}/sync"))
+                .user(user)
+                .json(body)
+                .build(),
+        )
+        .await
+    }
+
+    pub async fn sync_job(&self, user: &str, id: &str, job: &str) -> serde_json::Value {
+        let reply = self
+            .call(
+                Function::Sync,
+                request(Method::GET, &format!("/integrations/{id}/sync/{job}"))
+                    .user(user)
+                    .build(),
+            )
+            .await;
+        assert_eq!(reply.status(), 200, "{}", reply.body()); // allow-panic
+        reply.data()["job"].clone()
+    }
+
+    /// Every synced event of the integration, through the API's pages.
+    pub async fn synced_events(&self, user: &str, id: &str) -> Vec<serde_json::Value> {
+        let mut events = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut builder = request(Method::GET, &format!("/integrations/{id}/events"))
+                .user(user)
+                .query("limit", "200");
+            if let Some(c) = &cursor {
+                builder = builder.query("cursor", c);
+            }
+            let reply = self.call(Function::ListEvents, builder.build()).await;
+            assert_eq!(reply.status(), 200, "{}", reply.body()); // allow-panic
+            let data = reply.data();
+            events.extend(data["events"].as_array().cloned().unwrap_or_default());
+            match data["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return events,
+            }
+        }
+    }
+
+    /// Polls the sync queue like Lambda's event source mapping and runs the worker until the
+    /// queue is empty, each invocation with `budget` before its deadline. Returns the polls
+    /// that received a message and how many of them reported a failure.
+    pub async fn drain_sync_queue(&self, budget: Duration) -> (usize, usize) {
+        let queue = &self.sync_queues.as_ref().expect("sync queue").queue_url; // allow-panic
+        let (mut invocations, mut failures) = (0, 0);
+        loop {
+            let outcome = devstack::poller::poll_once(&self.sqs, queue, 1, |event| {
+                let deadline = tokio::time::Instant::now() + budget;
+                shared::jobs::sync_batch(&self.app, event, deadline)
+            })
+            .await
+            .expect("poll"); // allow-panic
+            if outcome.received == 0 {
+                return (invocations, failures);
+            }
+            invocations += 1;
+            failures += outcome.failed;
+            assert!(invocations < 200, "the sync never finished"); // allow-panic
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Calendar sync against the demo provider's events API (Google Calendar's paging, sync-token,
+//! deletion and 410 semantics), moto's DynamoDB and SQS: incremental, paginated, idempotent,
+//! resumable.
+
+use std::time::Duration;
+
+use integration_tests::{Options, TestApp, request};
+use lambda_http::http::Method;
+use shared::Function;
+
+fn options() -> Options {
+    Options {
+        own_oauth_server: true,
+        sync_queue: Some((1, 3)),
+        ..Options::default()
+    }
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+async fn connected(t: &TestApp, user: &str) -> String {
+    t.connect(user).await["id"].as_str().unwrap().to_string()
+}
+
+/// Requests a sync, runs the worker until the queue is empty; the finished job.
+async fn sync(t: &TestApp, user: &str, id: &str, full: bool) -> serde_json::Value {
+    let reply = t
+        .request_sync(user, id, serde_json::json!({ "full": full }))
+        .await;
+    assert_eq!(reply.status(), 202, "{}", reply.body());
+    let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
+    t.drain_sync_queue(LONG).await;
+    t.sync_job(user, id, &job_id).await
+}
+
+fn counts(job: &serde_json::Value) -> (u64, u64, u64) {
+    let c = &job["counts"];
+    (
+        c["created"].as_u64().unwrap(),
+        c["updated"].as_u64().unwrap(),
+        c["deleted"].as_u64().unwrap(),
+    )
+}
+
+async fn events_requests(t: &TestApp) -> u64 {
+    let stats: serde_json::Value = reqwest::get(format!("{}/__stats", t.oauth_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stats["eventsRequests"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn full_sync_over_many_pages_then_an_incremental_one_touches_only_the_changes() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "alice").await;
+    t.seed_events("alice", 2500).await;
+
+    let job = sync(&t, "alice", &id, false).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(counts(&job), (2500, 0, 0));
+    assert!(job["finishedAt"].is_string() && job["startedAt"].is_string());
+    let events = t.synced_events("alice", &id).await;
+    assert_eq!(events.len(), 2500);
+    assert!(events.iter().all(|e| e["deleted"] == false));
+    let sample = &events[0];
+    for field in [
+        "id",
+        "externalId",
+        "title",
+        "startTime",
+        "endTime",
+        "attendees",
+        "updatedAt",
+    ] {
+        assert!(sample.get(field).is_some(), "{field} in {sample}");
+    }
+    let integration = t
+        .call(
+            Function::GetIntegration,
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("alice")
+                .build(),
+        )
+        .await;
+    assert!(integration.data()["integration"]["lastSyncAt"].is_string());
+
+    let (updated, deleted) = t.change_events("alice", 10, 5).await;
+    let before = events_requests(&t).await;
+    let job = sync(&t, "alice", &id, false).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(counts(&job), (0, 10, 5), "exactly the changes");
+    assert_eq!(
+        events_requests(&t).await - before,
+        1,
+        "one incremental page, not a full listing"
+    );
+    let events = t.synced_events("alice", &id).await;
+    assert_eq!(events.len(), 2500);
+    let by_id = |ext: &str| {
+        events
+            .iter()
+            .find(|e| e["externalId"] == ext)
+            .unwrap()
+            .clone()
+    };
+    for ext in &updated {
+        assert!(by_id(ext)["title"].as_str().unwrap().ends_with("(updated)"));
+    }
+    for ext in &deleted {
+        assert_eq!(by_id(ext)["deleted"], true);
+    }
+    assert_eq!(events.iter().filter(|e| e["deleted"] == true).count(), 5);
+    let audit = t.audit_events(Some("alice")).await;
+    assert!(audit.iter().any(|e| e["event"] == "sync_requested"));
+    assert!(audit.iter().any(|e| e["event"] == "sync_completed"));
+}
+
+#[tokio::test]
+async fn a_worker_killed_after_page_three_resumes_from_its_checkpoint() {
+    let t = TestApp::with(Options {
+        store_proxy: true,
+        ..options()
+    })
+    .await;
+    let id = connected(&t, "bob").await;
+    t.seed_events("bob", 1200).await;
+    // The checkpoint after page 3 fails (all of the SDK's attempts): the worker dies there,
+    // with page 3's records written and not committed.
+    t.store
+        .as_ref()
+        .unwrap()
+        .fail_after_containing("UpdateItem", "pageIndex = :next", 2, 3);
+    let reply = t.request_sync("bob", &id, serde_json::json!({})).await;
+    let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
+    let (invocations, failures) = t.drain_sync_queue(LONG).await;
+    let job = t.sync_job("bob", &id, &job_id).await;
+    assert!(failures >= 1, "the first run failed ({invocations} runs)");
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        counts(&job),
+        (1200, 0, 0),
+        "the replayed page counted once, as in an uninterrupted run"
+    );
+    let events = t.synced_events("bob", &id).await;
+    assert_eq!(events.len(), 1200);
+}
+
+#[tokio::test]
+async fn the_same_message_twice_changes_nothing() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "carl").await;
+    t.seed_events("carl", 600).await;
+    let reply = t.request_sync("carl", &id, serde_json::json!({})).await;
+    let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
+    let body =
+        serde_json::json!({"userId": "carl", "integrationId": id, "jobId": job_id}).to_string();
+    let deliver = || async {
+        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+        message.message_id = Some("dup".into());
+        message.body = Some(body.clone());
+        event.records.push(message);
+        shared::jobs::sync_batch(&t.app, event, tokio::time::Instant::now() + LONG).await
+    };
+    // Two deliveries at once (SQS is at-least-once), then a third after the job finished.
+    let (a, b) = tokio::join!(deliver(), deliver());
+    let _ = (a, b);
+    t.drain_sync_queue(LONG).await;
+    let job = t.sync_job("carl", &id, &job_id).await;
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(counts(&job), (600, 0, 0), "no page counted twice");
+    let before = events_requests(&t).await;
+    assert!(deliver().await.batch_item_failures.is_empty());
+    assert_eq!(
+        events_requests(&t).await,
+        before,
+        "a finished job calls no provider"
+    );
+    assert_eq!(counts(&t.sync_job("carl", &id, &job_id).await), (600, 0, 0));
+    assert_eq!(
+        t.synced_events("carl", &id).await.len(),
+        600,
+        "no duplicates"
+    );
+}
+
+#[tokio::test]
+async fn an_invalidated_cursor_means_a_full_resync_not_a_failure() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "dina").await;
+    t.seed_events("dina", 300).await;
+    assert_eq!(sync(&t, "dina", &id, false).await["status"], "succeeded");
+    t.invalidate_sync_tokens("dina").await;
+    let (updated, deleted) = t.change_events("dina", 3, 2).await;
+    let job = sync(&t, "dina", &id, false).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["full"], true, "restarted as a full listing");
+    assert_eq!(counts(&job), (0, 3, 2));
+    let events = t.synced_events("dina", &id).await;
+    assert_eq!(events.len(), 300);
+    for ext in deleted {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["externalId"] == ext.as_str() && e["deleted"] == true)
+        );
+    }
+    assert_eq!(updated.len(), 3);
+}
+
+#[tokio::test]
+async fn a_rate_limited_provider_is_waited_for_and_the_sync_completes() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "emil").await;
+    t.seed_events("emil", 600).await;
+    t.events_api_faults(
+        serde_json::json!([{"status": 429, "retryAfter": 1}, {"status": 503}]),
+        false,
+    )
+    .await;
+    let job = sync(&t, "emil", &id, false).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(counts(&job), (600, 0, 0));
+    let stats: serde_json::Value = reqwest::get(format!("{}/__stats", t.oauth_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let log = stats["eventsRequestLog"].as_array().unwrap();
+    let at = |i: usize| log[i]["at"].as_u64().unwrap();
+    assert_eq!(log[0]["status"], 429);
+    assert!(at(1) - at(0) >= 1000, "Retry-After: 1 honoured");
+}
+
+#[tokio::test]
+async fn a_short_time_budget_hands_the_job_on_in_continuation_messages() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "fay").await;
+    t.seed_events("fay", 700).await;
+    let reply = t.request_sync("fay", &id, serde_json::json!({})).await;
+    let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
+    // Each invocation has less than the page reserve left after its first page.
+    let (invocations, failures) = t.drain_sync_queue(Duration::from_secs(1)).await;
+    let job = t.sync_job("fay", &id, &job_id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(counts(&job), (700, 0, 0));
+    assert_eq!(
+        (invocations, failures),
+        (3, 0),
+        "one page per invocation, 3 pages of 250"
+    );
+}
+
+#[tokio::test]
+async fn a_second_request_while_a_job_is_queued_gets_the_same_job() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "gus").await;
+    let first = t.request_sync("gus", &id, serde_json::json!({})).await;
+    let second = t
+        .request_sync("gus", &id, serde_json::json!({"syncTypes": ["calendar"]}))
+        .await;
+    assert_eq!((first.status(), second.status()), (202, 202));
+    assert_eq!(first.data()["jobId"], second.data()["jobId"]);
+    assert_eq!(
+        t.sync_job("gus", &id, first.data()["jobId"].as_str().unwrap())
+            .await["status"],
+        "queued"
+    );
+    t.drain_sync_queue(LONG).await;
+    let third = t.request_sync("gus", &id, serde_json::json!({})).await;
+    assert_ne!(
+        third.data()["jobId"],
+        first.data()["jobId"],
+        "after it finished: a new job"
+    );
+    let bad = t
+        .request_sync("gus", &id, serde_json::json!({"syncTypes": ["mail"]}))
+        .await;
+    assert_eq!(bad.error_code(), "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn another_users_integration_is_not_found_on_every_sync_route() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "hana").await;
+    let reply = t.request_sync("hana", &id, serde_json::json!({})).await;
+    let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
+    let mallory = |method: Method, path: String, function: Function| {
+        let t = &t;
+        async move {
+            t.call(
+                function,
+                request(method, &path)
+                    .user("mallory")
+                    .json(serde_json::json!({}))
+                    .build(),
+            )
+            .await
+        }
+    };
+    for (method, path, function) in [
+        (
+            Method::POST,
+            format!("/integrations/{id}/sync"),
+            Function::Sync,
+        ),
+        (
+            Method::GET,
+            format!("/integrations/{id}/sync/{job_id}"),
+            Function::Sync,
+        ),
+        (
+            Method::GET,
+            format!("/integrations/{id}/events"),
+            Function::ListEvents,
+        ),
+    ] {
+        let reply = mallory(method, path.clone(), function).await;
+        assert_eq!(
+            (reply.status(), reply.error_code().as_str()),
+            (404, "ACCOUNT_NOT_FOUND"),
+            "{path}"
+        );
+    }
+    let patch = t
+        .call(
+            Function::UpdateIntegration,
+            request(Method::PATCH, &format!("/integrations/{id}"))
+                .user("mallory")
+                .json(serde_json::json!({"syncSettings": {"enabled": true, "syncTypes": ["calendar"], "frequency": "daily"}}))
+                .build(),
+        )
+        .await;
+    assert_eq!(patch.status(), 404);
+}
+
+#[tokio::test]
+async fn a_token_the_provider_keeps_rejecting_fails_the_job_and_expires_the_integration() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "ivy").await;
+    t.seed_events("ivy", 10).await;
+    t.events_api_faults(serde_json::json!([{"status": 401}]), true)
+        .await;
+    let job = sync(&t, "ivy", &id, false).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "TOKEN_EXPIRED");
+    let got = t
+        .call(
+            Function::GetIntegration,
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("ivy")
+                .build(),
+        )
+        .await;
+    assert_eq!(got.data()["integration"]["status"], "expired");
+    let audit = t.audit_events(Some("ivy")).await;
+    assert!(audit.iter().any(|e| e["event"] == "sync_failed"));
+}
+
+#[tokio::test]
+async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
+    let t = TestApp::with(Options {
+        refresh_queue: Some((30, 3)),
+        ..options()
+    })
+    .await;
+    let id = connected(&t, "jon").await;
+    t.seed_events("jon", 20).await;
+    let patch = t
+        .call(
+            Function::UpdateIntegration,
+            request(Method::PATCH, &format!("/integrations/{id}"))
+                .user("jon")
+                .json(serde_json::json!({"syncSettings": {"enabled": true, "syncTypes": ["calendar"], "frequency": "hourly"}}))
+                .build(),
+        )
+        .await;
+    assert_eq!(patch.status(), 200, "{}", patch.body());
+    assert_eq!(patch.data()["integration"]["syncSettings"]["enabled"], true);
+
+    let now = shared::domain::now_epoch();
+    let report = shared::jobs::schedule_refreshes(&t.app, now).await.unwrap();
+    assert_eq!((report.syncs_due, report.syncs_queued), (1, 1));
+    t.drain_sync_queue(LONG).await;
+    assert_eq!(t.synced_events("jon", &id).await.len(), 20);
+    let report = shared::jobs::schedule_refreshes(&t.app, now + 60)
+        .await
+        .unwrap();
+    assert_eq!(report.syncs_due, 0, "next one in an hour");
+    let report = shared::jobs::schedule_refreshes(&t.app, now + 3601)
+        .await
+        .unwrap();
+    assert_eq!(report.syncs_due, 1);
+
+    let off = t
+        .call(
+            Function::UpdateIntegration,
+            request(Method::PATCH, &format!("/integrations/{id}"))
+                .user("jon")
+                .json(serde_json::json!({"syncSettings": {"enabled": false, "syncTypes": ["calendar"], "frequency": "hourly"}}))
+                .build(),
+        )
+        .await;
+    assert_eq!(off.status(), 200);
+    let report = shared::jobs::schedule_refreshes(&t.app, now + 7300)
+        .await
+        .unwrap();
+    assert_eq!(report.syncs_due, 0, "disabled: out of the due-sync index");
+}
