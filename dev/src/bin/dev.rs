@@ -110,10 +110,12 @@ async fn main() -> anyhow::Result<()> {
     println!("local OAuth server (provider `demo`): {oauth_url}  (any login/password)");
     println!("user token: make token USER=alice   backend token: make backend-token");
     println!(
-        "refresh scheduler every {}s; refresh queue: {}",
+        "refresh scheduler every {}s; refresh queue: {}; sync queue: {}",
         scheduler_every.as_secs(),
-        queues.queue_url
+        queues.queue_url,
+        sync_queues.queue_url
     );
+    println!("demo calendar: curl -X POST -d '{{\"count\":50}}' {oauth_url}/__events/alice/seed");
     println!("ready {base_url}");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

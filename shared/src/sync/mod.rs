@@ -252,8 +252,10 @@ async fn drive(
             return Ok(JobRun::Done);
         }
     };
+    // The access token for every page of this run, re-read only when it nears expiry.
+    let mut token: Option<crate::oauth::TokenSet> = None;
     loop {
-        let page = match fetch_with_token(app, &job, &source, origin, deadline).await {
+        let page = match fetch_with_token(app, &job, &source, origin, deadline, &mut token).await {
             Ok(page) => page,
             Err(Fetched::CursorInvalid) => {
                 // Google 410 / Graph syncStateNotFound: start over with a full listing.
@@ -383,6 +385,7 @@ async fn fetch_with_token(
     source: &CalendarSource,
     origin: &RequestOrigin,
     deadline: Instant,
+    cached: &mut Option<crate::oauth::TokenSet>,
 ) -> Result<ProviderPage, Fetched> {
     let tuning = app.sync_tuning;
     let request = match (&job.page_token, &job.since_cursor) {
@@ -396,21 +399,32 @@ async fn fetch_with_token(
     let mut refreshed_for_401 = false;
     let mut attempt = 0;
     loop {
-        let tokens = match fresh_tokens(
-            app,
-            &job.user_id,
-            &job.integration_id,
-            policy,
-            origin,
-            deadline,
-        )
-        .await
-        {
-            Ok(t) => t.tokens,
-            Err(RefreshError::GrantRevoked | RefreshError::NotConnected(_)) => {
-                return Err(Fetched::Expired);
-            }
-            Err(e) => return Err(Fetched::Later(e.into())),
+        let margin_secs = app.settings.refresh_margin_secs;
+        let usable = |t: &crate::oauth::TokenSet| {
+            t.expires_at.is_none_or(|at| at > now_epoch() + margin_secs)
+        };
+        let reuse = matches!(policy, RefreshPolicy::IfExpiringWithin(_))
+            && cached.as_ref().is_some_and(usable);
+        if !reuse {
+            *cached = match fresh_tokens(
+                app,
+                &job.user_id,
+                &job.integration_id,
+                policy,
+                origin,
+                deadline,
+            )
+            .await
+            {
+                Ok(t) => Some(t.tokens),
+                Err(RefreshError::GrantRevoked | RefreshError::NotConnected(_)) => {
+                    return Err(Fetched::Expired);
+                }
+                Err(e) => return Err(Fetched::Later(e.into())),
+            };
+        }
+        let Some(tokens) = cached.as_ref() else {
+            return Err(Fetched::Expired);
         };
         match fetch_page(app.oauth.http(), source, &tokens.access_token, request).await {
             Ok(page) => return Ok(page),

@@ -1,0 +1,158 @@
+//! Figures for calendar sync (printed, never asserted): 10,000 events synced from the demo
+//! events API (Google Calendar's format, 250 per page) into moto: wall time, events per second
+//! and DynamoDB calls by operation, next to the floor: the same page fetches and BatchWriteItem
+//! calls made bare, timed alone.
+//! Usage: scripts/bench.sh, or `cargo run --release -p benches --bin sync-bench`.
+
+use std::time::{Duration, Instant};
+
+use integration_tests::{Options, TestApp};
+use shared::domain::{EventRecord, RecordChange, RequestOrigin};
+use shared::ids::{IntegrationId, UserId};
+use shared::refresh::{RefreshPolicy, fresh_tokens};
+use shared::sync::source::{PageRequest, fetch_page};
+
+const EVENTS: usize = 10_000;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let t = TestApp::with(Options {
+        own_oauth_server: true,
+        store_proxy: true,
+        sync_queue: Some((60, 3)),
+        ..Options::default()
+    })
+    .await;
+    let id = t.connect("bench").await["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    t.seed_events("bench", EVENTS).await;
+    let store = t
+        .store
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("store proxy"))?;
+    store.reset_counts();
+
+    let started = Instant::now();
+    let reply = t.request_sync("bench", &id, serde_json::json!({})).await;
+    anyhow::ensure!(reply.status() == 202, "sync refused: {}", reply.body());
+    let (invocations, failures) = t.drain_sync_queue(Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    let job_id = reply.data()["jobId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let job = t.sync_job("bench", &id, &job_id).await;
+    anyhow::ensure!(job["status"] == "succeeded", "job: {job}");
+    println!("## Calendar sync: {EVENTS} events, 250 per page (demo events API, moto)");
+    println!(
+        "sync: {:.2} s wall ({invocations} invocation(s), {failures} failure(s)), {:.0} events/s; counts {}",
+        elapsed.as_secs_f64(),
+        EVENTS as f64 / elapsed.as_secs_f64(),
+        job["counts"]
+    );
+    let ops = [
+        "GetItem",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "UpdateItem",
+        "PutItem",
+        "TransactWriteItems",
+        "Query",
+    ];
+    let calls: Vec<String> = ops
+        .iter()
+        .map(|op| format!("{op} {}", store.count(op)))
+        .collect();
+    println!("DynamoDB calls: {}", calls.join(", "));
+
+    // The floor: the page fetches and the record writes alone, with the same token.
+    let token = fresh_tokens(
+        &t.app,
+        &UserId::parse("bench")?,
+        &IntegrationId::parse(&id)?,
+        RefreshPolicy::IfExpiringWithin(0),
+        &RequestOrigin {
+            correlation_id: "bench".into(),
+            ip: None,
+            user_agent: None,
+        },
+        tokio::time::Instant::now() + Duration::from_secs(55),
+    )
+    .await?
+    .tokens
+    .access_token;
+    let provider = t
+        .app
+        .catalogue
+        .get("demo")
+        .ok_or_else(|| anyhow::anyhow!("demo"))?;
+    let source = provider
+        .calendar
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("demo calendar"))?;
+    let floor_id = IntegrationId::parse(&"f".repeat(32))?;
+    let started = Instant::now();
+    let (mut fetch_time, mut write_time, mut pages, mut written) =
+        (Duration::ZERO, Duration::ZERO, 0u32, 0usize);
+    let mut next: Option<String> = None;
+    loop {
+        let request = match &next {
+            Some(token) => PageRequest::Next(token),
+            None => PageRequest::Start { cursor: None },
+        };
+        let fetched = Instant::now();
+        let page = fetch_page(t.app.oauth.http(), &source, &token, request)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        fetch_time += fetched.elapsed();
+        pages += 1;
+        let writing = Instant::now();
+        // The same records, written the same way (BatchWriteItem, 25 per call, a page's calls
+        // in parallel), under another integration id: only the read-before-write, the
+        // checkpoints and the token look-ups are left out.
+        let records: Vec<(EventRecord, RecordChange)> = page
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    EventRecord {
+                        id: e.external_id.clone(),
+                        external_id: e.external_id.clone(),
+                        title: e.title.clone(),
+                        description: e.description.clone(),
+                        start_time: e.start_time.clone(),
+                        end_time: e.end_time.clone(),
+                        attendees: e.attendees.clone(),
+                        location: e.location.clone(),
+                        updated_at: e.updated_at.clone(),
+                        deleted: e.deleted,
+                    },
+                    RecordChange::Created,
+                )
+            })
+            .collect();
+        t.app
+            .synced_events
+            .put_page(&floor_id, &records, "floor", pages)
+            .await?;
+        written += records.len();
+        write_time += writing.elapsed();
+        match page.next_page {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    let floor = started.elapsed();
+    println!(
+        "floor: {:.2} s ({pages} page fetches {:.2} s + {} BatchWriteItem {:.2} s, {written} records), {:.0} events/s → the sync runs at {:.0}% of the floor",
+        floor.as_secs_f64(),
+        fetch_time.as_secs_f64(),
+        written.div_ceil(25),
+        write_time.as_secs_f64(),
+        EVENTS as f64 / floor.as_secs_f64(),
+        100.0 * floor.as_secs_f64() / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
