@@ -3,6 +3,7 @@
 // the same code it uses for Google. In memory, per user, never for production. See README.md
 // ("Calendar events API").
 import http from 'node:http';
+import { parseFaults } from './faults.mjs';
 
 const LIST_PATH = '/calendar/v3/calendars/primary/events';
 const DEFAULT_PAGE = 250;
@@ -195,39 +196,6 @@ function defaultReason(status) {
   return status >= 500 ? 'backendError' : 'badRequest';
 }
 
-// `{"responses": [{"status": 429, "retryAfter": 1}, {"status": 503},
-//   {"status": 403, "reason": "userRateLimitExceeded"}], "repeat": false}`
-function parseFaults(text) {
-  let input;
-  try {
-    input = JSON.parse(text || '{}');
-  } catch {
-    return { error: 'body is not JSON' };
-  }
-  const responses = input?.responses ?? [];
-  if (!Array.isArray(responses)) {
-    return { error: '`responses` must be an array' };
-  }
-  for (const r of responses) {
-    if (!r || !Number.isInteger(r.status) || r.status < 400 || r.status > 599) {
-      return { error: 'each response needs an integer `status` (400..599)' };
-    }
-    if (r.retryAfter !== undefined && !(Number.isInteger(r.retryAfter) && r.retryAfter >= 0)) {
-      return { error: '`retryAfter` must be a non-negative integer (seconds)' };
-    }
-    for (const field of ['reason', 'message']) {
-      if (r[field] !== undefined && typeof r[field] !== 'string') {
-        return { error: `\`${field}\` must be a string` };
-      }
-    }
-  }
-  return {
-    faults: {
-      responses: responses.map(({ status, retryAfter, reason, message }) => ({ status, retryAfter, reason, message })),
-      repeat: input?.repeat === true,
-    },
-  };
-}
 
 function answerWithFault(ctx, fault) {
   const { status } = fault;
@@ -522,7 +490,10 @@ export function createEventsApi({ provider, readBody }) {
       faults = { responses: [], repeat: false };
       ctx.body = faults;
     } else if (ctx.method === 'POST') {
-      const parsed = parseFaults(await readBody(ctx.req));
+      const parsed = parseFaults(await readBody(ctx.req), {
+        minStatus: 400,
+        stringFields: ['reason', 'message'],
+      });
       if (parsed.error) {
         badRequest(ctx, parsed.error);
         return;

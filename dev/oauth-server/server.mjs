@@ -7,6 +7,7 @@ import LRU from 'oidc-provider/lib/helpers/lru.js';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 
 import { createEventsApi } from './events-api.mjs';
+import { parseFaults } from './faults.mjs';
 
 // The default in-memory store keeps the 1,000 most recently used entries: every refresh adds
 // tokens, so a long `make dev` session or a benchmark of many refreshes silently evicted idle
@@ -115,37 +116,6 @@ async function readBody(req) {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-// `{"responses": [{"status": 503}, {"status": 429, "retryAfter": 1},
-//   {"status": 400, "error": "invalid_grant"}], "repeat": false}`
-function parseFaults(text) {
-  let input;
-  try {
-    input = JSON.parse(text || '{}');
-  } catch {
-    return { error: 'body is not JSON' };
-  }
-  const responses = input?.responses ?? [];
-  if (!Array.isArray(responses)) {
-    return { error: '`responses` must be an array' };
-  }
-  for (const r of responses) {
-    if (!r || !Number.isInteger(r.status) || r.status < 200 || r.status > 599) {
-      return { error: 'each response needs an integer `status` (200..599)' };
-    }
-    if (r.retryAfter !== undefined && !(Number.isInteger(r.retryAfter) && r.retryAfter >= 0)) {
-      return { error: '`retryAfter` must be a non-negative integer (seconds)' };
-    }
-    if (r.error !== undefined && typeof r.error !== 'string') {
-      return { error: '`error` must be a string' };
-    }
-  }
-  return {
-    faults: {
-      responses: responses.map(({ status, retryAfter, error }) => ({ status, retryAfter, error })),
-      repeat: input?.repeat === true,
-    },
-  };
-}
 
 function nextFault() {
   const { responses, repeat } = faults;
@@ -206,7 +176,7 @@ provider.use(async (ctx, next) => {
       return;
     }
     if (ctx.method === 'POST') {
-      const parsed = parseFaults(await readBody(ctx.req));
+      const parsed = parseFaults(await readBody(ctx.req), { minStatus: 200, stringFields: ['error'] });
       if (parsed.error) {
         ctx.status = 400;
         ctx.body = { error: 'invalid_request', error_description: parsed.error };

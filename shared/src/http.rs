@@ -164,6 +164,20 @@ impl ApiRequest {
         Ok(())
     }
 
+    /// `?limit=`: `default` when absent, else an integer from 1 to `max` (400 otherwise).
+    pub fn limit_param(&self, default: u32, max: u32) -> Result<u32, ApiError> {
+        match self.query_param("limit") {
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=max).contains(l))
+                .ok_or_else(|| {
+                    ApiError::Validation(format!("limit must be an integer from 1 to {max}"))
+                }),
+            None => Ok(default),
+        }
+    }
+
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query
             .get(name)

@@ -9,16 +9,7 @@ const MAX_LIMIT: u32 = 100;
 /// GET /audit?limit&cursor: the caller's audit trail, newest first.
 pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
-    let limit = match req.query_param("limit") {
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::Validation(format!("limit must be an integer from 1 to {MAX_LIMIT}"))
-            })?,
-        None => DEFAULT_LIMIT,
-    };
+    let limit = req.limit_param(DEFAULT_LIMIT, MAX_LIMIT)?;
     let cursor = match req.query_param("cursor") {
         Some(raw) => Some(
             decode_cursor(raw, "AUDIT#")

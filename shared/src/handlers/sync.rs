@@ -99,16 +99,7 @@ const MAX_LIMIT: u32 = 200;
 
 /// GET /integrations/{id}/events?limit&cursor: the synced events, deleted ones flagged.
 pub async fn events(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let limit = match req.query_param("limit") {
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::Validation(format!("limit must be an integer from 1 to {MAX_LIMIT}"))
-            })?,
-        None => DEFAULT_LIMIT,
-    };
+    let limit = req.limit_param(DEFAULT_LIMIT, MAX_LIMIT)?;
     let cursor = match req.query_param("cursor") {
         Some(raw) => Some(
             decode_cursor(raw, "EVENT#")

@@ -163,6 +163,17 @@ impl Item<'_> {
             ))),
         }
     }
+    fn integration_error(&self, name: &str) -> Result<Option<IntegrationError>, StoreError> {
+        let Some(AttributeValue::M(map)) = self.0.get(name) else {
+            return Ok(None);
+        };
+        let m = Item(map);
+        Ok(Some(IntegrationError {
+            code: m.s("code")?,
+            message: m.s("message")?,
+            at: m.opt_s("at"),
+        }))
+    }
     fn envelope(&self, name: &str) -> Result<Option<Envelope>, StoreError> {
         let Some(AttributeValue::M(map)) = self.0.get(name) else {
             return Ok(None);
@@ -223,17 +234,7 @@ fn integration_from(item: &HashMap<String, AttributeValue>) -> Result<Integratio
         scopes: it.strings("scopes"),
         sync_settings,
         last_sync_at: it.opt_s("lastSyncAt"),
-        last_error: match item.get("lastError") {
-            Some(AttributeValue::M(m)) => {
-                let m = Item(m);
-                Some(IntegrationError {
-                    code: m.s("code")?,
-                    message: m.s("message")?,
-                    at: m.opt_s("at"),
-                })
-            }
-            _ => None,
-        },
+        last_error: it.integration_error("lastError")?,
         expires_at: it.opt_n("expiresAt")?,
         created_at: it.s("createdAt")?,
         updated_at: it.s("updatedAt")?,

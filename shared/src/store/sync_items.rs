@@ -59,17 +59,7 @@ fn job_from(item: &HashMap<String, AttributeValue>) -> Result<SyncJob, StoreErro
             updated: count("updated")?,
             deleted: count("deleted")?,
         },
-        error: match item.get("error") {
-            Some(AttributeValue::M(m)) => {
-                let m = Item(m);
-                Some(IntegrationError {
-                    code: m.s("code")?,
-                    message: m.s("message")?,
-                    at: m.opt_s("at"),
-                })
-            }
-            _ => None,
-        },
+        error: it.integration_error("error")?,
         created_at: it.s("createdAt")?,
         started_at: it.opt_s("startedAt"),
         finished_at: it.opt_s("finishedAt"),
