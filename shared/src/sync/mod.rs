@@ -92,8 +92,8 @@ pub enum SyncError {
 
 /// Queues a sync job for the integration, or finds the one already queued or running:
 /// `(job id, created)`. The job row and the integration's active-job mark are one transaction;
-/// the message goes out after it (a lost send leaves a queued job that a retry of the request
-/// finds, and that stops blocking new ones once stale).
+/// the message goes out after it. A send lost in between is repaired by the next request, which
+/// finds the job still queued and sends its message again.
 pub async fn request_sync(
     app: &App,
     integration: &Integration,
@@ -120,20 +120,33 @@ pub async fn request_sync(
         since_cursor: None,
     };
     let stale_before = now_epoch() - app.sync_tuning.stale_job_secs;
-    match app.sync_jobs.start(integration, &job, stale_before).await {
-        Ok(JobStart::Existing(id)) => Ok((id, false)),
-        Ok(JobStart::Created) => {
-            let message = SyncMessage {
-                user_id: job.user_id.as_str().into(),
-                integration_id: job.integration_id.as_str().into(),
-                job_id: job.job_id.clone(),
-            };
-            let unsent = queue.send_all(&[message.body()]).await?;
-            if unsent > 0 {
-                return Err(SyncError::Queue(QueueError(
+    let send = |job_id: String| {
+        let message = SyncMessage {
+            user_id: integration.user_id.as_str().into(),
+            integration_id: integration.id.as_str().into(),
+            job_id,
+        };
+        async move {
+            match queue.send_all(&[message.body()]).await? {
+                0 => Ok(()),
+                _ => Err(SyncError::Queue(QueueError(
                     "the sync message was not sent".into(),
-                )));
+                ))),
             }
+        }
+    };
+    match app.sync_jobs.start(integration, &job, stale_before).await {
+        Ok(JobStart::Existing(id)) => {
+            // Still queued: its message may have been lost after the job was written. Another
+            // one is harmless (a delivery for a started or finished job changes nothing).
+            let queued = app.sync_jobs.get(&integration.id, &id).await?;
+            if queued.is_some_and(|j| j.status == SyncStatus::Queued) {
+                send(id.clone()).await?;
+            }
+            Ok((id, false))
+        }
+        Ok(JobStart::Created) => {
+            send(job.job_id.clone()).await?;
             Ok((job.job_id, true))
         }
         Err(StoreError::Conflict) => Err(SyncError::NotConnected),

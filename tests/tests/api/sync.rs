@@ -260,17 +260,26 @@ async fn a_second_request_while_a_job_is_queued_gets_the_same_job() {
     let t = TestApp::with(options()).await;
     let id = connected(&t, "gus").await;
     let first = t.request_sync("gus", &id, serde_json::json!({})).await;
+    // The first job's message is lost (as if the send had failed after the job was written).
+    t.sqs
+        .purge_queue()
+        .queue_url(&t.sync_queues.as_ref().unwrap().queue_url)
+        .send()
+        .await
+        .unwrap();
     let second = t
         .request_sync("gus", &id, serde_json::json!({"syncTypes": ["calendar"]}))
         .await;
     assert_eq!((first.status(), second.status()), (202, 202));
     assert_eq!(first.data()["jobId"], second.data()["jobId"]);
-    assert_eq!(
-        t.sync_job("gus", &id, first.data()["jobId"].as_str().unwrap())
-            .await["status"],
-        "queued"
-    );
+    let job_id = first.data()["jobId"].as_str().unwrap().to_string();
+    assert_eq!(t.sync_job("gus", &id, &job_id).await["status"], "queued");
     t.drain_sync_queue(LONG).await;
+    assert_eq!(
+        t.sync_job("gus", &id, &job_id).await["status"],
+        "succeeded",
+        "the second request sent the queued job's message again"
+    );
     let third = t.request_sync("gus", &id, serde_json::json!({})).await;
     assert_ne!(
         third.data()["jobId"],
