@@ -48,6 +48,17 @@ pub struct SyncSettings {
     pub frequency: String,
 }
 
+impl SyncSettings {
+    /// Seconds between scheduled syncs (`daily`, else `hourly`).
+    pub fn interval_secs(&self) -> i64 {
+        if self.frequency == "daily" {
+            86_400
+        } else {
+            3_600
+        }
+    }
+}
+
 impl Default for SyncSettings {
     fn default() -> Self {
         Self {

@@ -103,7 +103,7 @@ async fn schedule_syncs(
             else {
                 continue;
             };
-            let every = crate::handlers::frequency_secs(&integration.sync_settings.frequency);
+            let every = integration.sync_settings.interval_secs();
             match crate::sync::request_sync(app, &integration, false).await {
                 Ok((_, true)) => report.syncs_queued += 1,
                 Ok((_, false)) | Err(crate::sync::SyncError::NotConnected) => {}

@@ -9,8 +9,6 @@ mod providers;
 mod sync;
 mod tokens;
 
-pub use sync::frequency_secs;
-
 use tracing::Instrument;
 
 use crate::app::App;

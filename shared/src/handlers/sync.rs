@@ -150,11 +150,6 @@ impl Frequency {
     }
 }
 
-/// Seconds between scheduled syncs of a frequency as stored (`hourly` unless `daily`).
-pub fn frequency_secs(frequency: &str) -> i64 {
-    if frequency == "daily" { 86_400 } else { 3_600 }
-}
-
 /// PATCH /integrations/{id}: sync settings. Enabling schedules the first sync now.
 pub async fn update(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: UpdateBody = req.json_body()?;
