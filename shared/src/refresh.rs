@@ -276,7 +276,12 @@ pub async fn fresh_tokens(
             if app.leases.acquire(&integration, &lease, now_ms).await? {
                 return refresh_under_lease(app, integration, &envelope, lease, origin).await;
             }
-            // Another caller got there first, or the row changed: read it again.
+            // Another caller got there first, or the row changed: read it again (after a short
+            // pause, and never past the deadline, whatever keeps the condition from holding).
+            if Instant::now() + poll > deadline {
+                return Err(RefreshError::LeaseBusy);
+            }
+            tokio::time::sleep(poll / 5).await;
             continue;
         }
         waited_on = Some(integration.version);
