@@ -162,13 +162,32 @@ pub async fn sync_batch(app: &App, event: SqsEvent, deadline: Instant) -> SqsBat
 pub async fn refresh_batch(app: &App, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
     let outcomes = futures_util::future::join_all(event.records.iter().map(|message| async move {
         let id = message.message_id.clone().unwrap_or_default();
-        let done = refresh_one(app, &id, message.body.as_deref(), deadline).await;
-        (id, done)
+        let outcome = refresh_one(app, &id, message.body.as_deref(), deadline).await;
+        if let (MessageOutcome::Retry(Some(after)), Some(queue), Some(receipt)) =
+            (&outcome, &app.refresh_queue, &message.receipt_handle)
+        {
+            let receives: u32 = message
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            let tuning = &app.refresh_tuning;
+            let backoff = tuning
+                .queue_retry_base
+                .saturating_mul(2u32.saturating_pow(receives.saturating_sub(1)))
+                .min(tuning.queue_retry_cap);
+            let delay = (*after).max(backoff);
+            if let Err(e) = queue.redeliver_after(receipt, delay).await {
+                // The queue's own visibility timeout brings it back instead.
+                tracing::warn!(message_id = id.as_str(), error = %e, "could not shorten the retry delay");
+            }
+        }
+        (id, outcome)
     }))
     .await;
     let mut response = SqsBatchResponse::default();
-    for (id, done) in outcomes {
-        if !done {
+    for (id, outcome) in outcomes {
+        if outcome != MessageOutcome::Done {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -177,14 +196,27 @@ pub async fn refresh_batch(app: &App, event: SqsEvent, deadline: Instant) -> Sqs
     response
 }
 
-/// True when the message is finished with (delete it), false to have SQS deliver it again.
-async fn refresh_one(app: &App, message_id: &str, body: Option<&str>, deadline: Instant) -> bool {
+#[derive(Debug, PartialEq, Eq)]
+enum MessageOutcome {
+    /// Finished with: delete it.
+    Done,
+    /// Deliver it again: after at least this long when known (`Some(0)`: our own backoff),
+    /// else after the queue's visibility timeout (a malformed message, bound for the DLQ).
+    Retry(Option<std::time::Duration>),
+}
+
+async fn refresh_one(
+    app: &App,
+    message_id: &str,
+    body: Option<&str>,
+    deadline: Instant,
+) -> MessageOutcome {
     let Some((user, id)) = body.and_then(RefreshRequest::parse) else {
         tracing::error!(
             message_id,
             "malformed refresh message; left for the dead-letter queue"
         );
-        return false;
+        return MessageOutcome::Retry(None);
     };
     let origin = RequestOrigin {
         correlation_id: message_id.to_string(),
@@ -193,15 +225,19 @@ async fn refresh_one(app: &App, message_id: &str, body: Option<&str>, deadline: 
     };
     let policy = RefreshPolicy::IfExpiringWithin(app.settings.refresh_margin_secs);
     match fresh_tokens(app, &user, &id, policy, &origin, deadline).await {
-        Ok(_) => true,
+        Ok(_) => MessageOutcome::Done,
         // Nothing left to refresh: the integration went away, was disconnected, or its grant
         // was found revoked (now `expired`, audited, out of the refresh index).
         Err(
             RefreshError::NotFound | RefreshError::NotConnected(_) | RefreshError::GrantRevoked,
-        ) => true,
+        ) => MessageOutcome::Done,
         Err(e) => {
             tracing::warn!(message_id, integration_id = id.as_str(), error = %e, transient = e.is_transient(), "refresh not done; the message goes back to the queue");
-            false
+            let asked = match &e {
+                RefreshError::ProviderUnavailable { source } => source.retry_after(),
+                _ => None,
+            };
+            MessageOutcome::Retry(Some(asked.unwrap_or_default()))
         }
     }
 }

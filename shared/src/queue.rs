@@ -47,6 +47,13 @@ pub struct QueueError(pub String);
 pub trait MessageQueue: Send + Sync {
     /// Sends every message body; returns how many could not be sent (after one retry of those).
     async fn send_all(&self, bodies: &[String]) -> Result<usize, QueueError>;
+    /// A received message that failed comes back after `after` instead of the queue's
+    /// visibility timeout (ChangeMessageVisibility).
+    async fn redeliver_after(
+        &self,
+        receipt_handle: &str,
+        after: std::time::Duration,
+    ) -> Result<(), QueueError>;
 }
 
 /// SendMessageBatch takes at most 10 entries.
@@ -122,5 +129,23 @@ impl MessageQueue for SqsQueue {
             still_unsent += self.send_batch(chunk.to_vec()).await?.len();
         }
         Ok(still_unsent)
+    }
+
+    async fn redeliver_after(
+        &self,
+        receipt_handle: &str,
+        after: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        // SQS takes 0 to 43,200 seconds.
+        let secs = after.as_secs().min(43_200) as i32;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(secs)
+            .send()
+            .await
+            .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
     }
 }

@@ -100,6 +100,11 @@ pub struct RefreshTuning {
     pub manual_refresh_window_secs: i64,
     /// What an API request may spend in the refresh path before answering 503.
     pub request_budget: Duration,
+    /// A refresh message that failed for now comes back after this, doubling with each
+    /// receive up to `queue_retry_cap` (or after the provider's `Retry-After`), rather than
+    /// after the queue's visibility timeout (6 minutes: long against a 10-minute margin).
+    pub queue_retry_base: Duration,
+    pub queue_retry_cap: Duration,
 }
 
 impl Default for RefreshTuning {
@@ -122,6 +127,8 @@ impl Default for RefreshTuning {
             wait_poll_cap: Duration::from_millis(500),
             manual_refresh_window_secs: 60,
             request_budget: Duration::from_secs(27),
+            queue_retry_base: Duration::from_secs(20),
+            queue_retry_cap: Duration::from_secs(300),
         }
     }
 }

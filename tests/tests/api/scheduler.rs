@@ -265,3 +265,48 @@ async fn poison_message_is_retried_then_dead_lettered_while_its_batch_succeeds()
     );
     assert!(drain(&t, &queues.queue_url).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_refresh_that_failed_for_now_comes_back_before_the_visibility_timeout() {
+    let mut tuning = integration_tests::fast_tuning();
+    tuning.queue_retry_base = Duration::from_secs(1);
+    let t = TestApp::with(Options {
+        own_oauth_server: true,
+        // 30 s of visibility: a retry within seconds can only be the worker's doing.
+        refresh_queue: Some((30, 3)),
+        refresh_tuning: Some(tuning),
+        ..Options::default()
+    })
+    .await;
+    let id = t.connect("nora").await["id"].as_str().unwrap().to_string();
+    t.expire_in("nora", &id, 60).await;
+    t.token_endpoint_faults(serde_json::json!([{"status": 503}]), true)
+        .await;
+    let queue = t.queues.as_ref().unwrap().queue_url.clone();
+    t.sqs
+        .send_message()
+        .queue_url(&queue)
+        .message_body(refresh_message("nora", &id))
+        .send()
+        .await
+        .unwrap();
+    let run = || {
+        devstack::poller::poll_once(&t.sqs, &queue, 1, |event| {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            shared::jobs::refresh_batch(&t.app, event, deadline)
+        })
+    };
+    let first = run().await.unwrap();
+    assert_eq!((first.received, first.failed), (1, 1));
+    let failed_at = tokio::time::Instant::now();
+    let mut again = run().await.unwrap();
+    while again.received == 0 && failed_at.elapsed() < Duration::from_secs(10) {
+        again = run().await.unwrap();
+    }
+    assert_eq!(again.received, 1, "redelivered");
+    assert!(
+        failed_at.elapsed() < Duration::from_secs(10),
+        "back after {:?}, not the queue's 30 s",
+        failed_at.elapsed()
+    );
+}
