@@ -174,8 +174,15 @@ pub enum JobStart {
 
 /// How a job ended.
 pub enum JobOutcome<'a> {
-    Succeeded { cursor: Option<&'a str> },
-    Failed { error: &'a IntegrationError },
+    /// `swept`: records a full listing no longer returned, now marked deleted (added to the
+    /// job's `deleted` count).
+    Succeeded {
+        cursor: Option<&'a str>,
+        swept: u64,
+    },
+    Failed {
+        error: &'a IntegrationError,
+    },
 }
 
 /// Sync jobs and their checkpoints. Every checkpoint write is conditioned on the page index the
@@ -237,6 +244,14 @@ pub trait SyncedEvents: Send + Sync {
         job_id: &str,
         page_index: u32,
     ) -> Result<(), StoreError>;
+    /// After a full listing: marks deleted every live record this job did not write (the
+    /// provider no longer lists it), and returns how many records this job's sweep has marked,
+    /// counting those of an earlier, interrupted attempt at the same sweep.
+    async fn sweep_unlisted(
+        &self,
+        integration: &IntegrationId,
+        job_id: &str,
+    ) -> Result<u64, StoreError>;
     /// Events in external-id order; `cursor` from a previous page.
     async fn page(
         &self,

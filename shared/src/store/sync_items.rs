@@ -22,6 +22,9 @@ use crate::store::{
     SyncSchedules, SyncedEvents,
 };
 
+/// The page mark of records a full sync's final sweep marked deleted.
+const SWEEP_PAGE: u32 = u32::MAX;
+
 /// Jobs are kept for a month, then TTL removes them.
 const JOB_RETENTION_SECS: i64 = 30 * 24 * 3600;
 /// BatchGetItem takes 100 keys, BatchWriteItem 25 requests.
@@ -272,10 +275,13 @@ impl SyncJobs for DynamoTable {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":job", s(job.job_id.clone()));
         match outcome {
-            JobOutcome::Succeeded { cursor } => {
+            JobOutcome::Succeeded { cursor, swept } => {
                 job_update = job_update
-                    .update_expression("SET #status = :done, finishedAt = :now REMOVE pageToken")
-                    .expression_attribute_values(":done", s(SyncStatus::Succeeded.as_str()));
+                    .update_expression(
+                        "SET #status = :done, finishedAt = :now ADD deleted :swept REMOVE pageToken",
+                    )
+                    .expression_attribute_values(":done", s(SyncStatus::Succeeded.as_str()))
+                    .expression_attribute_values(":swept", n(swept));
                 let clear = "REMOVE activeSyncJob, activeSyncAt";
                 integration_update = integration_update
                     .expression_attribute_values(":now", s(now))
@@ -433,6 +439,65 @@ impl SyncedEvents for DynamoTable {
             .collect()
             .await;
         results.into_iter().collect()
+    }
+
+    async fn sweep_unlisted(
+        &self,
+        integration: &IntegrationId,
+        job_id: &str,
+    ) -> Result<u64, StoreError> {
+        let pk = keys::integration(integration.as_str());
+        let mut swept = 0;
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                // Live records another job wrote, and the ones this job's sweep already marked.
+                .filter_expression(
+                    "(syncJob <> :job AND #deleted = :no) OR (syncJob = :job AND syncPage = :sweep)",
+                )
+                .projection_expression("SK, syncJob")
+                .expression_attribute_names("#deleted", "deleted")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s("EVENT#"))
+                .expression_attribute_values(":job", s(job_id))
+                .expression_attribute_values(":no", AttributeValue::Bool(false))
+                .expression_attribute_values(":sweep", n(SWEEP_PAGE))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(service_error)?;
+            for item in out.items() {
+                let it = Item(item);
+                swept += 1;
+                if it.opt_s("syncJob").as_deref() == Some(job_id) {
+                    continue;
+                }
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(keys::PK, s(pk.clone()))
+                    .key(keys::SK, s(it.s(keys::SK)?))
+                    .update_expression(
+                        "SET #deleted = :yes, syncJob = :job, syncPage = :sweep, syncChange = :change",
+                    )
+                    .expression_attribute_names("#deleted", "deleted")
+                    .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                    .expression_attribute_values(":job", s(job_id))
+                    .expression_attribute_values(":sweep", n(SWEEP_PAGE))
+                    .expression_attribute_values(":change", s(RecordChange::Deleted.as_str()))
+                    .send()
+                    .await
+                    .map_err(service_error)?;
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(swept),
+            }
+        }
     }
 
     async fn page(

@@ -315,9 +315,20 @@ async fn drive(
         job.page_token = page.next_page.clone();
         if last {
             let cursor = page.next_cursor.as_deref();
+            // A full listing saw every event the provider still has (cancelled ones included):
+            // a live record it did not return is gone at the provider. This is what makes the
+            // full resync after a 410 equal to "wipe and reload", as Google's guide asks.
+            let swept = if job.since_cursor.is_none() {
+                app.synced_events
+                    .sweep_unlisted(&job.integration_id, &job.job_id)
+                    .await?
+            } else {
+                0
+            };
+            job.counts.deleted += swept;
             match app
                 .sync_jobs
-                .finish(&job, JobOutcome::Succeeded { cursor })
+                .finish(&job, JobOutcome::Succeeded { cursor, swept })
                 .await
             {
                 Ok(()) | Err(StoreError::Conflict) => {}

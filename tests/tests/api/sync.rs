@@ -420,3 +420,36 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
         .unwrap();
     assert_eq!(report.syncs_due, 0, "disabled: out of the due-sync index");
 }
+
+#[tokio::test]
+async fn a_full_resync_marks_deleted_what_the_provider_no_longer_lists() {
+    let t = TestApp::with(options()).await;
+    let id = connected(&t, "kai").await;
+    t.seed_events("kai", 300).await;
+    assert_eq!(counts(&sync(&t, "kai", &id, false).await), (300, 0, 0));
+    // The calendar is emptied and refilled at the provider (no cancelled entries left behind),
+    // and the sync token is no longer valid.
+    let wiped = reqwest::Client::new()
+        .delete(format!("{}/__events/kai", t.oauth_url))
+        .send()
+        .await
+        .unwrap();
+    assert!(wiped.status().is_success());
+    t.seed_events("kai", 100).await;
+    t.invalidate_sync_tokens("kai").await;
+
+    let job = sync(&t, "kai", &id, false).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        counts(&job),
+        (100, 0, 300),
+        "the 300 unlisted records swept as deleted"
+    );
+    let events = t.synced_events("kai", &id).await;
+    assert_eq!(events.len(), 400);
+    assert_eq!(events.iter().filter(|e| e["deleted"] == true).count(), 300);
+
+    // An incremental sync afterwards sweeps nothing.
+    t.change_events("kai", 1, 0).await;
+    assert_eq!(counts(&sync(&t, "kai", &id, false).await), (0, 1, 0));
+}
