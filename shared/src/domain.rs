@@ -332,6 +332,10 @@ pub struct SyncJob {
     pub page_token: Option<String>,
     /// The cursor the listing started from; None: a full listing.
     pub since_cursor: Option<String>,
+    /// The last page is committed: only finishing is left (after a crash in between).
+    pub listed: bool,
+    /// The provider's cursor for the next incremental sync, from the last page.
+    pub final_cursor: Option<String>,
 }
 
 /// api.md's sync job.

@@ -204,13 +204,15 @@ pub trait SyncJobs: Send + Sync {
     ) -> Result<Option<SyncJob>, StoreError>;
     /// queued → running, remembering the cursor the listing starts from. Ok(false): not queued.
     async fn mark_running(&self, job: &SyncJob, since: Option<&str>) -> Result<bool, StoreError>;
-    /// Adds a page's counts and moves the checkpoint to `next_page`. Ok(false): the checkpoint
-    /// is no longer at `job.page_index` (another delivery got there first).
+    /// Adds a page's counts and moves the checkpoint to `next_page`; after the last page
+    /// (`next_page` None) records the listing as done with the provider's `final_cursor`.
+    /// Ok(false): the checkpoint is no longer at `job.page_index` (another delivery got there).
     async fn commit_page(
         &self,
         job: &SyncJob,
         counts: SyncCounts,
         next_page: Option<&str>,
+        final_cursor: Option<&str>,
     ) -> Result<bool, StoreError>;
     /// The provider dropped the cursor: the listing starts over as a full one.
     async fn restart_full(&self, job: &SyncJob) -> Result<bool, StoreError>;

@@ -69,6 +69,8 @@ fn job_from(item: &HashMap<String, AttributeValue>) -> Result<SyncJob, StoreErro
         page_index: it.opt_n("pageIndex")?.unwrap_or(0).max(0) as u32,
         page_token: it.opt_s("pageToken"),
         since_cursor: it.opt_s("sinceCursor"),
+        listed: matches!(item.get("listed"), Some(AttributeValue::Bool(true))),
+        final_cursor: it.opt_s("finalCursor"),
     })
 }
 
@@ -207,6 +209,7 @@ impl SyncJobs for DynamoTable {
         job: &SyncJob,
         counts: SyncCounts,
         next_page: Option<&str>,
+        final_cursor: Option<&str>,
     ) -> Result<bool, StoreError> {
         let mut request = self
             .client
@@ -222,13 +225,21 @@ impl SyncJobs for DynamoTable {
             .expression_attribute_values(":u", n(counts.updated))
             .expression_attribute_values(":d", n(counts.deleted));
         let add = "ADD created :c, updated :u, deleted :d";
-        request = match next_page {
-            Some(token) => request
+        request = match (next_page, final_cursor) {
+            (Some(token), _) => request
                 .update_expression(format!("SET pageIndex = :next, pageToken = :token {add}"))
                 .expression_attribute_values(":token", s(token)),
-            None => {
-                request.update_expression(format!("SET pageIndex = :next {add} REMOVE pageToken"))
-            }
+            (None, Some(cursor)) => request
+                .update_expression(format!(
+                    "SET pageIndex = :next, listed = :yes, finalCursor = :cursor {add} REMOVE pageToken"
+                ))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .expression_attribute_values(":cursor", s(cursor)),
+            (None, None) => request
+                .update_expression(format!(
+                    "SET pageIndex = :next, listed = :yes {add} REMOVE pageToken"
+                ))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true)),
         };
         match request.send().await {
             Ok(_) => Ok(true),

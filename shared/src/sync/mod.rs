@@ -118,6 +118,8 @@ pub async fn request_sync(
         page_index: 0,
         page_token: None,
         since_cursor: None,
+        listed: false,
+        final_cursor: None,
     };
     let stale_before = now_epoch() - app.sync_tuning.stale_job_secs;
     let send = |job_id: String| {
@@ -265,6 +267,11 @@ async fn drive(
             return Ok(JobRun::Done);
         }
     };
+    if job.listed {
+        // An earlier run committed the last page but did not get to finish.
+        finish_listing(app, &mut job, &integration, origin).await?;
+        return Ok(JobRun::Done);
+    }
     // The access token for every page of this run, re-read only when it nears expiry.
     let mut token: Option<crate::oauth::TokenSet> = None;
     loop {
@@ -302,7 +309,12 @@ async fn drive(
         let last = page.next_page.is_none();
         if !app
             .sync_jobs
-            .commit_page(&job, counts, page.next_page.as_deref())
+            .commit_page(
+                &job,
+                counts,
+                page.next_page.as_deref(),
+                page.next_cursor.as_deref(),
+            )
             .await?
         {
             // Another delivery of this message committed this page: it carries on.
@@ -314,38 +326,9 @@ async fn drive(
         job.page_index += 1;
         job.page_token = page.next_page.clone();
         if last {
-            let cursor = page.next_cursor.as_deref();
-            // A full listing saw every event the provider still has (cancelled ones included):
-            // a live record it did not return is gone at the provider. This is what makes the
-            // full resync after a 410 equal to "wipe and reload", as Google's guide asks.
-            let swept = if job.since_cursor.is_none() {
-                app.synced_events
-                    .sweep_unlisted(&job.integration_id, &job.job_id)
-                    .await?
-            } else {
-                0
-            };
-            job.counts.deleted += swept;
-            match app
-                .sync_jobs
-                .finish(&job, JobOutcome::Succeeded { cursor, swept })
-                .await
-            {
-                Ok(()) | Err(StoreError::Conflict) => {}
-                Err(e) => return Err(e.into()),
-            }
-            let mut entry = AuditEntry::new(AuditEvent::SyncCompleted, Some(user), origin);
-            entry.provider = Some(integration.provider.to_string());
-            entry.integration_id = Some(id.to_string());
-            app.audit(entry).await;
-            tracing::info!(
-                integration_id = id.as_str(),
-                pages = job.page_index,
-                created = job.counts.created,
-                updated = job.counts.updated,
-                deleted = job.counts.deleted,
-                "sync completed"
-            );
+            job.listed = true;
+            job.final_cursor = page.next_cursor.clone();
+            finish_listing(app, &mut job, &integration, origin).await?;
             return Ok(JobRun::Done);
         }
         if Instant::now() + app.sync_tuning.page_reserve > deadline {
@@ -365,6 +348,55 @@ async fn drive(
             return Ok(JobRun::Done);
         }
     }
+}
+
+/// After the last page: the sweep of a full listing, then the job `succeeded` with the cursor
+/// and `lastSyncAt` on the integration, audited.
+async fn finish_listing(
+    app: &App,
+    job: &mut SyncJob,
+    integration: &Integration,
+    origin: &RequestOrigin,
+) -> Result<(), StoreError> {
+    // A full listing saw every event the provider still has (cancelled ones included): a live
+    // record it did not return is gone at the provider. This is what makes the full resync
+    // after a 410 equal to "wipe and reload", as Google's sync guide asks.
+    let swept = if job.since_cursor.is_none() {
+        app.synced_events
+            .sweep_unlisted(&job.integration_id, &job.job_id)
+            .await?
+    } else {
+        0
+    };
+    job.counts.deleted += swept;
+    let cursor = job.final_cursor.clone();
+    match app
+        .sync_jobs
+        .finish(
+            job,
+            JobOutcome::Succeeded {
+                cursor: cursor.as_deref(),
+                swept,
+            },
+        )
+        .await
+    {
+        Ok(()) | Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e),
+    }
+    let mut entry = AuditEntry::new(AuditEvent::SyncCompleted, Some(&job.user_id), origin);
+    entry.provider = Some(integration.provider.to_string());
+    entry.integration_id = Some(job.integration_id.to_string());
+    app.audit(entry).await;
+    tracing::info!(
+        integration_id = job.integration_id.as_str(),
+        pages = job.page_index,
+        created = job.counts.created,
+        updated = job.counts.updated,
+        deleted = job.counts.deleted,
+        "sync completed"
+    );
+    Ok(())
 }
 
 async fn fail(

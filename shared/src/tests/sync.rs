@@ -16,6 +16,8 @@ fn job(page_index: u32) -> SyncJob {
         page_index,
         page_token: None,
         since_cursor: None,
+        listed: false,
+        final_cursor: None,
     }
 }
 

@@ -453,3 +453,37 @@ async fn a_full_resync_marks_deleted_what_the_provider_no_longer_lists() {
     t.change_events("kai", 1, 0).await;
     assert_eq!(counts(&sync(&t, "kai", &id, false).await), (0, 1, 0));
 }
+
+#[tokio::test]
+async fn a_crash_after_the_last_page_finishes_without_listing_again() {
+    let t = TestApp::with(Options {
+        store_proxy: true,
+        ..options()
+    })
+    .await;
+    let id = connected(&t, "lev").await;
+    t.seed_events("lev", 600).await;
+    // The job's final write fails (all of the SDK's attempts) after the last page committed.
+    t.store
+        .as_ref()
+        .unwrap()
+        .fail_next_containing("TransactWriteItems", ":done", 3);
+    let before = events_requests(&t).await;
+    let reply = t.request_sync("lev", &id, serde_json::json!({})).await;
+    let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
+    let (_, failures) = t.drain_sync_queue(LONG).await;
+    assert_eq!(failures, 1, "the first run could not finish");
+    let job = t.sync_job("lev", &id, &job_id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(counts(&job), (600, 0, 0));
+    assert_eq!(
+        events_requests(&t).await - before,
+        3,
+        "3 pages fetched once: the rerun only finished"
+    );
+    // The cursor of the listing was kept: the next sync is incremental (one request).
+    t.change_events("lev", 2, 0).await;
+    let before = events_requests(&t).await;
+    assert_eq!(counts(&sync(&t, "lev", &id, false).await), (0, 2, 0));
+    assert_eq!(events_requests(&t).await - before, 1);
+}
