@@ -581,6 +581,22 @@ fn is_condition_failure(
         .is_some_and(|s| s.is_conditional_check_failed_exception())
 }
 
+/// An update's outcome: applied (true), or its condition did not hold (false).
+fn applied<T>(
+    result: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+        >,
+    >,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(service_error(e)),
+    }
+}
+
 /// The fence every write after the lease carries.
 const FENCE: &str = "leaseOwner = :owner AND version = :version";
 
@@ -619,11 +635,7 @@ impl RefreshLeases for DynamoTable {
             .expression_attribute_values(":now", n(now_ms))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(service_error(e)),
-        }
+        applied(result)
     }
 
     async fn complete(

@@ -11,7 +11,10 @@ use aws_sdk_dynamodb::types::{
 };
 use futures_util::StreamExt;
 
-use super::{Item, integration_from, keys, list, n, s, service_error, truncate};
+use super::{
+    Item, applied, integration_from, is_condition_failure, keys, list, n, s, service_error,
+    truncate,
+};
 use crate::domain::{
     EventRecord, Integration, IntegrationError, IntegrationStatus, RecordChange, SyncCounts,
     SyncJob, SyncSettings, SyncStatus,
@@ -72,15 +75,6 @@ fn job_from(item: &HashMap<String, AttributeValue>) -> Result<SyncJob, StoreErro
         listed: matches!(item.get("listed"), Some(AttributeValue::Bool(true))),
         final_cursor: it.opt_s("finalCursor"),
     })
-}
-
-fn is_update_condition_failure(
-    e: &aws_sdk_dynamodb::error::SdkError<
-        aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-    >,
-) -> bool {
-    e.as_service_error()
-        .is_some_and(|s| s.is_conditional_check_failed_exception())
 }
 
 fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, StoreError> {
@@ -197,11 +191,7 @@ impl SyncJobs for DynamoTable {
                 .expression_attribute_values(":since", s(cursor)),
             None => request.update_expression("SET #status = :running, startedAt = :now"),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_update_condition_failure(&e) => Ok(false),
-            Err(e) => Err(service_error(e)),
-        }
+        applied(request.send().await)
     }
 
     async fn commit_page(
@@ -241,11 +231,7 @@ impl SyncJobs for DynamoTable {
                 ))
                 .expression_attribute_values(":yes", AttributeValue::Bool(true)),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_update_condition_failure(&e) => Ok(false),
-            Err(e) => Err(service_error(e)),
-        }
+        applied(request.send().await)
     }
 
     async fn restart_full(&self, job: &SyncJob) -> Result<bool, StoreError> {
@@ -263,11 +249,7 @@ impl SyncJobs for DynamoTable {
             .expression_attribute_values(":expected", n(job.page_index))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_update_condition_failure(&e) => Ok(false),
-            Err(e) => Err(service_error(e)),
-        }
+        applied(result)
     }
 
     async fn finish(&self, job: &SyncJob, outcome: JobOutcome<'_>) -> Result<(), StoreError> {
@@ -706,7 +688,7 @@ impl SyncSchedules for DynamoTable {
                     .as_ref()
                     .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
             ),
-            Err(e) if is_update_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(service_error(e)),
         }
     }
@@ -740,7 +722,7 @@ impl SyncSchedules for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_update_condition_failure(&e) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(service_error(e)),
         }
     }
