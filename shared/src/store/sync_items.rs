@@ -303,11 +303,13 @@ impl SyncJobs for DynamoTable {
         // Clear the active job only when it is this one (a stale job may have been replaced).
         integration_update = integration_update
             .condition_expression("attribute_exists(PK) AND (attribute_not_exists(activeSyncJob) OR activeSyncJob = :job)");
-        self.client
+        let job_update = build(job_update.build())?;
+        let result = self
+            .client
             .transact_write_items()
             .transact_items(
                 TransactWriteItem::builder()
-                    .update(build(job_update.build())?)
+                    .update(job_update.clone())
                     .build(),
             )
             .transact_items(
@@ -316,17 +318,38 @@ impl SyncJobs for DynamoTable {
                     .build(),
             )
             .send()
-            .await
-            .map_err(|e| {
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception())
-                {
-                    StoreError::Conflict
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                // The integration names another active job (this one went stale and was
+                // replaced), or this job is no longer running: end this job alone, if running.
+                let alone = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(job_update.key().clone()))
+                    .update_expression(job_update.update_expression())
+                    .set_condition_expression(job_update.condition_expression().map(str::to_string))
+                    .set_expression_attribute_names(
+                        job_update.expression_attribute_names().cloned(),
+                    )
+                    .set_expression_attribute_values(
+                        job_update.expression_attribute_values().cloned(),
+                    )
+                    .send()
+                    .await;
+                if applied(alone)? {
+                    Ok(())
                 } else {
-                    service_error(e)
+                    Err(StoreError::Conflict)
                 }
-            })?;
-        Ok(())
+            }
+            Err(e) => Err(service_error(e)),
+        }
     }
 }
 

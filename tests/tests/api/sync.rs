@@ -487,3 +487,34 @@ async fn a_crash_after_the_last_page_finishes_without_listing_again() {
     assert_eq!(counts(&sync(&t, "lev", &id, false).await), (0, 2, 0));
     assert_eq!(events_requests(&t).await - before, 1);
 }
+
+#[tokio::test]
+async fn a_stale_job_replaced_by_a_new_one_still_finishes_its_own_row() {
+    let mut tuning = integration_tests::fast_sync_tuning();
+    // Every active job counts as stale: the second request replaces the first.
+    tuning.stale_job_secs = -60;
+    let t = TestApp::with(Options {
+        sync_tuning: Some(tuning),
+        ..options()
+    })
+    .await;
+    let id = connected(&t, "max").await;
+    t.seed_events("max", 30).await;
+    let first = t.request_sync("max", &id, serde_json::json!({})).await;
+    let second = t.request_sync("max", &id, serde_json::json!({})).await;
+    let (a, b) = (
+        first.data()["jobId"].as_str().unwrap().to_string(),
+        second.data()["jobId"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(a, b, "the stale job was replaced");
+    t.drain_sync_queue(LONG).await;
+    for job in [&a, &b] {
+        let job = t.sync_job("max", &id, job).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+    }
+    let integration = t.integration_item("max", &id).await;
+    assert!(
+        !integration.contains_key("activeSyncJob"),
+        "the active job cleared by its own finish"
+    );
+}
