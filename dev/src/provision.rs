@@ -22,6 +22,26 @@ pub async fn local_aws_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// A keys-only GSI named `name`, keyed `{name}PK` / `{name}SK` (template.yaml's sparse indexes).
+fn keys_only_index(name: &str) -> anyhow::Result<GlobalSecondaryIndex> {
+    let key = |attribute: String, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(kind)
+            .build()
+    };
+    Ok(GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(format!("{name}PK"), KeyType::Hash)?)
+        .key_schema(key(format!("{name}SK"), KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()?)
+}
+
 pub struct Provisioned {
     pub table_name: String,
     pub kms_key_id: String,
@@ -65,31 +85,9 @@ pub async fn provision(
             .key_schema(key("PK", KeyType::Hash)?)
             .key_schema(key("SK", KeyType::Range)?)
             // template.yaml's GSI1: the sparse, sharded refresh index, keys only.
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("GSI1")
-                    .key_schema(key("GSI1PK", KeyType::Hash)?)
-                    .key_schema(key("GSI1SK", KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::KeysOnly)
-                            .build(),
-                    )
-                    .build()?,
-            )
+            .global_secondary_indexes(keys_only_index("GSI1")?)
             // template.yaml's GSI2: the sparse, sharded due-sync index, keys only.
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("GSI2")
-                    .key_schema(key("GSI2PK", KeyType::Hash)?)
-                    .key_schema(key("GSI2SK", KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::KeysOnly)
-                            .build(),
-                    )
-                    .build()?,
-            )
+            .global_secondary_indexes(keys_only_index("GSI2")?)
             .send()
             .await
             .context("creating the table")?;

@@ -357,6 +357,14 @@ impl TestApp {
             .expect("connected integration") // allow-panic
     }
 
+    /// [`TestApp::connect`], for the integration's id only.
+    pub async fn connected(&self, user: &str) -> String {
+        self.connect(user).await["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Audit events recorded for `user` (None: the anonymous partition).
     pub async fn audit_events(&self, user: Option<&str>) -> Vec<serde_json::Value> {
         let user = user.map(|u| shared::ids::UserId::parse(u).expect("user id")); // allow-panic

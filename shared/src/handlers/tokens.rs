@@ -14,26 +14,25 @@ use crate::http::{ApiRequest, ApiResponse};
 use crate::ids::UserId;
 use crate::refresh::{RefreshPolicy, fresh_tokens};
 
-fn request_deadline(app: &App) -> Instant {
-    Instant::now() + app.refresh_tuning.request_budget
+/// The caller's integration of the path, through the one refresh path with `policy`, within
+/// the request's budget.
+async fn callers_tokens(
+    app: &App,
+    req: &ApiRequest,
+    policy: RefreshPolicy,
+) -> Result<crate::refresh::FreshTokens, ApiError> {
+    let caller = req.caller()?;
+    let id = parse_integration_id(req)?;
+    let deadline = Instant::now() + app.refresh_tuning.request_budget;
+    Ok(fresh_tokens(app, &caller.user_id, &id, policy, &req.origin(), deadline).await?)
 }
 
 /// POST /integrations/{id}/refresh: new tokens now, unless a refresh finished within the last
 /// minute (then that one's result), so repeated or concurrent clicks rotate the grant once.
 pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = req.caller()?;
-    let id = parse_integration_id(req)?;
     let policy =
         RefreshPolicy::UnlessRefreshedWithin(app.refresh_tuning.manual_refresh_window_secs);
-    let fresh = fresh_tokens(
-        app,
-        &caller.user_id,
-        &id,
-        policy,
-        &req.origin(),
-        request_deadline(app),
-    )
-    .await?;
+    let fresh = callers_tokens(app, req, policy).await?;
     Ok(ApiResponse::ok(
         &req.request_id,
         serde_json::json!({ "integration": IntegrationView::from(&fresh.integration) }),
@@ -65,7 +64,7 @@ pub async fn token(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
         &id,
         policy,
         &req.origin(),
-        request_deadline(app),
+        Instant::now() + app.refresh_tuning.request_budget,
     )
     .await?;
     tracing::info!(
@@ -87,18 +86,9 @@ pub async fn token(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
 /// POST /integrations/{id}/test: the provider's userinfo with a fresh token. `ok: false` with
 /// the reason when the provider refuses or fails; refresh failures are errors as elsewhere.
 pub async fn test_connection(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = req.caller()?;
-    let id = parse_integration_id(req)?;
     let policy = RefreshPolicy::IfExpiringWithin(app.settings.refresh_margin_secs);
-    let fresh = fresh_tokens(
-        app,
-        &caller.user_id,
-        &id,
-        policy,
-        &req.origin(),
-        request_deadline(app),
-    )
-    .await?;
+    let fresh = callers_tokens(app, req, policy).await?;
+    let id = &fresh.integration.id;
     let provider = app
         .catalogue
         .get(fresh.integration.provider.as_str())

@@ -20,10 +20,6 @@ fn own_server() -> Options {
     }
 }
 
-async fn connected(t: &TestApp, user: &str) -> String {
-    t.connect(user).await["id"].as_str().unwrap().to_string()
-}
-
 async fn access_token(t: &TestApp, user: &str, id: &str) -> String {
     stored_tokens(t, user, id)
         .await
@@ -39,7 +35,7 @@ async fn storm_of_concurrent_triggers_refreshes_each_integration_exactly_once() 
     let users: Vec<String> = (0..20).map(|i| format!("storm{i}")).collect();
     let mut ids = Vec::new();
     for user in &users {
-        ids.push(connected(&t, user).await);
+        ids.push(t.connected(user).await);
     }
     for (user, id) in users.iter().zip(&ids) {
         t.expire_in(user, id, 60).await;
@@ -97,7 +93,7 @@ async fn tokens_refreshed_at_the_provider_are_stored_once_the_store_answers_agai
         ..Options::default()
     })
     .await;
-    let id = connected(&t, "carol").await;
+    let id = t.connected("carol").await;
     let before = access_token(&t, "carol", &id).await;
     t.expire_in("carol", &id, 60).await;
     t.reset_oauth_stats().await;
@@ -139,7 +135,7 @@ async fn a_store_that_stays_down_after_the_provider_refreshed_is_reported_and_au
         ..Options::default()
     })
     .await;
-    let id = connected(&t, "cleo").await;
+    let id = t.connected("cleo").await;
     let before = access_token(&t, "cleo", &id).await;
     t.expire_in("cleo", &id, 60).await;
     t.reset_oauth_stats().await;
@@ -170,7 +166,7 @@ async fn a_store_that_stays_down_after_the_provider_refreshed_is_reported_and_au
 #[tokio::test]
 async fn busy_provider_is_retried_with_backoff_and_retry_after() {
     let t = TestApp::with(own_server()).await;
-    let id = connected(&t, "dave").await;
+    let id = t.connected("dave").await;
     t.expire_in("dave", &id, 60).await;
     t.reset_oauth_stats().await;
     t.token_endpoint_faults(
@@ -194,7 +190,7 @@ async fn busy_provider_is_retried_with_backoff_and_retry_after() {
 #[tokio::test]
 async fn provider_that_never_recovers_gets_bounded_attempts_then_a_retryable_error() {
     let t = TestApp::with(own_server()).await;
-    let id = connected(&t, "erin").await;
+    let id = t.connected("erin").await;
     t.expire_in("erin", &id, 60).await;
     t.reset_oauth_stats().await;
     t.token_endpoint_faults(serde_json::json!([{"status": 503}]), true)
@@ -248,7 +244,7 @@ async fn provider_that_never_recovers_gets_bounded_attempts_then_a_retryable_err
 #[tokio::test]
 async fn invalid_grant_expires_the_integration_once_and_for_all() {
     let t = TestApp::with(own_server()).await;
-    let id = connected(&t, "frank").await;
+    let id = t.connected("frank").await;
     // The user revokes the app at the provider (RFC 7009 on the real server).
     let refresh = stored_tokens(&t, "frank", &id)
         .await
@@ -323,7 +319,7 @@ async fn token_route_on_a_fresh_token_is_one_get_item_and_no_kms_call() {
         ..Options::default()
     })
     .await;
-    let id = connected(&t, "grace").await;
+    let id = t.connected("grace").await;
     let first = t.token_route("grace", &id).await;
     assert_eq!(first.status(), 200, "{}", first.body());
     let data = first.data();
@@ -357,7 +353,7 @@ async fn token_route_on_a_fresh_token_is_one_get_item_and_no_kms_call() {
 #[tokio::test]
 async fn token_route_needs_the_backend_and_a_real_integration() {
     let t = TestApp::new().await;
-    let id = connected(&t, "heidi").await;
+    let id = t.connected("heidi").await;
     let unsigned = t
         .call(
             Function::Token,
@@ -382,7 +378,7 @@ async fn token_route_needs_the_backend_and_a_real_integration() {
 #[tokio::test]
 async fn manual_refresh_rotates_once_then_reuses_the_fresh_result() {
     let t = TestApp::with(own_server()).await;
-    let id = connected(&t, "ivan").await;
+    let id = t.connected("ivan").await;
     let before = access_token(&t, "ivan", &id).await;
     t.reset_oauth_stats().await;
 
@@ -415,7 +411,7 @@ async fn manual_refresh_rotates_once_then_reuses_the_fresh_result() {
 #[tokio::test]
 async fn connection_test_calls_userinfo_with_a_fresh_token() {
     let t = TestApp::new().await;
-    let id = connected(&t, "judy").await;
+    let id = t.connected("judy").await;
     let reply = t
         .call(
             Function::TestConnection,
@@ -466,7 +462,7 @@ async fn connection_test_calls_userinfo_with_a_fresh_token() {
 #[tokio::test]
 async fn a_waiting_caller_reports_the_lease_holders_failure_instead_of_calling_again() {
     let t = TestApp::with(own_server()).await;
-    let id = connected(&t, "kim").await;
+    let id = t.connected("kim").await;
     t.expire_in("kim", &id, 60).await;
     t.reset_oauth_stats().await;
     // Slow failures: every attempt answers 503 after the retries' backoff.

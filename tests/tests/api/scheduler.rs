@@ -148,7 +148,7 @@ async fn scheduler_sends_exactly_the_due_integrations_reading_only_those() {
 #[tokio::test]
 async fn the_refresh_index_follows_connect_refresh_and_disconnect() {
     let t = TestApp::with(with_queue(30)).await;
-    let id = t.connect("lena").await["id"].as_str().unwrap().to_string();
+    let id = t.connected("lena").await;
     let item = t.integration_item("lena", &id).await;
     assert!(
         item.contains_key(keys::GSI1PK),
@@ -197,7 +197,7 @@ async fn the_refresh_index_follows_connect_refresh_and_disconnect() {
 #[tokio::test]
 async fn poison_message_is_retried_then_dead_lettered_while_its_batch_succeeds() {
     let t = TestApp::with(with_queue(1)).await;
-    let id = t.connect("mia").await["id"].as_str().unwrap().to_string();
+    let id = t.connected("mia").await;
     let queues = t.queues.as_ref().unwrap();
     let bodies = [
         refresh_message("mia", &id),
@@ -278,7 +278,7 @@ async fn a_refresh_that_failed_for_now_comes_back_before_the_visibility_timeout(
         ..Options::default()
     })
     .await;
-    let id = t.connect("nora").await["id"].as_str().unwrap().to_string();
+    let id = t.connected("nora").await;
     t.expire_in("nora", &id, 60).await;
     t.token_endpoint_faults(serde_json::json!([{"status": 503}]), true)
         .await;

@@ -18,10 +18,6 @@ fn options() -> Options {
 
 const LONG: Duration = Duration::from_secs(60);
 
-async fn connected(t: &TestApp, user: &str) -> String {
-    t.connect(user).await["id"].as_str().unwrap().to_string()
-}
-
 /// Requests a sync, runs the worker until the queue is empty; the finished job.
 async fn sync(t: &TestApp, user: &str, id: &str, full: bool) -> serde_json::Value {
     let reply = t
@@ -55,7 +51,7 @@ async fn events_requests(t: &TestApp) -> u64 {
 #[tokio::test]
 async fn full_sync_over_many_pages_then_an_incremental_one_touches_only_the_changes() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "alice").await;
+    let id = t.connected("alice").await;
     t.seed_events("alice", 2500).await;
 
     let job = sync(&t, "alice", &id, false).await;
@@ -125,7 +121,7 @@ async fn a_worker_killed_after_page_three_resumes_from_its_checkpoint() {
         ..options()
     })
     .await;
-    let id = connected(&t, "bob").await;
+    let id = t.connected("bob").await;
     t.seed_events("bob", 1200).await;
     // The checkpoint after page 3 fails (all of the SDK's attempts): the worker dies there,
     // with page 3's records written and not committed.
@@ -151,7 +147,7 @@ async fn a_worker_killed_after_page_three_resumes_from_its_checkpoint() {
 #[tokio::test]
 async fn the_same_message_twice_changes_nothing() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "carl").await;
+    let id = t.connected("carl").await;
     t.seed_events("carl", 600).await;
     let reply = t.request_sync("carl", &id, serde_json::json!({})).await;
     let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
@@ -190,7 +186,7 @@ async fn the_same_message_twice_changes_nothing() {
 #[tokio::test]
 async fn an_invalidated_cursor_means_a_full_resync_not_a_failure() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "dina").await;
+    let id = t.connected("dina").await;
     t.seed_events("dina", 300).await;
     assert_eq!(sync(&t, "dina", &id, false).await["status"], "succeeded");
     t.invalidate_sync_tokens("dina").await;
@@ -214,7 +210,7 @@ async fn an_invalidated_cursor_means_a_full_resync_not_a_failure() {
 #[tokio::test]
 async fn a_rate_limited_provider_is_waited_for_and_the_sync_completes() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "emil").await;
+    let id = t.connected("emil").await;
     t.seed_events("emil", 600).await;
     t.events_api_faults(
         serde_json::json!([{"status": 429, "retryAfter": 1}, {"status": 503}]),
@@ -239,7 +235,7 @@ async fn a_rate_limited_provider_is_waited_for_and_the_sync_completes() {
 #[tokio::test]
 async fn a_short_time_budget_hands_the_job_on_in_continuation_messages() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "fay").await;
+    let id = t.connected("fay").await;
     t.seed_events("fay", 700).await;
     let reply = t.request_sync("fay", &id, serde_json::json!({})).await;
     let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
@@ -258,7 +254,7 @@ async fn a_short_time_budget_hands_the_job_on_in_continuation_messages() {
 #[tokio::test]
 async fn a_second_request_while_a_job_is_queued_gets_the_same_job() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "gus").await;
+    let id = t.connected("gus").await;
     let first = t.request_sync("gus", &id, serde_json::json!({})).await;
     // The first job's message is lost (as if the send had failed after the job was written).
     t.sqs
@@ -295,7 +291,7 @@ async fn a_second_request_while_a_job_is_queued_gets_the_same_job() {
 #[tokio::test]
 async fn another_users_integration_is_not_found_on_every_sync_route() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "hana").await;
+    let id = t.connected("hana").await;
     let reply = t.request_sync("hana", &id, serde_json::json!({})).await;
     let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
     let mallory = |method: Method, path: String, function: Function| {
@@ -350,7 +346,7 @@ async fn another_users_integration_is_not_found_on_every_sync_route() {
 #[tokio::test]
 async fn a_token_the_provider_keeps_rejecting_fails_the_job_and_expires_the_integration() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "ivy").await;
+    let id = t.connected("ivy").await;
     t.seed_events("ivy", 10).await;
     t.events_api_faults(serde_json::json!([{"status": 401}]), true)
         .await;
@@ -377,7 +373,7 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
         ..options()
     })
     .await;
-    let id = connected(&t, "jon").await;
+    let id = t.connected("jon").await;
     t.seed_events("jon", 20).await;
     let patch = t
         .call(
@@ -424,7 +420,7 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
 #[tokio::test]
 async fn a_full_resync_marks_deleted_what_the_provider_no_longer_lists() {
     let t = TestApp::with(options()).await;
-    let id = connected(&t, "kai").await;
+    let id = t.connected("kai").await;
     t.seed_events("kai", 300).await;
     assert_eq!(counts(&sync(&t, "kai", &id, false).await), (300, 0, 0));
     // The calendar is emptied and refilled at the provider (no cancelled entries left behind),
@@ -461,7 +457,7 @@ async fn a_crash_after_the_last_page_finishes_without_listing_again() {
         ..options()
     })
     .await;
-    let id = connected(&t, "lev").await;
+    let id = t.connected("lev").await;
     t.seed_events("lev", 600).await;
     // The job's final write fails (all of the SDK's attempts) after the last page committed.
     t.store
@@ -498,7 +494,7 @@ async fn a_stale_job_replaced_by_a_new_one_still_finishes_its_own_row() {
         ..options()
     })
     .await;
-    let id = connected(&t, "max").await;
+    let id = t.connected("max").await;
     t.seed_events("max", 30).await;
     let first = t.request_sync("max", &id, serde_json::json!({})).await;
     let second = t.request_sync("max", &id, serde_json::json!({})).await;
