@@ -277,11 +277,15 @@ async fn floor(
                     .expression_attribute_values(":v", AttributeValue::N("1".into()))
                     .send()
                     .await?;
-                let tokens = t
-                    .app
-                    .oauth
-                    .refresh(provider, &SecretString::from(refresh.clone()), now_epoch())
-                    .await?;
+                let current = shared::oauth::TokenSet {
+                    access_token: SecretString::from(String::new()),
+                    refresh_token: Some(SecretString::from(refresh.clone())),
+                    token_type: "Bearer".into(),
+                    expires_at: None,
+                    issued_at: None,
+                    scopes: Vec::new(),
+                };
+                let tokens = t.app.oauth.refresh(provider, &current, now_epoch()).await?;
                 if let Some(next) = tokens.refresh_token {
                     *refresh = next.expose_secret().to_string();
                 }

@@ -17,11 +17,10 @@
 
 use std::time::Duration;
 
-use secrecy::SecretString;
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::catalogue::Provider;
+use crate::catalogue::{Provider, Renewal};
 use crate::crypto::{CryptoError, Envelope, RowBinding, SealPurpose};
 use crate::domain::{
     AuditEntry, AuditEvent, Integration, IntegrationError, IntegrationStatus, RequestOrigin,
@@ -339,7 +338,7 @@ async fn refresh_under_lease(
     let provider = match app
         .catalogue
         .get(integration.provider.as_str())
-        .filter(|p| p.credentials.is_some())
+        .filter(|p| p.is_configured())
     {
         Some(p) => p,
         None => {
@@ -349,8 +348,9 @@ async fn refresh_under_lease(
             ));
         }
     };
-    let Some(refresh_token) = current.refresh_token.clone() else {
-        // Nothing to refresh with. Still valid: use it; expired: only a new connection helps.
+    if provider.renewal(&current, now_epoch()) == Renewal::NotPossible {
+        // Nothing to renew with (or not yet: Instagram renews only tokens 24 h old). Still
+        // valid: use it; expired: only a new connection helps.
         if current.expires_at.is_some_and(|at| at <= now_epoch()) {
             let error = integration_error(
                 "no_refresh_token",
@@ -373,21 +373,21 @@ async fn refresh_under_lease(
             tokens: current,
             refreshed: false,
         });
-    };
+    }
 
     let provider_deadline = leased_at + app.refresh_tuning.lease - app.refresh_tuning.write_reserve;
     let id = integration.id.as_str();
-    match call_token_endpoint(app, provider, &refresh_token, id, provider_deadline).await {
+    match call_token_endpoint(app, provider, &current, id, provider_deadline).await {
         Ok(mut tokens) => {
             // RFC 6749 §6: a response without a refresh token leaves the old one valid.
             if tokens.refresh_token.is_none() {
-                tokens.refresh_token = Some(refresh_token);
+                tokens.refresh_token = current.refresh_token.clone();
             }
             if tokens.scopes.is_empty() {
                 tokens.scopes = current.scopes;
             }
             let lease_end = leased_at + app.refresh_tuning.lease;
-            match store_refreshed(app, &integration, &lease, &tokens, lease_end).await {
+            match store_refreshed(app, provider, &integration, &lease, &tokens, lease_end).await {
                 Ok(updated) => {
                     tracing::info!(integration_id = id, "token refreshed");
                     audit(app, &integration, origin, AuditEvent::TokenRefreshed, None).await;
@@ -414,7 +414,7 @@ async fn refresh_under_lease(
                 }
             }
         }
-        Err(e) if e.is_invalid_grant() => {
+        Err(e) if provider.grant_is_dead(&e) => {
             let error = integration_error(
                 "TOKEN_EXPIRED",
                 "the provider no longer accepts the refresh token (invalid_grant); connect again",
@@ -500,17 +500,14 @@ async fn release_quietly(
 async fn call_token_endpoint(
     app: &App,
     provider: &Provider,
-    refresh_token: &SecretString,
+    current: &TokenSet,
     integration_id: &str,
     deadline: Instant,
 ) -> Result<TokenSet, ProviderError> {
     let tuning = &app.refresh_tuning;
     let mut attempt = 0;
     loop {
-        let result = app
-            .oauth
-            .refresh(provider, refresh_token, now_epoch())
-            .await;
+        let result = app.oauth.refresh(provider, current, now_epoch()).await;
         let error = match result {
             Err(e) if e.is_transient() && attempt + 1 < tuning.provider_retry.attempts => e,
             other => return other,
@@ -539,6 +536,7 @@ async fn call_token_endpoint(
 /// service fails and the lease still has time for it (past it, the write would be fenced out).
 async fn store_refreshed(
     app: &App,
+    provider: &Provider,
     integration: &Integration,
     lease: &RefreshLease,
     tokens: &TokenSet,
@@ -567,7 +565,7 @@ async fn store_refreshed(
             let refreshed = RefreshedTokens {
                 envelope: &envelope,
                 expires_at: tokens.expires_at,
-                refreshable: tokens.is_refreshable(),
+                refreshable: provider.renews(tokens),
                 refreshed_at: now_epoch(),
             };
             Ok::<_, RefreshError>(app.leases.complete(integration, lease, refreshed).await?)

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::audit_entry;
 use super::connect::configured_provider;
 use crate::app::App;
-use crate::catalogue::Provider;
+use crate::catalogue::{Endpoints, Provider};
 use crate::config::CallbackCompletion;
 use crate::crypto::{RowBinding, SealPurpose};
 use crate::domain::{
@@ -70,7 +70,8 @@ async fn hand_to_app(
         Some(_) => return Err(refuse_state(app, req, provider, None, "expired").await),
         None => return Err(refuse_state(app, req, provider, None, "unknown_or_used").await),
     };
-    let code = match check_answer(provider, &answer) {
+    let endpoints = app.oauth.endpoints(provider).await?;
+    let code = match check_answer(&endpoints, &answer) {
         Ok(code) => code,
         Err(_) => {
             let claim = StateClaim {
@@ -224,7 +225,8 @@ async fn exchange_and_save(
     pending: &PendingAuthorization,
     answer: ProviderAnswer<'_>,
 ) -> Result<Integration, ApiError> {
-    let code = check_answer(provider, &answer)?;
+    let endpoints = app.oauth.endpoints(provider).await?;
+    let code = check_answer(&endpoints, &answer)?;
     let verifier = match &pending.pkce_verifier {
         Some(sealed) => {
             let row = RowBinding {
@@ -295,7 +297,7 @@ async fn exchange_and_save(
         calendar_cursor: None,
         active_sync_job: None,
     };
-    let refreshable = tokens.is_refreshable();
+    let refreshable = provider.renews(&tokens);
     Ok(app
         .integrations
         .save_connected(&integration, &sealed, refreshable)
@@ -303,15 +305,18 @@ async fn exchange_and_save(
 }
 
 /// The code, if the answer is one to redeem: from the expected issuer, not an error, present.
-fn check_answer<'a>(provider: &Provider, answer: &ProviderAnswer<'a>) -> Result<&'a str, ApiError> {
+fn check_answer<'a>(
+    endpoints: &Endpoints,
+    answer: &ProviderAnswer<'a>,
+) -> Result<&'a str, ApiError> {
     // Mix-up defence (RFC 9207 §2.4, RFC 9700 §4.4): an answer naming another authorization
     // server than this state's, or none where the server always names itself, is refused
     // before its code goes anywhere.
-    let issuer_ok = match (&provider.issuer, answer.issuer) {
+    let issuer_ok = match (&endpoints.issuer, answer.issuer) {
         (Some(expected), Some(actual)) => {
             expected.as_str().trim_end_matches('/') == actual.trim_end_matches('/')
         }
-        (Some(_), None) => !provider.authorization_response_iss,
+        (Some(_), None) => !endpoints.authorization_response_iss,
         (None, _) => true,
     };
     if !issuer_ok {

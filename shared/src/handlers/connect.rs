@@ -28,7 +28,7 @@ pub(super) fn configured_provider<'a>(
     let name = req.path_param("provider")?;
     app.catalogue
         .get(name)
-        .filter(|p| p.credentials.is_some())
+        .filter(|p| p.is_configured())
         .ok_or_else(|| ApiError::InvalidProvider(name.chars().take(64).collect()))
 }
 
@@ -58,7 +58,8 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
     let redirect_uri = app.redirect_uri(req, &provider.id)?;
     let start = app
         .oauth
-        .authorization_url(provider, &redirect_uri, &issued.value, &scopes)?;
+        .authorization_url(provider, &redirect_uri, &issued.value, &scopes)
+        .await?;
     let pkce_verifier = match &start.pkce_verifier {
         Some(verifier) => {
             let row = RowBinding {
@@ -127,6 +128,13 @@ fn requested_scopes(
             return Err(ApiError::Validation(
                 "each scope must be a non-empty scope token (RFC 6749 §3.3)".into(),
             ));
+        }
+        // Providers that join scopes with commas (Slack, TikTok) would read one as two.
+        if scope.contains(provider.scope_separator.as_str()) {
+            return Err(ApiError::Validation(format!(
+                "a {} scope cannot contain `{}`",
+                provider.display_name, provider.scope_separator
+            )));
         }
         if !scopes.contains(scope) {
             scopes.push(scope.clone());

@@ -22,7 +22,7 @@ pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> 
             id: p.id.as_str(),
             display_name: &p.display_name,
             scopes: &p.scopes,
-            configured: p.credentials.is_some(),
+            configured: p.is_configured(),
         })
         .collect();
     Ok(ApiResponse::ok(

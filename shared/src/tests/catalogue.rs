@@ -9,6 +9,30 @@ fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Op
     }
 }
 
+fn static_endpoints(p: &Provider) -> &Endpoints {
+    match &p.endpoints {
+        EndpointSource::Static(e) => e,
+        _ => panic!("{} has no static endpoints", p.id),
+    }
+}
+
+/// Parsed with credentials for `acme`: a missing variable is then an error, not "unconfigured".
+fn error_of(text: &str) -> String {
+    let env = env_of(&[("ACME_CLIENT_ID", "id"), ("ACME_CLIENT_SECRET", "s")]);
+    match ProviderCatalogue::parse(text, &env) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const ACME: &str = r#"
+[acme]
+display_name = "Acme"
+authorization_url = "https://acme.example/auth"
+token_url = "https://acme.example/token"
+userinfo = { url = "https://acme.example/me", id = "/sub" }
+"#;
+
 #[test]
 fn embedded_catalogue_loads_and_marks_providers_without_credentials() {
     let env = env_of(&[
@@ -18,10 +42,13 @@ fn embedded_catalogue_loads_and_marks_providers_without_credentials() {
     ]);
     let catalogue = ProviderCatalogue::load(&env).unwrap();
     let demo = catalogue.get("demo").unwrap();
-    assert!(demo.credentials.is_some());
-    assert_eq!(demo.token_url.as_str(), "http://127.0.0.1:1234/token");
+    assert!(demo.is_configured());
+    assert_eq!(
+        static_endpoints(demo).token_url.as_str(),
+        "http://127.0.0.1:1234/token"
+    );
     let google = catalogue.get("google").unwrap();
-    assert!(google.credentials.is_none());
+    assert!(!google.is_configured());
     assert_eq!(
         google
             .authorization_params
@@ -30,51 +57,269 @@ fn embedded_catalogue_loads_and_marks_providers_without_credentials() {
         Some("offline")
     );
     let microsoft = catalogue.get("microsoft").unwrap();
-    assert!(microsoft.authorization_url.as_str().contains("/common/"));
-    assert!(microsoft.scopes.iter().any(|s| s == "offline_access"));
+    assert!(
+        static_endpoints(microsoft)
+            .authorization_url
+            .as_str()
+            .contains("/common/")
+    );
+    let ids: Vec<&str> = catalogue.all().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "demo",
+            "github",
+            "google",
+            "instagram",
+            "microsoft",
+            "oidc",
+            "reddit",
+            "slack",
+            "tiktok",
+            "zoom"
+        ]
+    );
+    // The generic OIDC entry without OIDC_ISSUER and credentials: listed, not usable.
+    let oidc = catalogue.get("oidc").unwrap();
+    assert!(
+        matches!(&oidc.endpoints, EndpointSource::Unavailable(why) if why.contains("OIDC_ISSUER"))
+    );
     assert!(catalogue.get("myspace").is_none());
     assert!(catalogue.get("../x").is_none());
 }
 
 #[test]
-fn a_malformed_entry_names_the_entry_and_field() {
-    let text = r#"
-        [acme]
-        display_name = "Acme"
-        authorization_url = "not a url"
-        token_url = "https://acme.example/token"
-        userinfo_url = "https://acme.example/me"
-        userinfo = { id = "/sub" }
-    "#;
-    let err = ProviderCatalogue::parse(text, &env_of(&[]))
-        .err()
-        .unwrap()
-        .to_string();
+fn credentials_without_the_variables_their_entry_needs_stop_start_up() {
+    let env = env_of(&[("OIDC_CLIENT_ID", "c"), ("OIDC_CLIENT_SECRET", "s")]);
+    let error = ProviderCatalogue::load(&env).err().unwrap().to_string();
     assert!(
-        err.contains("`acme`") && err.contains("authorization_url"),
-        "{err}"
+        error.contains("`oidc`") && error.contains("issuer") && error.contains("OIDC_ISSUER"),
+        "{error}"
     );
-    let plain_http = text.replace("not a url", "http://acme.example/auth");
-    let err = ProviderCatalogue::parse(&plain_http, &env_of(&[]))
+    let env = env_of(&[
+        ("OIDC_CLIENT_ID", "c"),
+        ("OIDC_CLIENT_SECRET", "s"),
+        ("OIDC_ISSUER", "https://login.example.com/"),
+    ]);
+    let catalogue = ProviderCatalogue::load(&env).unwrap();
+    match &catalogue.get("oidc").unwrap().endpoints {
+        EndpointSource::Discovery(discovery) => assert_eq!(
+            discovery.document_url.as_str(),
+            "https://login.example.com/.well-known/openid-configuration"
+        ),
+        _ => panic!("oidc must use discovery"),
+    }
+}
+
+#[test]
+fn malformed_entries_name_the_entry_and_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "authorization_url = \"https://acme.example/auth\"",
+            "authorization_url = \"not a url\"",
+            "authorization_url",
+        ),
+        (
+            "authorization_url = \"https://acme.example/auth\"",
+            "authorization_url = \"http://acme.example/auth\"",
+            "https",
+        ),
+        ("[acme]\n", "[acme]\ncolour = \"red\"\n", "colour"),
+        (
+            "[acme]\n",
+            "[acme]\ntoken_auth = \"digest\"\n",
+            "token_auth",
+        ),
+        ("[acme]\n", "[acme]\npkce = true\n", "pkce"),
+        ("id = \"/sub\"", "id = \"sub\"", "userinfo.id"),
+        (
+            "id = \"/sub\"",
+            "id = \"/sub\", method = \"PUT\"",
+            "userinfo.method",
+        ),
+        (
+            "[acme]\n",
+            "[acme]\nrefresh = \"long_lived\"\n",
+            "long_lived",
+        ),
+        (
+            "[acme]\n",
+            "[acme]\nrevocation = { style = \"carrier_pigeon\", url = \"https://a/r\" }\n",
+            "revocation.style",
+        ),
+        (
+            "[acme]\n",
+            "[acme]\ntoken_response = { code_path = \"authed_user\" }\n",
+            "token_response.code_path",
+        ),
+        (
+            "[acme]\n",
+            "[acme]\nscope_param = \"scope&x\"\n",
+            "scope_param",
+        ),
+        (
+            "[acme]\n",
+            "[acme]\nauthorization_url = \"${ACME_URL}/auth\"\n",
+            "authorization_url",
+        ),
+        (
+            "token_url = \"https://acme.example/token\"\n",
+            "",
+            "token_url",
+        ),
+    ];
+    for (from, to, field) in cases {
+        let text = ACME.replacen(from, to, 1);
+        // A duplicate key is a TOML error of its own; drop the original line where replaced.
+        let text = if to.starts_with("[acme]\nauthorization_url") {
+            text.replacen("authorization_url = \"https://acme.example/auth\"\n", "", 1)
+        } else {
+            text
+        };
+        let error = error_of(&text);
+        assert!(
+            error.contains("`acme`") && error.contains(field),
+            "want `acme` and {field} in: {error}"
+        );
+    }
+    assert!(ProviderCatalogue::parse(ACME, &env_of(&[])).is_ok());
+    // Without credentials, an entry whose variables are unset is listed, not usable.
+    let unset = ACME.replace("https://acme.example/token", "${ACME_URL}/token");
+    let catalogue = ProviderCatalogue::parse(&unset, &env_of(&[])).unwrap();
+    assert!(!catalogue.get("acme").unwrap().is_configured());
+}
+
+#[test]
+fn a_later_layer_replaces_an_entry_and_adds_others() {
+    let replacement = ACME.replace("Acme", "Acme (ours)");
+    let other = ACME.replace("[acme]", "[widgets]");
+    let catalogue = ProviderCatalogue::parse_layers(
+        &[("a", ACME), ("b", &replacement), ("c", &other)],
+        &env_of(&[]),
+    )
+    .unwrap();
+    assert_eq!(catalogue.get("acme").unwrap().display_name, "Acme (ours)");
+    assert!(catalogue.get("widgets").is_some());
+    let error = ProviderCatalogue::parse_layers(&[("mine.toml", "[x")], &env_of(&[]))
         .err()
         .unwrap()
         .to_string();
-    assert!(
-        err.contains("authorization_url") && err.contains("https"),
-        "{err}"
+    assert!(error.contains("mine.toml"), "{error}");
+}
+
+fn tokens(refresh: bool, issued_at: Option<i64>, expires_at: Option<i64>) -> TokenSet {
+    TokenSet {
+        access_token: SecretString::from("a"),
+        refresh_token: refresh.then(|| SecretString::from("r")),
+        token_type: "Bearer".into(),
+        expires_at,
+        issued_at,
+        scopes: Vec::new(),
+    }
+}
+
+#[test]
+fn refresh_models_decide_what_is_renewable_and_indexed() {
+    let catalogue = ProviderCatalogue::load(&env_of(&[])).unwrap();
+    let now = 1_800_000_000;
+    let google = catalogue.get("google").unwrap();
+    assert!(google.renews(&tokens(true, Some(now), Some(now + 3600))));
+    assert!(!google.renews(&tokens(false, Some(now), Some(now + 3600))));
+    assert!(!google.renews(&tokens(true, Some(now), None)));
+    assert_eq!(
+        google.renewal(&tokens(true, Some(now), Some(now + 10)), now),
+        Renewal::Possible
+    );
+    assert_eq!(
+        google.renewal(&tokens(false, Some(now), Some(now + 10)), now),
+        Renewal::NotPossible
     );
 
-    let unknown_field = "[acme]\ndisplay_name = \"A\"\nauthorization_url = \"https://a/\"\ntoken_url = \"https://a/\"\nuserinfo_url = \"https://a/\"\nuserinfo = { id = \"/sub\" }\ncolour = \"red\"\n";
-    let err = ProviderCatalogue::parse(unknown_field, &env_of(&[]))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(err.contains("`acme`") && err.contains("colour"), "{err}");
+    let github = catalogue.get("github").unwrap();
+    assert!(!github.renews(&tokens(true, Some(now), Some(now + 3600))));
+    assert_eq!(
+        github.renewal(&tokens(true, Some(now), Some(now + 10)), now),
+        Renewal::NotPossible
+    );
 
-    let unset = "[acme]\ndisplay_name = \"A\"\nauthorization_url = \"${ACME_URL}/auth\"\ntoken_url = \"https://a/\"\nuserinfo_url = \"https://a/\"\nuserinfo = { id = \"/sub\" }\n";
-    let err = ProviderCatalogue::parse(unset, &env_of(&[]))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(err.contains("ACME_URL"), "{err}");
+    // Instagram: renewable once 24 h old and not expired, with no refresh token at all.
+    let instagram = catalogue.get("instagram").unwrap();
+    let day = 86_400;
+    assert!(instagram.renews(&tokens(false, Some(now), Some(now + 60 * day))));
+    let young = tokens(false, Some(now - day + 60), Some(now + 59 * day));
+    let old = tokens(false, Some(now - day), Some(now + 59 * day));
+    let expired = tokens(false, Some(now - 61 * day), Some(now - 1));
+    assert_eq!(instagram.renewal(&young, now), Renewal::NotPossible);
+    assert_eq!(instagram.renewal(&old, now), Renewal::Possible);
+    assert_eq!(instagram.renewal(&expired, now), Renewal::NotPossible);
+}
+
+fn discovery_overrides(issuer: &str) -> EndpointOverrides {
+    EndpointOverrides {
+        issuer: Url::parse(issuer).unwrap(),
+        authorization_response_iss: None,
+        authorization_url: None,
+        token_url: None,
+        userinfo_url: None,
+        revocation: None,
+        pkce: None,
+        token_auth: None,
+    }
+}
+
+#[test]
+fn discovery_documents_fill_in_endpoints_and_server_facts() {
+    let document = serde_json::json!({
+        "issuer": "https://login.example.com",
+        "authorization_endpoint": "https://login.example.com/authorize",
+        "token_endpoint": "https://login.example.com/token",
+        "userinfo_endpoint": "https://login.example.com/userinfo",
+        "revocation_endpoint": "https://login.example.com/revoke",
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "authorization_response_iss_parameter_supported": true
+    });
+    let endpoints = Endpoints::from_discovery(
+        &discovery_overrides("https://login.example.com/"),
+        &document,
+    )
+    .unwrap();
+    assert_eq!(
+        endpoints.token_url.as_str(),
+        "https://login.example.com/token"
+    );
+    assert_eq!(endpoints.pkce, Pkce::Supported);
+    assert_eq!(endpoints.token_auth, TokenAuth::Post);
+    assert!(endpoints.authorization_response_iss);
+    let revocation = endpoints.revocation.unwrap();
+    assert_eq!(revocation.style, RevocationStyle::Rfc7009);
+
+    // RFC 8414 defaults: no methods listed → no PKCE, Basic; no iss; no revocation.
+    let mut bare = document.clone();
+    for key in [
+        "code_challenge_methods_supported",
+        "token_endpoint_auth_methods_supported",
+        "authorization_response_iss_parameter_supported",
+        "revocation_endpoint",
+    ] {
+        bare.as_object_mut().unwrap().remove(key);
+    }
+    let endpoints =
+        Endpoints::from_discovery(&discovery_overrides("https://login.example.com"), &bare)
+            .unwrap();
+    assert_eq!(endpoints.pkce, Pkce::Off);
+    assert_eq!(endpoints.token_auth, TokenAuth::Basic);
+    assert!(!endpoints.authorization_response_iss && endpoints.revocation.is_none());
+
+    // Discovery §4.3: a document for another issuer is refused.
+    let error =
+        Endpoints::from_discovery(&discovery_overrides("https://evil.example.com"), &document)
+            .unwrap_err();
+    assert!(error.contains("issuer"), "{error}");
+    let mut plain = document.clone();
+    plain["token_endpoint"] = "http://login.example.com/token".into();
+    assert!(
+        Endpoints::from_discovery(&discovery_overrides("https://login.example.com"), &plain)
+            .is_err()
+    );
 }

@@ -1,0 +1,613 @@
+//! Talking to providers: authorization URL, code exchange, refresh, userinfo and revocation, in
+//! each provider's dialect as its catalogue entry describes it, over one shared reqwest client
+//! (no redirects followed: a token endpoint that redirects is an error, not something to chase
+//! with credentials).
+//!
+//! The `oauth2` crate supplies PKCE. Its token client does not carry the token endpoint: its
+//! `StandardTokenResponse` needs a top-level token, a `token_type` and a numeric `expires_in`, and
+//! the catalogue's providers break each (Slack's `authed_user`, Instagram's `data[0]` without a
+//! type, string lifetimes, HTTP 200 errors), and it sends `client_id` where TikTok wants
+//! `client_key`. `wire.rs` reads answers wherever the entry says the token is.
+
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+use zeroize::Zeroizing;
+
+use crate::catalogue::{
+    ClientCredentials, EndpointSource, Endpoints, Provider, RefreshModel, RevocationStyle,
+    RevokedTokens, TokenAuth, TokenPlacement, UserinfoMethod,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider answered with an OAuth error (`invalid_grant`, `access_denied`…).
+    #[error("provider refused: {error}")]
+    Rejected { error: String },
+    #[error("provider unreachable or failing: {0}")]
+    Unavailable(String),
+    /// The provider answered 429 or 5xx: busy, try later (after `retry_after` when it said so).
+    #[error("provider answered {status}")]
+    Busy {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("unexpected provider response: {0}")]
+    BadResponse(String),
+    #[error("provider misconfigured: {0}")]
+    Config(String),
+}
+
+impl ProviderError {
+    /// Worth another attempt: unreachable, timed out, or busy.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Busy { .. })
+    }
+
+    /// How long the provider asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Busy { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The token set sealed in an integration's envelope. Serialized only into the sealed plaintext.
+pub struct TokenSet {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub token_type: String,
+    /// Epoch seconds; None for tokens that do not expire.
+    pub expires_at: Option<i64>,
+    /// When the provider issued them (epoch seconds); None in envelopes sealed before it was kept.
+    pub issued_at: Option<i64>,
+    pub scopes: Vec<String>,
+}
+
+/// The sealed plaintext's shape (format version 1 of the token envelope).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SealedTokenSet<T> {
+    access_token: T,
+    #[serde(default)]
+    refresh_token: Option<T>,
+    token_type: String,
+    #[serde(default)]
+    expires_at: Option<i64>,
+    #[serde(default)]
+    issued_at: Option<i64>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+impl TokenSet {
+    pub fn to_plaintext(&self) -> Zeroizing<Vec<u8>> {
+        let sealed = SealedTokenSet {
+            access_token: self.access_token.expose_secret(),
+            refresh_token: self.refresh_token.as_ref().map(|r| r.expose_secret()),
+            token_type: self.token_type.clone(),
+            expires_at: self.expires_at,
+            issued_at: self.issued_at,
+            scopes: self.scopes.clone(),
+        };
+        // Serializing plain strings and numbers cannot fail.
+        Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default())
+    }
+
+    pub fn from_plaintext(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let sealed: SealedTokenSet<String> = serde_json::from_slice(bytes)?;
+        Ok(Self {
+            access_token: SecretString::from(sealed.access_token),
+            refresh_token: sealed.refresh_token.map(SecretString::from),
+            token_type: sealed.token_type,
+            expires_at: sealed.expires_at,
+            issued_at: sealed.issued_at,
+            scopes: sealed.scopes,
+        })
+    }
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the authorization URL step hands back: the URL for the browser and the verifier to keep.
+pub struct AuthorizationStart {
+    pub url: Url,
+    pub pkce_verifier: Option<SecretString>,
+}
+
+/// The provider account behind a token, from its userinfo endpoint.
+#[derive(Debug, Clone)]
+pub struct ProviderAccount {
+    pub external_account_id: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+pub struct OAuthHttp {
+    http: reqwest::Client,
+}
+
+/// Provider calls give up after this long; part of why API responses stay within Lambda's timeout.
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// A provider's HTTP answer that was neither a transport failure nor 429/5xx.
+struct Answer {
+    status: reqwest::StatusCode,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Option<serde_json::Value> {
+        wire::answer_body(self.content_type.as_deref(), &self.body)
+    }
+}
+
+impl OAuthHttp {
+    /// The shared client (no redirects, bounded timeouts), for provider APIs beyond OAuth.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn new() -> Result<Self, ProviderError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(PROVIDER_TIMEOUT)
+            .connect_timeout(Duration::from_secs(3))
+            .user_agent(concat!("oauth-connector/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Config(e.to_string()))?;
+        Ok(Self { http })
+    }
+
+    /// The provider's endpoints: from its entry, or from its discovery document (fetched once
+    /// per container; a failed fetch is tried again by the next caller).
+    pub async fn endpoints(&self, provider: &Provider) -> Result<Arc<Endpoints>, ProviderError> {
+        match &provider.endpoints {
+            EndpointSource::Static(endpoints) => Ok(endpoints.clone()),
+            EndpointSource::Unavailable(why) => Err(ProviderError::Config(format!(
+                "{} is not configured: {why}",
+                provider.id
+            ))),
+            EndpointSource::Discovery(discovery) => discovery
+                .resolved
+                .get_or_try_init(|| async {
+                    let answer = self
+                        .send(provider, self.http.get(discovery.document_url.clone()))
+                        .await?;
+                    let document = answer
+                        .json()
+                        .filter(|_| answer.status.is_success())
+                        .ok_or_else(|| {
+                            ProviderError::Unavailable(format!(
+                                "discovery document answered {}",
+                                answer.status
+                            ))
+                        })?;
+                    let endpoints = Endpoints::from_discovery(&discovery.overrides, &document)
+                        .map_err(|why| ProviderError::Config(format!("discovery: {why}")))?;
+                    tracing::info!(provider = provider.id.as_str(), "discovery document read");
+                    Ok(Arc::new(endpoints))
+                })
+                .await
+                .cloned(),
+        }
+    }
+
+    fn credentials(provider: &Provider) -> Result<&ClientCredentials, ProviderError> {
+        provider.credentials.as_ref().ok_or_else(|| {
+            ProviderError::Config(format!("{} has no client credentials", provider.id))
+        })
+    }
+
+    /// Sends with the provider's own headers; 429/5xx become [`ProviderError::Busy`] with their
+    /// `Retry-After`, transport failures [`ProviderError::Unavailable`].
+    async fn send(
+        &self,
+        provider: &Provider,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Answer, ProviderError> {
+        let mut request = request
+            .build()
+            .map_err(|e| ProviderError::Config(without_url(e)))?;
+        // The entry's headers for every request (Reddit's User-Agent), unless this request
+        // set its own (a userinfo header is the more specific).
+        for (name, value) in header_map(&provider.http_headers) {
+            if let Some(name) = name
+                && !request.headers().contains_key(&name)
+            {
+                request.headers_mut().insert(name, value);
+            }
+        }
+        let response =
+            self.http.execute(request).await.map_err(|e| {
+                ProviderError::Unavailable(crate::http::error_chain(&e.without_url()))
+            })?;
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(ProviderError::Busy {
+                status: status.as_u16(),
+                retry_after: response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now())),
+            });
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::Unavailable(without_url(e)))?
+            .to_vec();
+        Ok(Answer {
+            status,
+            content_type,
+            body,
+        })
+    }
+
+    /// The authorization URL with our `state`, scopes, the provider's extra parameters and PKCE.
+    pub async fn authorization_url(
+        &self,
+        provider: &Provider,
+        redirect_uri: &str,
+        state: &str,
+        scopes: &[String],
+    ) -> Result<AuthorizationStart, ProviderError> {
+        let credentials = Self::credentials(provider)?;
+        let endpoints = self.endpoints(provider).await?;
+        let (url, pkce_verifier) = wire::authorization_url(
+            provider,
+            &endpoints,
+            &credentials.client_id,
+            redirect_uri,
+            state,
+            scopes,
+        );
+        Ok(AuthorizationStart { url, pkce_verifier })
+    }
+
+    /// One token endpoint request, its answer read at `path`.
+    async fn token_endpoint(
+        &self,
+        provider: &Provider,
+        grant: wire::Grant<'_>,
+        path: &str,
+        now: i64,
+    ) -> Result<TokenSet, ProviderError> {
+        let credentials = Self::credentials(provider)?;
+        let endpoints = self.endpoints(provider).await?;
+        let request = wire::token_request(provider, &endpoints, credentials, grant);
+        let mut builder = self
+            .http
+            .post(endpoints.token_url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&request.form);
+        if let Some(basic) = &request.basic_auth {
+            builder = builder.header(reqwest::header::AUTHORIZATION, basic);
+        }
+        let answer = self.send(provider, builder).await?;
+        self.read_token_answer(provider, &answer, path, now)
+    }
+
+    fn read_token_answer(
+        &self,
+        provider: &Provider,
+        answer: &Answer,
+        path: &str,
+        now: i64,
+    ) -> Result<TokenSet, ProviderError> {
+        let Some(body) = answer.json() else {
+            // Not an OAuth answer at all: typically an HTML page from a proxy.
+            return Err(ProviderError::Unavailable(format!(
+                "unreadable token answer (HTTP {})",
+                answer.status
+            )));
+        };
+        if !answer.status.is_success() {
+            return Err(ProviderError::Rejected {
+                error: wire::answer_error(provider, &body)
+                    .unwrap_or_else(|| format!("http_{}", answer.status.as_u16())),
+            });
+        }
+        wire::token_set(provider, &body, path, now)
+    }
+
+    /// Redeems the authorization code (RFC 6749 §4.1.3) and, for `long_lived` providers,
+    /// exchanges the short-lived token for the long-lived one straight away (Instagram's short
+    /// token lasts an hour and cannot be refreshed).
+    pub async fn exchange_code(
+        &self,
+        provider: &Provider,
+        redirect_uri: &str,
+        code: &str,
+        verifier: Option<&SecretString>,
+        now: i64,
+    ) -> Result<TokenSet, ProviderError> {
+        let grant = wire::Grant::Code {
+            code,
+            redirect_uri,
+            verifier,
+        };
+        let short = self
+            .token_endpoint(provider, grant, &provider.token_response.code_path, now)
+            .await?;
+        match (&provider.refresh, &provider.long_lived) {
+            (RefreshModel::LongLived, Some(long_lived)) => {
+                let credentials = Self::credentials(provider)?;
+                let request = self.http.get(long_lived.exchange_url.clone()).query(&[
+                    ("grant_type", long_lived.exchange_grant_type.as_str()),
+                    ("client_secret", credentials.client_secret.expose_secret()),
+                    ("access_token", short.access_token.expose_secret()),
+                ]);
+                let answer = self.send(provider, request).await?;
+                let mut long = self.read_token_answer(provider, &answer, "", now)?;
+                if long.scopes.is_empty() {
+                    long.scopes = short.scopes;
+                }
+                Ok(long)
+            }
+            _ => Ok(short),
+        }
+    }
+
+    /// New tokens for `current`, by the provider's refresh model: RFC 6749 §6 with the refresh
+    /// token, or a GET with the access token (`long_lived`). Callers check
+    /// [`Provider::renewal`] first. A response without a refresh token leaves `refresh_token`
+    /// None: the caller keeps the one it has.
+    pub async fn refresh(
+        &self,
+        provider: &Provider,
+        current: &TokenSet,
+        now: i64,
+    ) -> Result<TokenSet, ProviderError> {
+        match (&provider.refresh, &provider.long_lived) {
+            (RefreshModel::LongLived, Some(long_lived)) => {
+                let request = self.http.get(long_lived.refresh_url.clone()).query(&[
+                    ("grant_type", long_lived.refresh_grant_type.as_str()),
+                    ("access_token", current.access_token.expose_secret()),
+                ]);
+                let answer = self.send(provider, request).await?;
+                self.read_token_answer(provider, &answer, "", now)
+            }
+            (RefreshModel::None, _) => Err(ProviderError::Config(format!(
+                "{} tokens are not refreshable",
+                provider.id
+            ))),
+            _ => {
+                let refresh_token = current.refresh_token.as_ref().ok_or_else(|| {
+                    ProviderError::Config("no refresh token to refresh with".into())
+                })?;
+                let grant = wire::Grant::Refresh { refresh_token };
+                self.token_endpoint(provider, grant, &provider.token_response.refresh_path, now)
+                    .await
+            }
+        }
+    }
+
+    pub async fn fetch_account(
+        &self,
+        provider: &Provider,
+        access_token: &SecretString,
+    ) -> Result<ProviderAccount, ProviderError> {
+        let endpoints = self.endpoints(provider).await?;
+        let url = endpoints.userinfo_url.clone();
+        let userinfo = &provider.userinfo;
+        let mut request = match userinfo.method {
+            UserinfoMethod::Get => self.http.get(url),
+            UserinfoMethod::Post => self.http.post(url),
+        }
+        .header(reqwest::header::ACCEPT, "application/json");
+        request = match userinfo.token {
+            TokenPlacement::Bearer => request.bearer_auth(access_token.expose_secret()),
+            TokenPlacement::Query => {
+                request.query(&[("access_token", access_token.expose_secret())])
+            }
+        };
+        // Replacing ours (GitHub wants `Accept: application/vnd.github+json`).
+        request = request.headers(header_map(&userinfo.headers));
+        let answer = self.send(provider, request).await?;
+        let body = answer.json();
+        let error = body.as_ref().and_then(|b| wire::answer_error(provider, b));
+        if !answer.status.is_success() || error.is_some() {
+            return Err(ProviderError::Rejected {
+                error: error.unwrap_or_else(|| format!("userinfo answered {}", answer.status)),
+            });
+        }
+        let body = body.ok_or_else(|| ProviderError::BadResponse("userinfo is not JSON".into()))?;
+        account_from_userinfo(provider, &body)
+    }
+
+    /// Ends the grant at the provider, in its style. Ok(false) when it has no revocation.
+    pub async fn revoke(
+        &self,
+        provider: &Provider,
+        tokens: &TokenSet,
+    ) -> Result<bool, ProviderError> {
+        let endpoints = self.endpoints(provider).await?;
+        let Some(revocation) = &endpoints.revocation else {
+            return Ok(false);
+        };
+        let credentials = Self::credentials(provider)?;
+        let url = revocation
+            .url_for(&credentials.client_id)
+            .map_err(|e| ProviderError::Config(format!("revocation url: {e}")))?;
+        let access = tokens.access_token.expose_secret();
+        let basic = wire::basic_credentials(credentials);
+        match revocation.style {
+            RevocationStyle::Rfc7009 => {
+                // Both are tried even if the first fails; the first failure is reported.
+                let refresh_revoked = match (&revocation.tokens, &tokens.refresh_token) {
+                    (RevokedTokens::Both, Some(refresh)) => {
+                        let token = refresh.expose_secret();
+                        self.revoke_rfc7009(
+                            provider,
+                            &endpoints,
+                            &url,
+                            credentials,
+                            token,
+                            "refresh_token",
+                        )
+                        .await
+                    }
+                    _ => Ok(()),
+                };
+                let access_revoked = self
+                    .revoke_rfc7009(
+                        provider,
+                        &endpoints,
+                        &url,
+                        credentials,
+                        access,
+                        "access_token",
+                    )
+                    .await;
+                refresh_revoked.and(access_revoked)?;
+            }
+            RevocationStyle::TokenQuery => {
+                let request = self
+                    .http
+                    .post(url)
+                    .query(&[("token", access)])
+                    .header(reqwest::header::AUTHORIZATION, basic);
+                self.revocation_answer(provider, self.send(provider, request).await?)?;
+            }
+            RevocationStyle::Bearer => {
+                let request = self.http.post(url).bearer_auth(access);
+                self.revocation_answer(provider, self.send(provider, request).await?)?;
+            }
+            RevocationStyle::GrantDelete => {
+                let request = self
+                    .http
+                    .delete(url)
+                    .header(reqwest::header::AUTHORIZATION, basic)
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .json(&serde_json::json!({ "access_token": access }));
+                self.revocation_answer(provider, self.send(provider, request).await?)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// One RFC 7009 request. (The oauth2 crate's revocation refuses non-HTTPS URLs outright,
+    /// loopback included; the catalogue already refuses plain HTTP except on loopback.)
+    async fn revoke_rfc7009(
+        &self,
+        provider: &Provider,
+        endpoints: &Endpoints,
+        url: &Url,
+        credentials: &ClientCredentials,
+        token: &str,
+        hint: &str,
+    ) -> Result<(), ProviderError> {
+        let mut form = vec![("token", token), ("token_type_hint", hint)];
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        match endpoints.token_auth {
+            TokenAuth::Basic => {
+                request = request.header(
+                    reqwest::header::AUTHORIZATION,
+                    wire::basic_credentials(credentials),
+                );
+            }
+            TokenAuth::Post => {
+                form.push((provider.client_id_param.as_str(), &credentials.client_id));
+                form.push(("client_secret", credentials.client_secret.expose_secret()));
+            }
+        }
+        let answer = self.send(provider, request.form(&form)).await?;
+        self.revocation_answer(provider, answer)
+    }
+
+    fn revocation_answer(&self, provider: &Provider, answer: Answer) -> Result<(), ProviderError> {
+        let body = answer.json();
+        let error = body.as_ref().and_then(|b| wire::answer_error(provider, b));
+        // RFC 7009 §2.2: an already invalid token is not a failure; nor is a grant already gone.
+        let gone = |e: &str| matches!(e, "invalid_token" | "invalid_grant" | "token_revoked");
+        match error {
+            Some(e) if gone(&e) => Ok(()),
+            Some(error) => Err(ProviderError::Rejected { error }),
+            None if answer.status.is_success()
+                || answer.status == reqwest::StatusCode::NOT_FOUND =>
+            {
+                Ok(())
+            }
+            None => Err(ProviderError::Rejected {
+                error: format!("revocation answered {}", answer.status),
+            }),
+        }
+    }
+}
+
+pub fn account_from_userinfo(
+    provider: &Provider,
+    body: &serde_json::Value,
+) -> Result<ProviderAccount, ProviderError> {
+    let text = |pointer: &str| -> Option<String> {
+        match body.pointer(pointer)? {
+            serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let external_account_id = text(&provider.userinfo.id).ok_or_else(|| {
+        ProviderError::BadResponse(format!(
+            "userinfo has no account id at {}",
+            provider.userinfo.id
+        ))
+    })?;
+    Ok(ProviderAccount {
+        external_account_id,
+        email: provider.userinfo.email.as_deref().and_then(text),
+        display_name: provider.userinfo.name.as_deref().and_then(text),
+    })
+}
+
+/// Headers from the catalogue (names and values checked when it was loaded).
+fn header_map(headers: &[(String, String)]) -> reqwest::header::HeaderMap {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+            reqwest::header::HeaderValue::from_str(value),
+        ) {
+            map.insert(name, value);
+        }
+    }
+    map
+}
+
+/// reqwest errors print the URL; ours may carry a token in the query (Instagram), so never.
+fn without_url(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
+
+/// RFC 9110 §10.2.3: `Retry-After` is delay-seconds or an HTTP-date.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}

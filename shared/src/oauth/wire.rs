@@ -1,0 +1,245 @@
+//! The mechanisms catalogue entries select, as pure functions over requests and answers: the
+//! authorization URL, the token request's form and client authentication, and reading a token
+//! endpoint's answer wherever the provider puts the token. Unit-tested in tests/oauth_wire.rs.
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::{ProviderError, TokenSet};
+use crate::catalogue::{ClientCredentials, Endpoints, Provider, TokenAuth};
+
+/// The authorization request (RFC 6749 §4.1.1) in the provider's dialect: its client id
+/// parameter name, scope parameter and separator, extra parameters, and PKCE S256 (RFC 7636)
+/// unless the provider has it off. Returns the URL and the PKCE verifier to keep.
+pub fn authorization_url(
+    provider: &Provider,
+    endpoints: &Endpoints,
+    client_id: &str,
+    redirect_uri: &str,
+    state: &str,
+    scopes: &[String],
+) -> (Url, Option<SecretString>) {
+    let mut url = endpoints.authorization_url.clone();
+    let mut verifier = None;
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair(&provider.client_id_param, client_id)
+            .append_pair("redirect_uri", redirect_uri);
+        if !scopes.is_empty() {
+            query.append_pair(&provider.scope_param, &provider.scope_value(scopes));
+        }
+        query.append_pair("state", state);
+        if endpoints.pkce.sent() {
+            let (challenge, pkce_verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+            query
+                .append_pair("code_challenge", challenge.as_str())
+                .append_pair("code_challenge_method", challenge.method().as_str());
+            verifier = Some(SecretString::from(pkce_verifier.secret().clone()));
+        }
+        for (name, value) in &provider.authorization_params {
+            query.append_pair(name, value);
+        }
+    }
+    (url, verifier)
+}
+
+/// What a token request asks for.
+pub enum Grant<'a> {
+    Code {
+        code: &'a str,
+        redirect_uri: &'a str,
+        verifier: Option<&'a SecretString>,
+    },
+    Refresh {
+        refresh_token: &'a SecretString,
+    },
+}
+
+/// The token request's form and, for Basic, the Authorization header value.
+pub struct TokenRequest {
+    pub form: Vec<(String, String)>,
+    pub basic_auth: Option<String>,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.form.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("TokenRequest")
+            .field("form", &names)
+            .field("basic_auth", &self.basic_auth.is_some())
+            .finish()
+    }
+}
+
+pub fn token_request(
+    provider: &Provider,
+    endpoints: &Endpoints,
+    credentials: &ClientCredentials,
+    grant: Grant<'_>,
+) -> TokenRequest {
+    let mut form: Vec<(String, String)> = Vec::new();
+    let mut push = |k: &str, v: &str| form.push((k.to_string(), v.to_string()));
+    match grant {
+        Grant::Code {
+            code,
+            redirect_uri,
+            verifier,
+        } => {
+            push("grant_type", "authorization_code");
+            push("code", code);
+            push("redirect_uri", redirect_uri);
+            if let Some(v) = verifier {
+                push("code_verifier", v.expose_secret());
+            }
+        }
+        Grant::Refresh { refresh_token } => {
+            push("grant_type", "refresh_token");
+            push("refresh_token", refresh_token.expose_secret());
+        }
+    }
+    let basic_auth = match endpoints.token_auth {
+        TokenAuth::Basic => Some(basic_credentials(credentials)),
+        TokenAuth::Post => {
+            push(&provider.client_id_param, &credentials.client_id);
+            push("client_secret", credentials.client_secret.expose_secret());
+            None
+        }
+    };
+    TokenRequest { form, basic_auth }
+}
+
+/// RFC 6749 §2.3.1: id and secret are form-encoded, then joined and Base64-encoded.
+pub fn basic_credentials(credentials: &ClientCredentials) -> String {
+    use base64::Engine;
+    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let pair = format!(
+        "{}:{}",
+        encode(&credentials.client_id),
+        encode(credentials.client_secret.expose_secret())
+    );
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+/// A provider's answer as JSON: JSON, or a form-encoded body (GitHub's default answer) read as
+/// an object of strings.
+pub fn answer_body(content_type: Option<&str>, body: &[u8]) -> Option<serde_json::Value> {
+    let form = content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if !form && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        return Some(value);
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    if text.trim_start().starts_with('<') || !text.contains('=') {
+        return None;
+    }
+    let object: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+        .collect();
+    Some(serde_json::Value::Object(object))
+}
+
+/// The error an answer carries, whatever its HTTP status: RFC 6749 §5.2 `error` (GitHub and
+/// Reddit send some with HTTP 200), Slack's `ok: false`, or Meta's `error_type` / `error`
+/// object. Only the code, cut short: descriptions are free text from the provider.
+pub fn answer_error(provider: &Provider, body: &serde_json::Value) -> Option<String> {
+    let short = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .take(64)
+            .collect()
+    };
+    if let Some(field) = &provider.ok_field
+        && body.get(field).and_then(|v| v.as_bool()) == Some(false)
+    {
+        let code = body
+            .get("error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("ok_false");
+        return Some(short(code));
+    }
+    match body.get("error") {
+        Some(serde_json::Value::String(code)) if !code.is_empty() => return Some(short(code)),
+        Some(serde_json::Value::Object(object)) => {
+            // Graph-style {"error": {"type", "code", "message"}}.
+            let code = object
+                .get("type")
+                .and_then(|v| v.as_str())
+                .map(short)
+                .or_else(|| object.get("code").map(|c| short(&c.to_string())))
+                .unwrap_or_else(|| "error".into());
+            // TikTok answers every call with {"error": {"code": "ok"}}.
+            if code != "ok" {
+                return Some(code);
+            }
+        }
+        _ => {}
+    }
+    body.get("error_type").and_then(|v| v.as_str()).map(short)
+}
+
+/// The token set in a token endpoint's answer, at `path` (a JSON pointer; "" for the top level).
+pub fn token_set(
+    provider: &Provider,
+    body: &serde_json::Value,
+    path: &str,
+    now: i64,
+) -> Result<TokenSet, ProviderError> {
+    if let Some(error) = answer_error(provider, body) {
+        return Err(ProviderError::Rejected { error });
+    }
+    let at = body.pointer(path).ok_or_else(|| {
+        ProviderError::BadResponse(format!("token answer has nothing at `{path}`"))
+    })?;
+    let text = |name: &str| {
+        at.get(name)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    let access_token = text("access_token").ok_or_else(|| {
+        ProviderError::BadResponse(format!("token answer has no access_token at `{path}`"))
+    })?;
+    let shape = &provider.token_response;
+    let lifetime = match at.get("expires_in") {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        // Some providers send it as a string ("3600").
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|v| v.is_finite() && *v > 0.0)
+    .map(|v| shape.expires_in_unit.to_seconds(v))
+    .or(shape.default_expires_in);
+    let scopes = match at.get("scope") {
+        Some(serde_json::Value::String(s)) => split_scopes(s),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(TokenSet {
+        access_token: SecretString::from(access_token.to_string()),
+        refresh_token: text("refresh_token").map(|r| SecretString::from(r.to_string())),
+        token_type: "Bearer".into(),
+        expires_at: lifetime.map(|secs| now + secs),
+        issued_at: Some(now),
+        scopes,
+    })
+}
+
+/// Scope lists come space- or comma-separated (RFC 6749 §3.3; Slack, TikTok and GitHub echo
+/// them with commas).
+pub fn split_scopes(value: &str) -> Vec<String> {
+    value
+        .split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "../tests/oauth_wire.rs"]
+mod tests;

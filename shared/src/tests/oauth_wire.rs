@@ -1,0 +1,274 @@
+use secrecy::{ExposeSecret, SecretString};
+
+use super::*;
+use crate::catalogue::{EndpointSource, ProviderCatalogue};
+
+fn catalogue() -> ProviderCatalogue {
+    let env = |name: &str| -> Option<String> {
+        let id = name.split('_').next()?.to_ascii_lowercase();
+        // (`oidc` with credentials would need OIDC_ISSUER too.)
+        if id == "oidc" {
+            return None;
+        }
+        if name.ends_with("_CLIENT_ID") {
+            Some(format!("{id}-id"))
+        } else if name.ends_with("_CLIENT_SECRET") {
+            Some(format!("{id} secret&+"))
+        } else {
+            None
+        }
+    };
+    ProviderCatalogue::load(&env).unwrap()
+}
+
+fn endpoints(p: &Provider) -> &Endpoints {
+    match &p.endpoints {
+        EndpointSource::Static(e) => e,
+        _ => panic!("static endpoints"),
+    }
+}
+
+fn query(url: &Url) -> std::collections::BTreeMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+#[test]
+fn authorization_urls_speak_each_providers_dialect() {
+    let catalogue = catalogue();
+    let tiktok = catalogue.get("tiktok").unwrap();
+    let scopes = tiktok.scopes.clone();
+    let (url, verifier) = authorization_url(
+        tiktok,
+        endpoints(tiktok),
+        "tiktok-id",
+        "https://api/cb",
+        "st",
+        &scopes,
+    );
+    let q = query(&url);
+    assert_eq!(q["client_key"], "tiktok-id");
+    assert!(!q.contains_key("client_id") && !q.contains_key("code_challenge"));
+    assert_eq!(q["scope"], "user.info.basic,user.info.profile");
+    assert!(verifier.is_none());
+
+    let slack = catalogue.get("slack").unwrap();
+    let (url, _) = authorization_url(
+        slack,
+        endpoints(slack),
+        "id",
+        "https://api/cb",
+        "st",
+        &slack.scopes,
+    );
+    let q = query(&url);
+    assert_eq!(q["user_scope"], "users:read");
+    assert!(!q.contains_key("scope"));
+
+    let google = catalogue.get("google").unwrap();
+    let (url, verifier) = authorization_url(
+        google,
+        endpoints(google),
+        "id",
+        "https://api/cb",
+        "st",
+        &google.scopes,
+    );
+    let q = query(&url);
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["access_type"], "offline");
+    assert!(q["scope"].contains("openid email"));
+    // RFC 7636 §4.2: challenge = BASE64URL(SHA256(verifier)).
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(verifier.unwrap().expose_secret().as_bytes());
+    assert_eq!(
+        q["code_challenge"],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    );
+}
+
+#[test]
+fn token_requests_authenticate_the_way_the_provider_expects() {
+    let catalogue = catalogue();
+    let refresh = SecretString::from("rt");
+    let tiktok = catalogue.get("tiktok").unwrap();
+    let request = token_request(
+        tiktok,
+        endpoints(tiktok),
+        tiktok.credentials.as_ref().unwrap(),
+        Grant::Refresh {
+            refresh_token: &refresh,
+        },
+    );
+    let form: std::collections::BTreeMap<_, _> = request.form.iter().cloned().collect();
+    assert_eq!(form["client_key"], "tiktok-id");
+    assert_eq!(form["grant_type"], "refresh_token");
+    assert!(!form.contains_key("client_id") && request.basic_auth.is_none());
+
+    let reddit = catalogue.get("reddit").unwrap();
+    let request = token_request(
+        reddit,
+        endpoints(reddit),
+        reddit.credentials.as_ref().unwrap(),
+        Grant::Code {
+            code: "c",
+            redirect_uri: "https://api/cb",
+            verifier: None,
+        },
+    );
+    assert!(
+        !request
+            .form
+            .iter()
+            .any(|(k, _)| k == "client_secret" || k == "code_verifier")
+    );
+    // RFC 6749 §2.3.1: form-encoded before Base64 ("reddit secret&+" → "reddit+secret%26%2B").
+    use base64::Engine;
+    let basic = request.basic_auth.unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.strip_prefix("Basic ").unwrap())
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(decoded).unwrap(),
+        "reddit-id:reddit+secret%26%2B"
+    );
+}
+
+#[test]
+fn tokens_are_read_wherever_the_provider_puts_them() {
+    let catalogue = catalogue();
+    let now = 1_000;
+    let slack = catalogue.get("slack").unwrap();
+    let answer = serde_json::json!({"ok": true, "access_token": "xoxb-bot", "authed_user": {"access_token": "xoxp-user", "refresh_token": "xoxe-1", "expires_in": 43200, "scope": "users:read,users:read.email"}});
+    let tokens = token_set(slack, &answer, &slack.token_response.code_path, now).unwrap();
+    assert_eq!(tokens.access_token.expose_secret(), "xoxp-user");
+    assert_eq!(tokens.expires_at, Some(now + 43200));
+    assert_eq!(tokens.scopes, ["users:read", "users:read.email"]);
+    let refused = serde_json::json!({"ok": false, "error": "invalid_code"});
+    assert!(matches!(
+        token_set(slack, &refused, "/authed_user", now),
+        Err(ProviderError::Rejected { error }) if error == "invalid_code"
+    ));
+
+    let instagram = catalogue.get("instagram").unwrap();
+    let answer = serde_json::json!({"data": [{"access_token": "IG-short", "user_id": "1", "permissions": "instagram_business_basic"}]});
+    let tokens = token_set(instagram, &answer, "/data/0", now).unwrap();
+    assert_eq!(tokens.access_token.expose_secret(), "IG-short");
+    assert_eq!(tokens.expires_at, None);
+    let meta_error = serde_json::json!({"error_type": "OAuthException", "code": 400, "error_message": "Matching code was not found"});
+    assert!(matches!(
+        token_set(instagram, &meta_error, "/data/0", now),
+        Err(ProviderError::Rejected { error }) if error == "OAuthException"
+    ));
+
+    // GitHub: errors with HTTP 200, and a form-encoded answer when JSON was not negotiated.
+    let github = catalogue.get("github").unwrap();
+    let error = serde_json::json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."});
+    assert!(matches!(
+        token_set(github, &error, "", now),
+        Err(ProviderError::Rejected { error }) if error == "bad_verification_code"
+    ));
+    let form = answer_body(
+        Some("application/x-www-form-urlencoded; charset=utf-8"),
+        b"access_token=gho_x&scope=repo%2Cgist&token_type=bearer",
+    )
+    .unwrap();
+    let tokens = token_set(github, &form, "", now).unwrap();
+    assert_eq!(tokens.access_token.expose_secret(), "gho_x");
+    assert_eq!(tokens.scopes, ["repo", "gist"]);
+    assert_eq!(tokens.expires_at, None);
+    assert!(answer_body(Some("text/html"), b"<html>502</html>").is_none());
+}
+
+#[test]
+fn lifetimes_come_as_numbers_strings_other_units_or_not_at_all() {
+    let text = |shape: &str| {
+        format!(
+            "[acme]\ndisplay_name = \"A\"\nauthorization_url = \"https://a.example/a\"\ntoken_url = \"https://a.example/t\"\nuserinfo = {{ url = \"https://a.example/me\", id = \"/id\" }}\n{shape}"
+        )
+    };
+    let env = |_: &str| None;
+    let now = 1_000;
+    let read = |shape: &str, answer: serde_json::Value| {
+        let catalogue = ProviderCatalogue::parse(&text(shape), &env).unwrap();
+        let acme = catalogue.get("acme").unwrap();
+        token_set(acme, &answer, "", now).unwrap().expires_at
+    };
+    assert_eq!(
+        read(
+            "",
+            serde_json::json!({"access_token": "a", "expires_in": 3600})
+        ),
+        Some(4600)
+    );
+    assert_eq!(
+        read(
+            "",
+            serde_json::json!({"access_token": "a", "expires_in": "3600"})
+        ),
+        Some(4600)
+    );
+    assert_eq!(
+        read(
+            "",
+            serde_json::json!({"access_token": "a", "expires_in": 3599.9})
+        ),
+        Some(4599)
+    );
+    assert_eq!(read("", serde_json::json!({"access_token": "a"})), None);
+    assert_eq!(
+        read(
+            "",
+            serde_json::json!({"access_token": "a", "expires_in": "soon"})
+        ),
+        None
+    );
+    assert_eq!(
+        read(
+            "token_response = { expires_in_unit = \"milliseconds\" }",
+            serde_json::json!({"access_token": "a", "expires_in": 3_600_000})
+        ),
+        Some(4600)
+    );
+    assert_eq!(
+        read(
+            "token_response = { expires_in_unit = \"minutes\" }",
+            serde_json::json!({"access_token": "a", "expires_in": "60"})
+        ),
+        Some(4600)
+    );
+    assert_eq!(
+        read(
+            "token_response = { default_expires_in = 3600 }",
+            serde_json::json!({"access_token": "a"})
+        ),
+        Some(4600)
+    );
+}
+
+#[test]
+fn provider_errors_are_found_in_every_envelope_but_tiktoks_ok() {
+    let catalogue = catalogue();
+    let tiktok = catalogue.get("tiktok").unwrap();
+    let fine = serde_json::json!({"data": {"user": {"open_id": "o"}}, "error": {"code": "ok", "message": "", "log_id": "x"}});
+    assert_eq!(answer_error(tiktok, &fine), None);
+    let bad =
+        serde_json::json!({"data": {}, "error": {"code": "access_token_invalid", "message": "…"}});
+    assert_eq!(
+        answer_error(tiktok, &bad).as_deref(),
+        Some("access_token_invalid")
+    );
+    let graph =
+        serde_json::json!({"error": {"message": "x", "type": "OAuthException", "code": 190}});
+    assert_eq!(
+        answer_error(tiktok, &graph).as_deref(),
+        Some("OAuthException")
+    );
+    // Free text never passes through: only a short code.
+    let noisy = serde_json::json!({"error": "bad code <script> with spaces and a token xoxp-123"});
+    let code = answer_error(tiktok, &noisy).unwrap();
+    assert!(
+        !code.contains(' ') && !code.contains('<') && code.len() <= 64,
+        "{code}"
+    );
+}
