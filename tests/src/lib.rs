@@ -6,6 +6,8 @@ pub mod browser;
 pub mod fault_proxy;
 pub mod lifecycle;
 pub mod logs;
+pub mod provider_fake;
+pub mod recording;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -58,7 +60,11 @@ pub async fn stack() -> &'static Stack {
                 port: devstack::free_port().expect("free port"), // allow-panic
                 client_id: CLIENT_ID.into(),
                 client_secret: CLIENT_SECRET.into(),
-                redirect_uris: vec![format!("{API_BASE}/providers/demo/callback")],
+                // `oidc` is the same server found by discovery (tests/api/providers.rs).
+                redirect_uris: vec![
+                    format!("{API_BASE}/providers/demo/callback"),
+                    format!("{API_BASE}/providers/oidc/callback"),
+                ],
                 access_token_ttl_secs: 3600,
             })
             .await
@@ -161,6 +167,10 @@ pub struct Options {
     pub sync_queue: Option<(u32, u32)>,
     pub sync_tuning: Option<shared::sync::SyncTuning>,
     pub refresh_tuning: Option<RefreshTuning>,
+    /// The provider catalogue's text (the embedded one when None).
+    pub catalogue: Option<String>,
+    /// More environment for the app (provider credentials, catalogue variables).
+    pub env: Vec<(String, String)>,
 }
 
 /// Quick sync retries for tests: the same rules, shorter waits.
@@ -255,9 +265,20 @@ impl TestApp {
         if let Some(q) = &sync_queues {
             env_map.insert("SYNC_QUEUE_URL", q.queue_url.clone());
         }
-        let env = |k: &str| env_map.get(k).cloned();
+        let env = |k: &str| {
+            options
+                .env
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+                .or_else(|| env_map.get(k).cloned())
+        };
         let settings = Settings::from_env(&env).expect("settings"); // allow-panic
-        let catalogue = ProviderCatalogue::load(&env).expect("catalogue"); // allow-panic
+        let catalogue = match &options.catalogue {
+            Some(text) => ProviderCatalogue::parse(text, &env),
+            None => ProviderCatalogue::load(&env),
+        }
+        .expect("catalogue"); // allow-panic
         let dynamodb = aws_sdk_dynamodb::Client::new(&stack.aws);
         let sqs = aws_sdk_sqs::Client::new(&stack.aws);
         let store = options.store_proxy.then(|| {

@@ -186,3 +186,38 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
         );
     }
 }
+
+/// The same for every catalogue entry's contract (tests/providers/*.toml): none of the tokens the
+/// provider hands out, nor the client secret or the code, in any log line, whatever the
+/// provider's dialect (Instagram's tokens travel in query strings).
+#[tokio::test]
+async fn no_provider_secret_reaches_any_log_line_in_any_contract() {
+    use integration_tests::recording::{Placeholders, Recording, replay};
+    for id in [
+        "google",
+        "microsoft",
+        "slack",
+        "zoom",
+        "github",
+        "reddit",
+        "tiktok",
+        "instagram",
+    ] {
+        let logs = CapturedLogs::default();
+        logs.capture(replay(id)).await;
+        let text = logs.text();
+        assert!(
+            text.contains("integration connected"),
+            "{id}: no logs captured"
+        );
+        let values = Placeholders::for_provider(id);
+        let tokens = Recording::load(id).tokens();
+        assert!(!tokens.is_empty(), "{id}: no tokens in the recording");
+        for secret in tokens.iter().chain([&values.client_secret, &values.code]) {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{id}: `{secret}` is in the logs"
+            );
+        }
+    }
+}

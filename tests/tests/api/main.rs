@@ -11,6 +11,7 @@ mod input;
 mod isolation;
 mod lifecycle;
 mod logs;
+mod providers;
 mod redirects;
 mod scheduler;
 mod state;
