@@ -47,7 +47,11 @@ async fn main() -> anyhow::Result<()> {
         port: oauth_port,
         client_id: client_id.clone(),
         client_secret: client_secret.clone(),
-        redirect_uris: vec![format!("{base_url}/providers/demo/callback")],
+        // The same server is also the generic `oidc` entry, found through its discovery document.
+        redirect_uris: vec![
+            format!("{base_url}/providers/demo/callback"),
+            format!("{base_url}/providers/oidc/callback"),
+        ],
         // Short lifetimes show the refresh loop at work: DEV_ACCESS_TOKEN_TTL=90 REFRESH_MARGIN_SECONDS=60.
         access_token_ttl_secs: u64::from(u16_var("DEV_ACCESS_TOKEN_TTL", 3600)?),
     })
@@ -66,8 +70,11 @@ async fn main() -> anyhow::Result<()> {
             format!("http://localhost:3000,{base_url}"),
         ),
         ("DEMO_OAUTH_URL", oauth_url.clone()),
-        ("DEMO_CLIENT_ID", client_id),
-        ("DEMO_CLIENT_SECRET", client_secret),
+        ("DEMO_CLIENT_ID", client_id.clone()),
+        ("DEMO_CLIENT_SECRET", client_secret.clone()),
+        ("OIDC_ISSUER", oauth_url.clone()),
+        ("OIDC_CLIENT_ID", client_id),
+        ("OIDC_CLIENT_SECRET", client_secret),
         ("REFRESH_QUEUE_URL", queues.queue_url.clone()),
         ("SYNC_QUEUE_URL", sync_queues.queue_url.clone()),
     ]);
