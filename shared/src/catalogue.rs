@@ -97,6 +97,8 @@ struct RawLongLived {
     refresh_grant_type: String,
     #[serde(default)]
     refresh_after_secs: i64,
+    #[serde(default)]
+    renew_before_secs: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,25 +202,57 @@ pub struct LongLived {
     pub refresh_grant_type: String,
     /// A token younger than this is not renewable yet (Instagram: 24 h).
     pub refresh_after_secs: i64,
+    /// Renewal is due this long before expiry: an expired long-lived token cannot be renewed,
+    /// so the window must outlast an outage, not just the scheduler's margin.
+    pub renew_before_secs: i64,
 }
 
 /// Where the token sits in a token endpoint's answer, and how its lifetime is given.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenResponseShape {
-    /// JSON pointer to the object holding `access_token` in the code exchange's answer ("" is
-    /// the top level; Slack's user token: `/authed_user`; Instagram: `/data/0`).
-    #[serde(default)]
-    pub code_path: String,
+    /// JSON pointer(s) to the object holding `access_token` in the code exchange's answer, tried
+    /// in order ("" is the top level; Slack's user token: `/authed_user`; Instagram documents
+    /// `/data/0` and older clients read the top level). A string or an array of strings.
+    #[serde(default = "top_level", deserialize_with = "one_or_many")]
+    pub code_path: Vec<String>,
     /// The same for a refresh's answer.
-    #[serde(default)]
-    pub refresh_path: String,
+    #[serde(default = "top_level", deserialize_with = "one_or_many")]
+    pub refresh_path: Vec<String>,
     /// The unit of `expires_in`.
     #[serde(default)]
     pub expires_in_unit: ExpiresInUnit,
     /// Lifetime in seconds when the answer has no `expires_in`; none: such tokens do not expire.
     #[serde(default)]
     pub default_expires_in: Option<i64>,
+}
+
+impl Default for TokenResponseShape {
+    fn default() -> Self {
+        Self {
+            code_path: top_level(),
+            refresh_path: top_level(),
+            expires_in_unit: ExpiresInUnit::default(),
+            default_expires_in: None,
+        }
+    }
+}
+
+fn top_level() -> Vec<String> {
+    vec![String::new()]
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -405,14 +439,32 @@ impl Provider {
 
     /// Tokens the refresh index should track: they expire and this provider can renew them.
     pub fn renews(&self, tokens: &TokenSet) -> bool {
-        if tokens.expires_at.is_none() {
-            return false;
+        tokens.expires_at.is_some()
+            && match self.refresh {
+                RefreshModel::Standard | RefreshModel::Rotating => tokens.refresh_token.is_some(),
+                RefreshModel::LongLived => true,
+                RefreshModel::None => false,
+            }
+    }
+
+    /// How long before expiry renewal is due (0 but for `long_lived`'s `renew_before_secs`).
+    pub fn renew_lead_secs(&self) -> i64 {
+        match (&self.refresh, &self.long_lived) {
+            (RefreshModel::LongLived, Some(l)) => l.renew_before_secs,
+            _ => 0,
         }
-        match self.refresh {
-            RefreshModel::Standard | RefreshModel::Rotating => tokens.refresh_token.is_some(),
-            RefreshModel::LongLived => true,
-            RefreshModel::None => false,
-        }
+    }
+
+    /// When the refresh index offers these tokens for renewal; None for tokens it never should.
+    pub fn refresh_at(&self, tokens: &TokenSet) -> Option<i64> {
+        let expires_at = tokens.expires_at.filter(|_| self.renews(tokens))?;
+        let due = expires_at - self.renew_lead_secs();
+        // Not before it may be renewed at all (Instagram's 24 h).
+        let earliest = match (&self.long_lived, tokens.issued_at) {
+            (Some(l), Some(issued)) => issued + l.refresh_after_secs,
+            _ => due,
+        };
+        Some(due.max(earliest).min(expires_at))
     }
 
     pub fn renewal(&self, tokens: &TokenSet, now: i64) -> Renewal {
@@ -649,16 +701,22 @@ fn resolve(id: ProviderId, raw: RawEntry, env: Env<'_>) -> Result<Provider, Cata
         ("userinfo.id", Some(&raw.userinfo.id)),
         ("userinfo.email", raw.userinfo.email.as_ref()),
         ("userinfo.name", raw.userinfo.name.as_ref()),
-        (
-            "token_response.code_path",
-            Some(&raw.token_response.code_path),
-        ),
-        (
-            "token_response.refresh_path",
-            Some(&raw.token_response.refresh_path),
-        ),
     ] {
         if let Some(p) = pointer {
+            check.pointer(field, p)?;
+        }
+    }
+    for (field, pointers) in [
+        ("token_response.code_path", &raw.token_response.code_path),
+        (
+            "token_response.refresh_path",
+            &raw.token_response.refresh_path,
+        ),
+    ] {
+        if pointers.is_empty() {
+            return Err(check.field(field, "needs at least one pointer"));
+        }
+        for p in pointers {
             check.pointer(field, p)?;
         }
     }
@@ -745,6 +803,7 @@ fn resolved_parts(raw: &RawEntry, check: &Checker<'_>) -> Result<ResolvedParts, 
                 refresh_url: check.url("long_lived.refresh_url", &l.refresh_url)?,
                 refresh_grant_type: l.refresh_grant_type.clone(),
                 refresh_after_secs: l.refresh_after_secs.max(0),
+                renew_before_secs: l.renew_before_secs.max(0),
             }),
             None => None,
         },
@@ -892,15 +951,20 @@ impl Endpoints {
         document: &serde_json::Value,
     ) -> Result<Self, String> {
         let text = |name: &str| document.get(name).and_then(|v| v.as_str());
+        let is_loopback =
+            |u: &Url| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        // A remote document must not send our client secret to this machine (Lambda's Runtime
+        // API listens on loopback): endpoints there only when the issuer itself is local.
+        let local_issuer = is_loopback(&overrides.issuer);
         let url = |name: &str| -> Result<Option<Url>, String> {
             match text(name) {
                 None => Ok(None),
                 Some(v) => {
                     let u = Url::parse(v).map_err(|e| format!("`{name}`: {e}"))?;
-                    let loopback =
-                        matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-                    if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
-                        return Err(format!("`{name}` must be https"));
+                    let local_http = u.scheme() == "http" && is_loopback(&u) && local_issuer;
+                    if !(u.scheme() == "https" && (local_issuer || !is_loopback(&u))) && !local_http
+                    {
+                        return Err(format!("`{name}` must be https, and not on loopback"));
                     }
                     Ok(Some(u))
                 }
@@ -919,14 +983,17 @@ impl Endpoints {
                 .and_then(|v| v.as_array())
                 .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
         };
-        // RFC 8414 §2: PKCE only when the server lists S256; basic when it lists no methods.
+        // PKCE S256 unless the server lists methods without it. RFC 8414 reads an absent list
+        // as "no PKCE", but servers that do PKCE leave it out (Entra ID), and RFC 6749 §3.1
+        // has the others ignore the unknown parameters; a list without S256 is a clear no.
         let pkce =
             overrides
                 .pkce
                 .unwrap_or_else(|| match strings("code_challenge_methods_supported") {
-                    Some(m) if m.contains(&"S256") => Pkce::Supported,
-                    _ => Pkce::Off,
+                    Some(m) if !m.contains(&"S256") => Pkce::Off,
+                    _ => Pkce::Supported,
                 });
+        // Basic unless the server lists post without it (an absent list means Basic, RFC 8414 §2).
         let token_auth = overrides.token_auth.unwrap_or_else(|| {
             match strings("token_endpoint_auth_methods_supported") {
                 Some(m)

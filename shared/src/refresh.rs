@@ -42,11 +42,12 @@ pub enum RefreshPolicy {
 }
 
 impl RefreshPolicy {
-    fn wants_refresh(self, integration: &Integration, now: i64) -> bool {
+    /// `lead`: how long before expiry the provider's renewal is due (Instagram: days).
+    fn wants_refresh(self, integration: &Integration, lead: i64, now: i64) -> bool {
         match self {
-            Self::IfExpiringWithin(margin) => {
-                integration.expires_at.is_some_and(|at| at <= now + margin)
-            }
+            Self::IfExpiringWithin(margin) => integration
+                .expires_at
+                .is_some_and(|at| at - lead <= now + margin),
             Self::UnlessRefreshedWithin(window) => {
                 integration.refreshed_at.is_none_or(|at| at + window <= now)
             }
@@ -250,7 +251,11 @@ pub async fn fresh_tokens(
         }
         let envelope = envelope.ok_or(RefreshError::Malformed)?;
         let now_ms = now_epoch_ms();
-        if !policy.wants_refresh(&integration, now_ms / 1000) {
+        let lead = app
+            .catalogue
+            .get(integration.provider.as_str())
+            .map_or(0, Provider::renew_lead_secs);
+        if !policy.wants_refresh(&integration, lead, now_ms / 1000) {
             let tokens = open_tokens(app, &integration, &envelope).await?;
             return Ok(FreshTokens {
                 integration,
@@ -565,7 +570,7 @@ async fn store_refreshed(
             let refreshed = RefreshedTokens {
                 envelope: &envelope,
                 expires_at: tokens.expires_at,
-                refreshable: provider.renews(tokens),
+                refresh_at: provider.refresh_at(tokens),
                 refreshed_at: now_epoch(),
             };
             Ok::<_, RefreshError>(app.leases.complete(integration, lease, refreshed).await?)

@@ -37,8 +37,6 @@ pub struct Received {
     /// Lower-case names.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// No scripted answer matched it (it got a 404).
-    pub unexpected: bool,
 }
 
 impl Received {
@@ -192,7 +190,6 @@ async fn answer(
         query,
         headers,
         body,
-        unexpected: scripted.is_none(),
     });
     let response = match scripted {
         Some(s) => {

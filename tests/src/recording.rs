@@ -190,14 +190,11 @@ impl Placeholders {
         }
     }
 
+    /// HTTP Basic of the client credentials (RFC 7617). The test credentials hold no
+    /// character that RFC 6749 §2.3.1's form-encoding changes, so both readings agree here;
+    /// the encoding itself is unit-tested (shared/src/tests/oauth_wire.rs).
     fn basic(&self) -> String {
-        let encode =
-            |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-        let pair = format!(
-            "{}:{}",
-            encode(&self.client_id),
-            encode(&self.client_secret)
-        );
+        let pair = format!("{}:{}", self.client_id, self.client_secret);
         format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(pair)
@@ -576,6 +573,19 @@ pub async fn token_of(app: &TestApp, user: &str, id: &str) -> String {
 
 /// Time travel: the stored tokens were issued `secs` seconds earlier than they were.
 pub async fn age_tokens(app: &TestApp, user: &str, id: &str, secs: i64) {
+    rewrite_tokens(app, user, id, |tokens, now| {
+        tokens.issued_at = Some(tokens.issued_at.unwrap_or(now) - secs);
+    })
+    .await
+}
+
+/// Rewrites the sealed token set of an integration, under a lease like a refresh.
+async fn rewrite_tokens(
+    app: &TestApp,
+    user: &str,
+    id: &str,
+    change: impl FnOnce(&mut shared::oauth::TokenSet, i64),
+) {
     let user_id = shared::ids::UserId::parse(user).expect("user"); // allow-panic
     let integration_id = shared::ids::IntegrationId::parse(id).expect("id"); // allow-panic
     let (integration, envelope) = app
@@ -598,7 +608,7 @@ pub async fn age_tokens(app: &TestApp, user: &str, id: &str, secs: i64) {
         .expect("open"); // allow-panic
     let mut tokens = shared::oauth::TokenSet::from_plaintext(&plain).expect("tokens"); // allow-panic
     let now = shared::domain::now_epoch();
-    tokens.issued_at = Some(tokens.issued_at.unwrap_or(now) - secs);
+    change(&mut tokens, now);
     let sealed = app
         .app
         .cipher
@@ -625,14 +635,22 @@ pub async fn age_tokens(app: &TestApp, user: &str, id: &str, secs: i64) {
             RefreshedTokens {
                 envelope: &sealed,
                 expires_at: tokens.expires_at,
-                refreshable: app
+                refresh_at: app
                     .app
                     .catalogue
                     .get(integration.provider.as_str())
-                    .is_some_and(|p| p.renews(&tokens)),
-                refreshed_at: now - secs,
+                    .and_then(|p| p.refresh_at(&tokens)),
+                refreshed_at: integration.refreshed_at.unwrap_or(now - 3600),
             },
         )
         .await
         .expect("aged tokens written"); // allow-panic
+}
+
+/// Time travel: the stored access token expired a minute ago (the refresh token is kept).
+pub async fn expire_tokens(app: &TestApp, user: &str, id: &str) {
+    rewrite_tokens(app, user, id, |tokens, now| {
+        tokens.expires_at = Some(now - 60);
+    })
+    .await
 }

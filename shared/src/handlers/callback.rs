@@ -297,10 +297,10 @@ async fn exchange_and_save(
         calendar_cursor: None,
         active_sync_job: None,
     };
-    let refreshable = provider.renews(&tokens);
+    let refresh_at = provider.refresh_at(&tokens);
     Ok(app
         .integrations
-        .save_connected(&integration, &sealed, refreshable)
+        .save_connected(&integration, &sealed, refresh_at)
         .await?)
 }
 

@@ -290,7 +290,7 @@ impl OAuthHttp {
         &self,
         provider: &Provider,
         grant: wire::Grant<'_>,
-        path: &str,
+        paths: &[String],
         now: i64,
     ) -> Result<TokenSet, ProviderError> {
         let credentials = Self::credentials(provider)?;
@@ -305,18 +305,24 @@ impl OAuthHttp {
             builder = builder.header(reqwest::header::AUTHORIZATION, basic);
         }
         let answer = self.send(provider, builder).await?;
-        self.read_token_answer(provider, &answer, path, now)
+        self.read_token_answer(provider, &answer, paths, now)
     }
 
     fn read_token_answer(
         &self,
         provider: &Provider,
         answer: &Answer,
-        path: &str,
+        paths: &[String],
         now: i64,
     ) -> Result<TokenSet, ProviderError> {
         let Some(body) = answer.json() else {
-            // Not an OAuth answer at all: typically an HTML page from a proxy.
+            // Not an OAuth answer at all. A 4xx is still a refusal (retrying will not change
+            // it); a 2xx with an HTML page is typically a proxy's, and may pass.
+            if answer.status.is_client_error() {
+                return Err(ProviderError::Rejected {
+                    error: format!("http_{}", answer.status.as_u16()),
+                });
+            }
             return Err(ProviderError::Unavailable(format!(
                 "unreadable token answer (HTTP {})",
                 answer.status
@@ -328,7 +334,7 @@ impl OAuthHttp {
                     .unwrap_or_else(|| format!("http_{}", answer.status.as_u16())),
             });
         }
-        wire::token_set(provider, &body, path, now)
+        wire::token_set(provider, &body, paths, now)
     }
 
     /// Redeems the authorization code (RFC 6749 §4.1.3) and, for `long_lived` providers,
@@ -359,7 +365,7 @@ impl OAuthHttp {
                     ("access_token", short.access_token.expose_secret()),
                 ]);
                 let answer = self.send(provider, request).await?;
-                let mut long = self.read_token_answer(provider, &answer, "", now)?;
+                let mut long = self.read_token_answer(provider, &answer, &top_level(), now)?;
                 if long.scopes.is_empty() {
                     long.scopes = short.scopes;
                 }
@@ -386,7 +392,7 @@ impl OAuthHttp {
                     ("access_token", current.access_token.expose_secret()),
                 ]);
                 let answer = self.send(provider, request).await?;
-                self.read_token_answer(provider, &answer, "", now)
+                self.read_token_answer(provider, &answer, &top_level(), now)
             }
             (RefreshModel::None, _) => Err(ProviderError::Config(format!(
                 "{} tokens are not refreshable",
@@ -450,8 +456,30 @@ impl OAuthHttp {
         let url = revocation
             .url_for(&credentials.client_id)
             .map_err(|e| ProviderError::Config(format!("revocation url: {e}")))?;
+        // Revoking by the access token alone (Zoom, Slack, TikTok) needs a live one: an expired
+        // token may be refused, or reported "invalid" while the grant lives on. Renew it first
+        // when the provider can (a rotating refresh token is spent either way).
+        let access_only = revocation.style != RevocationStyle::Rfc7009
+            || revocation.tokens == RevokedTokens::Access;
+        let now = crate::domain::now_epoch();
+        let renewed = match tokens.expires_at {
+            Some(at)
+                if access_only
+                    && at <= now + 60
+                    && provider.renewal(tokens, now) == crate::catalogue::Renewal::Possible =>
+            {
+                match self.refresh(provider, tokens, now).await {
+                    Ok(fresh) => Some(fresh),
+                    Err(e) => {
+                        tracing::warn!(provider = provider.id.as_str(), error = %e, "could not renew the access token to revoke with; trying the stored one");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let tokens = renewed.as_ref().unwrap_or(tokens);
         let access = tokens.access_token.expose_secret();
-        let basic = wire::basic_credentials(credentials);
         match revocation.style {
             RevocationStyle::Rfc7009 => {
                 // Both are tried even if the first fails; the first failure is reported.
@@ -483,11 +511,10 @@ impl OAuthHttp {
                 refresh_revoked.and(access_revoked)?;
             }
             RevocationStyle::TokenQuery => {
-                let request = self
-                    .http
-                    .post(url)
-                    .query(&[("token", access)])
-                    .header(reqwest::header::AUTHORIZATION, basic);
+                let request = self.http.post(url).query(&[("token", access)]).header(
+                    reqwest::header::AUTHORIZATION,
+                    wire::basic_credentials(credentials),
+                );
                 self.revocation_answer(provider, self.send(provider, request).await?)?;
             }
             RevocationStyle::Bearer => {
@@ -495,10 +522,14 @@ impl OAuthHttp {
                 self.revocation_answer(provider, self.send(provider, request).await?)?;
             }
             RevocationStyle::GrantDelete => {
+                // A REST API, not an OAuth endpoint: plain RFC 7617 Basic, no form-encoding.
                 let request = self
                     .http
                     .delete(url)
-                    .header(reqwest::header::AUTHORIZATION, basic)
+                    .basic_auth(
+                        &credentials.client_id,
+                        Some(credentials.client_secret.expose_secret()),
+                    )
                     .header(reqwest::header::ACCEPT, "application/json")
                     .json(&serde_json::json!({ "access_token": access }));
                 self.revocation_answer(provider, self.send(provider, request).await?)?;
@@ -581,6 +612,11 @@ pub fn account_from_userinfo(
         email: provider.userinfo.email.as_deref().and_then(text),
         display_name: provider.userinfo.name.as_deref().and_then(text),
     })
+}
+
+/// The answer's top level, where long-lived exchanges and renewals put the token.
+fn top_level() -> [String; 1] {
+    [String::new()]
 }
 
 /// Headers from the catalogue (names and values checked when it was loaded).

@@ -164,13 +164,15 @@ pub fn answer_error(provider: &Provider, body: &serde_json::Value) -> Option<Str
     match body.get("error") {
         Some(serde_json::Value::String(code)) if !code.is_empty() => return Some(short(code)),
         Some(serde_json::Value::Object(object)) => {
-            // Graph-style {"error": {"type", "code", "message"}}.
-            let code = object
-                .get("type")
-                .and_then(|v| v.as_str())
-                .map(short)
-                .or_else(|| object.get("code").map(|c| short(&c.to_string())))
-                .unwrap_or_else(|| "error".into());
+            // Graph-style {"error": {"type", "code", "message"}}: `OAuthException.190` (the
+            // numeric code is what tells an invalid token from a rate limit).
+            let kind = object.get("type").and_then(|v| v.as_str()).map(short);
+            let number = object.get("code").map(|c| short(&c.to_string()));
+            let code = match (kind, number) {
+                (Some(kind), Some(number)) => format!("{kind}.{number}"),
+                (Some(one), None) | (None, Some(one)) => one,
+                (None, None) => "error".into(),
+            };
             // TikTok answers every call with {"error": {"code": "ok"}}.
             if code != "ok" {
                 return Some(code);
@@ -181,27 +183,30 @@ pub fn answer_error(provider: &Provider, body: &serde_json::Value) -> Option<Str
     body.get("error_type").and_then(|v| v.as_str()).map(short)
 }
 
-/// The token set in a token endpoint's answer, at `path` (a JSON pointer; "" for the top level).
+/// The token set in a token endpoint's answer, at the first of `paths` (JSON pointers; "" for
+/// the top level) that holds an `access_token`.
 pub fn token_set(
     provider: &Provider,
     body: &serde_json::Value,
-    path: &str,
+    paths: &[String],
     now: i64,
 ) -> Result<TokenSet, ProviderError> {
     if let Some(error) = answer_error(provider, body) {
         return Err(ProviderError::Rejected { error });
     }
-    let at = body.pointer(path).ok_or_else(|| {
-        ProviderError::BadResponse(format!("token answer has nothing at `{path}`"))
+    let token_at = |path: &String| {
+        let at = body.pointer(path)?;
+        let token = at.get("access_token")?.as_str().filter(|s| !s.is_empty())?;
+        Some((at, token))
+    };
+    let (at, access_token) = paths.iter().find_map(token_at).ok_or_else(|| {
+        ProviderError::BadResponse(format!("token answer has no access_token at {paths:?}"))
     })?;
     let text = |name: &str| {
         at.get(name)
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
     };
-    let access_token = text("access_token").ok_or_else(|| {
-        ProviderError::BadResponse(format!("token answer has no access_token at `{path}`"))
-    })?;
     let shape = &provider.token_response;
     let lifetime = match at.get("expires_in") {
         Some(serde_json::Value::Number(n)) => n.as_f64(),

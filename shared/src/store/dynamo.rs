@@ -359,7 +359,7 @@ impl IntegrationRecords for DynamoTable {
         &self,
         i: &Integration,
         tokens: &Envelope,
-        refreshable: bool,
+        refresh_at: Option<i64>,
     ) -> Result<Integration, StoreError> {
         let mut names = HashMap::from([("#status".to_string(), "status".to_string())]);
         let mut values = HashMap::from([
@@ -415,7 +415,7 @@ impl IntegrationRecords for DynamoTable {
             }
             None => remove.push("expiresAt"),
         }
-        match i.expires_at.filter(|_| refreshable) {
+        match refresh_at {
             Some(at) => {
                 let (pk, sk) = refresh_index_values(i.id.as_str(), at);
                 values.insert(":gsi1pk".into(), pk);
@@ -554,10 +554,10 @@ impl IntegrationRecords for DynamoTable {
     }
 }
 
-fn refresh_index_values(id: &str, expires_at: i64) -> (AttributeValue, AttributeValue) {
+fn refresh_index_values(id: &str, refresh_at: i64) -> (AttributeValue, AttributeValue) {
     (
         s(keys::refresh_partition(keys::refresh_shard(id))),
-        s(keys::refresh_sort(expires_at, id)),
+        s(keys::refresh_sort(refresh_at, id)),
     )
 }
 
@@ -666,7 +666,7 @@ impl RefreshLeases for DynamoTable {
             }
             None => remove.push("expiresAt"),
         }
-        match tokens.expires_at.filter(|_| tokens.refreshable) {
+        match tokens.refresh_at {
             Some(at) => {
                 let (pk, sk) = refresh_index_values(i.id.as_str(), at);
                 values.insert(":gsi1pk".into(), pk);

@@ -49,13 +49,14 @@ pub trait AuthorizationStates: Send + Sync {
 
 #[async_trait]
 pub trait IntegrationRecords: Send + Sync {
-    /// Creates or updates the integration as connected with these sealed tokens; `refreshable`
-    /// tokens (a refresh token and an expiry) enter the refresh index, others leave it.
+    /// Creates or updates the integration as connected with these sealed tokens; with a
+    /// `refresh_at` (tokens the provider can renew) it enters the refresh index at that time,
+    /// without one it leaves it.
     async fn save_connected(
         &self,
         integration: &Integration,
         tokens: &Envelope,
-        refreshable: bool,
+        refresh_at: Option<i64>,
     ) -> Result<Integration, StoreError>;
     async fn get(
         &self,
@@ -88,7 +89,8 @@ pub struct RefreshLease {
 pub struct RefreshedTokens<'a> {
     pub envelope: &'a Envelope,
     pub expires_at: Option<i64>,
-    pub refreshable: bool,
+    /// When the refresh index should offer them for renewal; None: they leave it.
+    pub refresh_at: Option<i64>,
     pub refreshed_at: i64,
 }
 

@@ -294,7 +294,7 @@ fn discovery_documents_fill_in_endpoints_and_server_facts() {
     let revocation = endpoints.revocation.unwrap();
     assert_eq!(revocation.style, RevocationStyle::Rfc7009);
 
-    // RFC 8414 defaults: no methods listed → no PKCE, Basic; no iss; no revocation.
+    // No methods listed → PKCE S256 anyway, Basic (RFC 8414); no iss; no revocation.
     let mut bare = document.clone();
     for key in [
         "code_challenge_methods_supported",
@@ -307,8 +307,16 @@ fn discovery_documents_fill_in_endpoints_and_server_facts() {
     let endpoints =
         Endpoints::from_discovery(&discovery_overrides("https://login.example.com"), &bare)
             .unwrap();
-    assert_eq!(endpoints.pkce, Pkce::Off);
+    assert_eq!(endpoints.pkce, Pkce::Supported);
     assert_eq!(endpoints.token_auth, TokenAuth::Basic);
+    let mut plain_only = bare.clone();
+    plain_only["code_challenge_methods_supported"] = serde_json::json!(["plain"]);
+    let endpoints = Endpoints::from_discovery(
+        &discovery_overrides("https://login.example.com"),
+        &plain_only,
+    )
+    .unwrap();
+    assert_eq!(endpoints.pkce, Pkce::Off);
     assert!(!endpoints.authorization_response_iss && endpoints.revocation.is_none());
 
     // Discovery §4.3: a document for another issuer is refused.
@@ -321,5 +329,28 @@ fn discovery_documents_fill_in_endpoints_and_server_facts() {
     assert!(
         Endpoints::from_discovery(&discovery_overrides("https://login.example.com"), &plain)
             .is_err()
+    );
+    // A remote issuer's document cannot point our credentials at this machine.
+    for local in ["http://127.0.0.1:9001/token", "https://localhost/token"] {
+        let mut inward = document.clone();
+        inward["token_endpoint"] = local.into();
+        assert!(
+            Endpoints::from_discovery(&discovery_overrides("https://login.example.com"), &inward)
+                .is_err(),
+            "{local}"
+        );
+    }
+    let mut local = document.clone();
+    for (key, value) in [
+        ("issuer", "http://127.0.0.1:9400"),
+        ("authorization_endpoint", "http://127.0.0.1:9400/auth"),
+        ("token_endpoint", "http://127.0.0.1:9400/token"),
+        ("userinfo_endpoint", "http://127.0.0.1:9400/me"),
+        ("revocation_endpoint", "http://127.0.0.1:9400/revoke"),
+    ] {
+        local[key] = value.into();
+    }
+    assert!(
+        Endpoints::from_discovery(&discovery_overrides("http://127.0.0.1:9400"), &local).is_ok()
     );
 }

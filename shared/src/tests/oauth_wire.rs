@@ -141,23 +141,34 @@ fn tokens_are_read_wherever_the_provider_puts_them() {
     let slack = catalogue.get("slack").unwrap();
     let answer = serde_json::json!({"ok": true, "access_token": "xoxb-bot", "authed_user": {"access_token": "xoxp-user", "refresh_token": "xoxe-1", "expires_in": 43200, "scope": "users:read,users:read.email"}});
     let tokens = token_set(slack, &answer, &slack.token_response.code_path, now).unwrap();
+    let top = [String::new()];
     assert_eq!(tokens.access_token.expose_secret(), "xoxp-user");
     assert_eq!(tokens.expires_at, Some(now + 43200));
     assert_eq!(tokens.scopes, ["users:read", "users:read.email"]);
     let refused = serde_json::json!({"ok": false, "error": "invalid_code"});
     assert!(matches!(
-        token_set(slack, &refused, "/authed_user", now),
+        token_set(slack, &refused, &slack.token_response.code_path, now),
         Err(ProviderError::Rejected { error }) if error == "invalid_code"
     ));
 
     let instagram = catalogue.get("instagram").unwrap();
     let answer = serde_json::json!({"data": [{"access_token": "IG-short", "user_id": "1", "permissions": "instagram_business_basic"}]});
-    let tokens = token_set(instagram, &answer, "/data/0", now).unwrap();
+    let paths = &instagram.token_response.code_path;
+    let tokens = token_set(instagram, &answer, paths, now).unwrap();
     assert_eq!(tokens.access_token.expose_secret(), "IG-short");
     assert_eq!(tokens.expires_at, None);
+    // The flat shape of older Instagram clients is read too.
+    let flat = serde_json::json!({"access_token": "IG-flat", "user_id": 1});
+    let tokens = token_set(instagram, &flat, paths, now).unwrap();
+    assert_eq!(tokens.access_token.expose_secret(), "IG-flat");
+    // Nowhere: a bad response, not a panic or a wrong token.
+    assert!(matches!(
+        token_set(instagram, &serde_json::json!({"data": []}), paths, now),
+        Err(ProviderError::BadResponse(_))
+    ));
     let meta_error = serde_json::json!({"error_type": "OAuthException", "code": 400, "error_message": "Matching code was not found"});
     assert!(matches!(
-        token_set(instagram, &meta_error, "/data/0", now),
+        token_set(instagram, &meta_error, paths, now),
         Err(ProviderError::Rejected { error }) if error == "OAuthException"
     ));
 
@@ -165,7 +176,7 @@ fn tokens_are_read_wherever_the_provider_puts_them() {
     let github = catalogue.get("github").unwrap();
     let error = serde_json::json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."});
     assert!(matches!(
-        token_set(github, &error, "", now),
+        token_set(github, &error, &top, now),
         Err(ProviderError::Rejected { error }) if error == "bad_verification_code"
     ));
     let form = answer_body(
@@ -173,7 +184,7 @@ fn tokens_are_read_wherever_the_provider_puts_them() {
         b"access_token=gho_x&scope=repo%2Cgist&token_type=bearer",
     )
     .unwrap();
-    let tokens = token_set(github, &form, "", now).unwrap();
+    let tokens = token_set(github, &form, &top, now).unwrap();
     assert_eq!(tokens.access_token.expose_secret(), "gho_x");
     assert_eq!(tokens.scopes, ["repo", "gist"]);
     assert_eq!(tokens.expires_at, None);
@@ -192,7 +203,9 @@ fn lifetimes_come_as_numbers_strings_other_units_or_not_at_all() {
     let read = |shape: &str, answer: serde_json::Value| {
         let catalogue = ProviderCatalogue::parse(&text(shape), &env).unwrap();
         let acme = catalogue.get("acme").unwrap();
-        token_set(acme, &answer, "", now).unwrap().expires_at
+        token_set(acme, &answer, &[String::new()], now)
+            .unwrap()
+            .expires_at
     };
     assert_eq!(
         read(
@@ -262,7 +275,7 @@ fn provider_errors_are_found_in_every_envelope_but_tiktoks_ok() {
         serde_json::json!({"error": {"message": "x", "type": "OAuthException", "code": 190}});
     assert_eq!(
         answer_error(tiktok, &graph).as_deref(),
-        Some("OAuthException")
+        Some("OAuthException.190")
     );
     // Free text never passes through: only a short code.
     let noisy = serde_json::json!({"error": "bad code <script> with spaces and a token xoxp-123"});

@@ -221,3 +221,34 @@ async fn no_provider_secret_reaches_any_log_line_in_any_contract() {
         }
     }
 }
+
+/// The failure paths too: Instagram's long-lived exchange carries the short-lived token and the
+/// client secret in its query string; when that exchange fails, neither reaches a log line.
+#[tokio::test]
+async fn no_secret_reaches_a_log_line_when_a_query_string_exchange_fails() {
+    use integration_tests::recording::{Contract, Step};
+    let mut contract = Contract::start("instagram").await;
+    let params = contract.authorize().await;
+    // Only the code exchange is answered: the exchange for the long-lived token gets a 404.
+    let answers = contract
+        .recording
+        .scripted(Step::Callback, &contract.values)
+        .into_iter()
+        .take(1)
+        .collect();
+    let logs = CapturedLogs::default();
+    let reply = logs
+        .capture(contract.callback(&params["state"], answers))
+        .await;
+    assert_ne!(reply.status(), 200, "{}", reply.body());
+    let text = logs.text();
+    assert!(!text.is_empty(), "the failure was not logged at all");
+    let short_lived = &contract.recording.tokens()[0];
+    for secret in [
+        short_lived,
+        &contract.values.client_secret,
+        &contract.values.code,
+    ] {
+        assert!(!text.contains(secret.as_str()), "`{secret}` is in the logs");
+    }
+}

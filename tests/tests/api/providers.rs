@@ -123,14 +123,6 @@ async fn instagram_does_not_refresh_a_token_younger_than_a_day() {
     let expect_token = contract.recording.expect.access_token.clone();
     let reply = contract.app.manual_refresh(contract.user, &id).await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
-    let worker_failures = contract
-        .app
-        .run_worker(&[integration_tests::lifecycle::refresh_message(
-            contract.user,
-            &id,
-        )])
-        .await;
-    assert!(worker_failures.is_empty());
     contract.check("refresh of a young token", Vec::new(), "");
     assert_eq!(
         token_of(&contract.app, contract.user, &id).await,
@@ -139,8 +131,13 @@ async fn instagram_does_not_refresh_a_token_younger_than_a_day() {
 
     // 23 h later: still too young. 25 h: renewed, with the access token itself.
     integration_tests::recording::age_tokens(&contract.app, contract.user, &id, 23 * 3600).await;
-    contract.app.manual_refresh(contract.user, &id).await;
+    let reply = contract.app.manual_refresh(contract.user, &id).await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
     contract.check("refresh at 23 h", Vec::new(), "");
+    assert_eq!(
+        token_of(&contract.app, contract.user, &id).await,
+        expect_token
+    );
     integration_tests::recording::age_tokens(&contract.app, contract.user, &id, 2 * 3600).await;
     contract
         .fake
@@ -425,4 +422,65 @@ async fn slack_dead_refresh_token_expires_the_integration() {
     let after = integration_of(&contract.app, "slack", contract.user).await;
     assert_eq!(after["status"], "expired", "{after}");
     assert!(!contract.in_refresh_index(&id).await);
+}
+
+/// An Instagram token is offered for renewal a week before it expires (an expired one cannot
+/// be renewed, so the window must outlast an outage), and no sooner than it may be renewed.
+#[tokio::test(flavor = "multi_thread")]
+async fn instagram_renewal_is_due_a_week_before_expiry() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut contract = Contract::start("instagram").await;
+    let integration = contract.connect().await;
+    let id = integration["id"].as_str().unwrap_or_default().to_string();
+    let item = contract.app.integration_item(contract.user, &id).await;
+    let number = |name: &str| match item.get(name) {
+        Some(AttributeValue::N(n)) => n.parse::<i64>().unwrap_or_default(),
+        _ => 0,
+    };
+    let expires_at = number("expiresAt");
+    let sort = match item.get("GSI1SK") {
+        Some(AttributeValue::S(s)) => s.clone(),
+        other => panic!("not indexed: {other:?}"),
+    };
+    let due: i64 = sort
+        .split('#')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default();
+    assert_eq!(expires_at - due, 7 * 86_400, "{sort}");
+}
+
+/// Zoom revokes by access token. An hour after the last refresh the stored one has expired, so
+/// disconnect renews it first and revokes with the live token.
+#[tokio::test(flavor = "multi_thread")]
+async fn zoom_disconnect_renews_an_expired_access_token_before_revoking() {
+    let mut contract = Contract::start("zoom").await;
+    let integration = contract.connect().await;
+    let id = integration["id"].as_str().unwrap_or_default().to_string();
+    integration_tests::recording::expire_tokens(&contract.app, contract.user, &id).await;
+    // The recording's refresh, then its revocation (which names the refreshed token).
+    let mut answers = contract.recording.scripted(Step::Refresh, &contract.values);
+    answers.extend(
+        contract
+            .recording
+            .scripted(Step::Disconnect, &contract.values),
+    );
+    contract.fake.script(answers);
+    let removed = contract
+        .app
+        .call(
+            Function::Disconnect,
+            request(Method::DELETE, &format!("/integrations/{id}"))
+                .user(contract.user)
+                .build(),
+        )
+        .await;
+    let expected: Vec<_> = contract
+        .recording
+        .exchanges(Step::Refresh)
+        .chain(contract.recording.exchanges(Step::Disconnect))
+        .collect();
+    contract.check("disconnect", expected, removed.body());
+    assert_eq!(removed.data()["revoked"], true, "{}", removed.body());
 }
