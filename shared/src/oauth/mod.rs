@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::catalogue::{
     ClientCredentials, EndpointSource, Endpoints, Provider, RefreshModel, RevocationStyle,
-    RevokedTokens, TokenAuth, TokenPlacement, UserinfoMethod,
+    RevokedTokens,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -415,21 +415,7 @@ impl OAuthHttp {
         access_token: &SecretString,
     ) -> Result<ProviderAccount, ProviderError> {
         let endpoints = self.endpoints(provider).await?;
-        let url = endpoints.userinfo_url.clone();
-        let userinfo = &provider.userinfo;
-        let mut request = match userinfo.method {
-            UserinfoMethod::Get => self.http.get(url),
-            UserinfoMethod::Post => self.http.post(url),
-        }
-        .header(reqwest::header::ACCEPT, "application/json");
-        request = match userinfo.token {
-            TokenPlacement::Bearer => request.bearer_auth(access_token.expose_secret()),
-            TokenPlacement::Query => {
-                request.query(&[("access_token", access_token.expose_secret())])
-            }
-        };
-        // Replacing ours (GitHub wants `Accept: application/vnd.github+json`).
-        request = request.headers(header_map(&userinfo.headers));
+        let request = self.prepared(wire::userinfo_request(provider, &endpoints, access_token));
         let answer = self.send(provider, request).await?;
         let body = answer.json();
         let error = body.as_ref().and_then(|b| wire::answer_error(provider, b));
@@ -453,9 +439,6 @@ impl OAuthHttp {
             return Ok(false);
         };
         let credentials = Self::credentials(provider)?;
-        let url = revocation
-            .url_for(&credentials.client_id)
-            .map_err(|e| ProviderError::Config(format!("revocation url: {e}")))?;
         // Revoking by the access token alone (Zoom, Slack, TikTok) needs a live one: an expired
         // token may be refused, or reported "invalid" while the grant lives on. Renew it first
         // when the provider can (a rotating refresh token is spent either way).
@@ -479,95 +462,40 @@ impl OAuthHttp {
             _ => None,
         };
         let tokens = renewed.as_ref().unwrap_or(tokens);
-        let access = tokens.access_token.expose_secret();
-        match revocation.style {
-            RevocationStyle::Rfc7009 => {
-                // Both are tried even if the first fails; the first failure is reported.
-                let refresh_revoked = match (&revocation.tokens, &tokens.refresh_token) {
-                    (RevokedTokens::Both, Some(refresh)) => {
-                        let token = refresh.expose_secret();
-                        self.revoke_rfc7009(
-                            provider,
-                            &endpoints,
-                            &url,
-                            credentials,
-                            token,
-                            "refresh_token",
-                        )
-                        .await
-                    }
-                    _ => Ok(()),
-                };
-                let access_revoked = self
-                    .revoke_rfc7009(
-                        provider,
-                        &endpoints,
-                        &url,
-                        credentials,
-                        access,
-                        "access_token",
-                    )
-                    .await;
-                refresh_revoked.and(access_revoked)?;
-            }
-            RevocationStyle::TokenQuery => {
-                let request = self.http.post(url).query(&[("token", access)]).header(
-                    reqwest::header::AUTHORIZATION,
-                    wire::basic_credentials(credentials),
-                );
-                self.revocation_answer(provider, self.send(provider, request).await?)?;
-            }
-            RevocationStyle::Bearer => {
-                let request = self.http.post(url).bearer_auth(access);
-                self.revocation_answer(provider, self.send(provider, request).await?)?;
-            }
-            RevocationStyle::GrantDelete => {
-                // A REST API, not an OAuth endpoint: plain RFC 7617 Basic, no form-encoding.
-                let request = self
-                    .http
-                    .delete(url)
-                    .basic_auth(
-                        &credentials.client_id,
-                        Some(credentials.client_secret.expose_secret()),
-                    )
-                    .header(reqwest::header::ACCEPT, "application/json")
-                    .json(&serde_json::json!({ "access_token": access }));
-                self.revocation_answer(provider, self.send(provider, request).await?)?;
-            }
+        let requests =
+            wire::revocation_requests(provider, &endpoints, revocation, credentials, tokens)
+                .map_err(|e| ProviderError::Config(format!("revocation url: {e}")))?;
+        // Each is tried even if one fails (a refresh token's revocation failing must not keep
+        // the access token alive); the first failure is reported.
+        let mut outcome = Ok(());
+        for request in requests {
+            let result = match self.send(provider, self.prepared(request)).await {
+                Ok(answer) => self.revocation_answer(provider, answer),
+                Err(e) => Err(e),
+            };
+            outcome = outcome.and(result);
         }
-        Ok(true)
+        outcome.map(|()| true)
     }
 
-    /// One RFC 7009 request. (The oauth2 crate's revocation refuses non-HTTPS URLs outright,
-    /// loopback included; the catalogue already refuses plain HTTP except on loopback.)
-    async fn revoke_rfc7009(
-        &self,
-        provider: &Provider,
-        endpoints: &Endpoints,
-        url: &Url,
-        credentials: &ClientCredentials,
-        token: &str,
-        hint: &str,
-    ) -> Result<(), ProviderError> {
-        let mut form = vec![("token", token), ("token_type_hint", hint)];
-        let mut request = self
-            .http
-            .post(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json");
-        match endpoints.token_auth {
-            TokenAuth::Basic => {
-                request = request.header(
-                    reqwest::header::AUTHORIZATION,
-                    wire::basic_credentials(credentials),
-                );
-            }
-            TokenAuth::Post => {
-                form.push((provider.client_id_param.as_str(), &credentials.client_id));
-                form.push(("client_secret", credentials.client_secret.expose_secret()));
+    /// A [`wire::ProviderRequest`] as a reqwest request.
+    fn prepared(&self, request: wire::ProviderRequest) -> reqwest::RequestBuilder {
+        let mut builder = self.http.request(request.method, request.url);
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &request.headers {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                reqwest::header::HeaderValue::from_str(value),
+            ) {
+                headers.insert(name, value);
             }
         }
-        let answer = self.send(provider, request.form(&form)).await?;
-        self.revocation_answer(provider, answer)
+        builder = builder.headers(headers);
+        match request.body {
+            wire::RequestBody::None => builder,
+            wire::RequestBody::Form(form) => builder.form(&form),
+            wire::RequestBody::Json(json) => builder.json(&json),
+        }
     }
 
     fn revocation_answer(&self, provider: &Provider, answer: Answer) -> Result<(), ProviderError> {

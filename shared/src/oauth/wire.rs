@@ -6,7 +6,165 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::{ProviderError, TokenSet};
-use crate::catalogue::{ClientCredentials, Endpoints, Provider, TokenAuth};
+use crate::catalogue::{
+    ClientCredentials, Endpoints, Provider, Revocation, RevocationStyle, RevokedTokens, TokenAuth,
+    TokenPlacement, UserinfoMethod,
+};
+
+/// A request to a provider as the entry describes it; `OAuthHttp` sends it. (No `Debug`: it
+/// carries credentials and tokens.)
+pub struct ProviderRequest {
+    pub method: reqwest::Method,
+    pub url: Url,
+    /// Set on the request, replacing any of the same name.
+    pub headers: Vec<(String, String)>,
+    pub body: RequestBody,
+}
+
+pub enum RequestBody {
+    None,
+    Form(Vec<(String, String)>),
+    Json(serde_json::Value),
+}
+
+impl ProviderRequest {
+    fn new(method: reqwest::Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            headers: vec![("Accept".into(), "application/json".into())],
+            body: RequestBody::None,
+        }
+    }
+
+    /// Sets a header, replacing one of the same name.
+    fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The userinfo request: the entry's method, the token as a bearer or in the query, the
+/// entry's headers over ours (GitHub's `Accept: application/vnd.github+json`).
+pub fn userinfo_request(
+    provider: &Provider,
+    endpoints: &Endpoints,
+    access_token: &SecretString,
+) -> ProviderRequest {
+    let userinfo = &provider.userinfo;
+    let method = match userinfo.method {
+        UserinfoMethod::Get => reqwest::Method::GET,
+        UserinfoMethod::Post => reqwest::Method::POST,
+    };
+    let mut request = ProviderRequest::new(method, endpoints.userinfo_url.clone());
+    match userinfo.token {
+        TokenPlacement::Bearer => {
+            request = request.header(
+                "Authorization",
+                format!("Bearer {}", access_token.expose_secret()),
+            )
+        }
+        TokenPlacement::Query => {
+            request
+                .url
+                .query_pairs_mut()
+                .append_pair("access_token", access_token.expose_secret());
+        }
+    }
+    for (name, value) in &userinfo.headers {
+        request = request.header(name, value.clone());
+    }
+    request
+}
+
+/// The requests that end a grant, in the provider's style: one, or two for RFC 7009 with both
+/// tokens (the refresh token first: at RFC 7009 servers it ends the whole grant).
+pub fn revocation_requests(
+    provider: &Provider,
+    endpoints: &Endpoints,
+    revocation: &Revocation,
+    credentials: &ClientCredentials,
+    tokens: &TokenSet,
+) -> Result<Vec<ProviderRequest>, url::ParseError> {
+    let url = revocation.url_for(&credentials.client_id)?;
+    let access = tokens.access_token.expose_secret();
+    let requests = match revocation.style {
+        RevocationStyle::Rfc7009 => {
+            let mut pairs = Vec::new();
+            if revocation.tokens == RevokedTokens::Both
+                && let Some(refresh) = &tokens.refresh_token
+            {
+                pairs.push((refresh.expose_secret(), "refresh_token"));
+            }
+            pairs.push((access, "access_token"));
+            pairs
+                .into_iter()
+                .map(|(token, hint)| {
+                    let mut form = vec![
+                        ("token".to_string(), token.to_string()),
+                        ("token_type_hint".to_string(), hint.to_string()),
+                    ];
+                    let mut request = ProviderRequest::new(reqwest::Method::POST, url.clone());
+                    // Client authentication as at the token endpoint.
+                    match endpoints.token_auth {
+                        TokenAuth::Basic => {
+                            request =
+                                request.header("Authorization", basic_credentials(credentials))
+                        }
+                        TokenAuth::Post => {
+                            form.push((
+                                provider.client_id_param.clone(),
+                                credentials.client_id.clone(),
+                            ));
+                            form.push((
+                                "client_secret".into(),
+                                credentials.client_secret.expose_secret().to_string(),
+                            ));
+                        }
+                    }
+                    request.body = RequestBody::Form(form);
+                    request
+                })
+                .collect()
+        }
+        RevocationStyle::TokenQuery => {
+            let mut request = ProviderRequest::new(reqwest::Method::POST, url)
+                .header("Authorization", basic_credentials(credentials));
+            request.url.query_pairs_mut().append_pair("token", access);
+            vec![request]
+        }
+        RevocationStyle::Bearer => vec![
+            ProviderRequest::new(reqwest::Method::POST, url)
+                .header("Authorization", format!("Bearer {access}")),
+        ],
+        RevocationStyle::GrantDelete => {
+            // A REST API, not an OAuth endpoint: plain RFC 7617 Basic, no form-encoding.
+            use base64::Engine;
+            let pair = format!(
+                "{}:{}",
+                credentials.client_id,
+                credentials.client_secret.expose_secret()
+            );
+            let basic = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            );
+            let mut request =
+                ProviderRequest::new(reqwest::Method::DELETE, url).header("Authorization", basic);
+            request.body = RequestBody::Json(serde_json::json!({ "access_token": access }));
+            vec![request]
+        }
+    };
+    Ok(requests)
+}
 
 /// The authorization request (RFC 6749 §4.1.1) in the provider's dialect: its client id
 /// parameter name, scope parameter and separator, extra parameters, and PKCE S256 (RFC 7636)

@@ -285,3 +285,125 @@ fn provider_errors_are_found_in_every_envelope_but_tiktoks_ok() {
         "{code}"
     );
 }
+
+fn tokens(access: &str, refresh: Option<&str>) -> TokenSet {
+    TokenSet {
+        access_token: SecretString::from(access.to_string()),
+        refresh_token: refresh.map(|r| SecretString::from(r.to_string())),
+        token_type: "Bearer".into(),
+        expires_at: None,
+        issued_at: None,
+        scopes: Vec::new(),
+    }
+}
+
+fn form_of(request: &ProviderRequest) -> std::collections::BTreeMap<String, String> {
+    match &request.body {
+        RequestBody::Form(form) => form.iter().cloned().collect(),
+        _ => Default::default(),
+    }
+}
+
+#[test]
+fn revocation_requests_follow_each_style() {
+    let catalogue = catalogue();
+    let revoke = |id: &str, t: &TokenSet| {
+        let p = catalogue.get(id).unwrap();
+        let e = endpoints(p);
+        revocation_requests(
+            p,
+            e,
+            e.revocation.as_ref().unwrap(),
+            p.credentials.as_ref().unwrap(),
+            t,
+        )
+        .unwrap()
+    };
+    let both = tokens("at", Some("rt"));
+
+    // RFC 7009, both tokens, refresh token first; credentials as at the token endpoint.
+    let google = revoke("google", &both);
+    assert_eq!(google.len(), 2);
+    assert_eq!(form_of(&google[0])["token"], "rt");
+    assert_eq!(form_of(&google[0])["token_type_hint"], "refresh_token");
+    assert_eq!(form_of(&google[1])["token"], "at");
+    assert_eq!(form_of(&google[1])["client_secret"], "google secret&+");
+    let reddit = revoke("reddit", &both);
+    assert!(
+        reddit[0]
+            .header_value("Authorization")
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    assert!(!form_of(&reddit[0]).contains_key("client_secret"));
+    // TikTok: the access token only, with client_key.
+    let tiktok = revoke("tiktok", &both);
+    assert_eq!(tiktok.len(), 1);
+    assert_eq!(form_of(&tiktok[0])["token"], "at");
+    assert_eq!(form_of(&tiktok[0])["client_key"], "tiktok-id");
+
+    // Zoom: POST ?token=, Basic (RFC 6749 form-encoded credentials).
+    let zoom = revoke("zoom", &both);
+    assert_eq!(zoom[0].method, reqwest::Method::POST);
+    assert_eq!(zoom[0].url.query(), Some("token=at"));
+    assert_eq!(
+        zoom[0].header_value("Authorization"),
+        Some(
+            basic_credentials(catalogue.get("zoom").unwrap().credentials.as_ref().unwrap())
+                .as_str()
+        )
+    );
+
+    // Slack: the token revokes itself, as the bearer.
+    let slack = revoke("slack", &both);
+    assert_eq!(slack[0].header_value("Authorization"), Some("Bearer at"));
+    assert!(matches!(slack[0].body, RequestBody::None));
+
+    // GitHub: DELETE /applications/{client_id}/grant, plain RFC 7617 Basic, JSON body.
+    let github = revoke("github", &both);
+    assert_eq!(github[0].method, reqwest::Method::DELETE);
+    assert_eq!(github[0].url.path(), "/applications/github-id/grant");
+    use base64::Engine;
+    let plain = base64::engine::general_purpose::STANDARD.encode("github-id:github secret&+");
+    assert_eq!(
+        github[0].header_value("Authorization"),
+        Some(format!("Basic {plain}").as_str())
+    );
+    assert!(matches!(&github[0].body, RequestBody::Json(j) if j["access_token"] == "at"));
+}
+
+#[test]
+fn userinfo_requests_follow_the_entry() {
+    let catalogue = catalogue();
+    let token = SecretString::from("tok");
+    let request = |id: &str| {
+        let p = catalogue.get(id).unwrap();
+        userinfo_request(p, endpoints(p), &token)
+    };
+    let slack = request("slack");
+    assert_eq!(slack.method, reqwest::Method::POST);
+    assert_eq!(slack.header_value("authorization"), Some("Bearer tok"));
+    let instagram = request("instagram");
+    assert_eq!(instagram.header_value("Authorization"), None);
+    let query: std::collections::BTreeMap<_, _> =
+        instagram.url.query_pairs().into_owned().collect();
+    assert_eq!(query["access_token"], "tok");
+    assert_eq!(query["fields"], "user_id,username");
+    let github = request("github");
+    assert_eq!(
+        github.header_value("accept"),
+        Some("application/vnd.github+json")
+    );
+    assert_eq!(
+        github
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("accept"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        github.header_value("X-GitHub-Api-Version"),
+        Some("2022-11-28")
+    );
+}
