@@ -179,6 +179,57 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    println!("\n## Provider catalogue (debug build of the bench)");
+    let started = Instant::now();
+    let mut entries = 0;
+    for _ in 0..1000 {
+        entries = shared::catalogue::ProviderCatalogue::load(&|_: &str| None)?
+            .all()
+            .count();
+    }
+    println!(
+        "load + validate the embedded catalogue ({entries} entries): {:.0} µs per cold start",
+        started.elapsed().as_secs_f64() * 1e6 / 1000.0
+    );
+    // The generic `oidc` entry reads its discovery document on first use, once per container.
+    let oidc = integration_tests::TestApp::with(integration_tests::Options {
+        env: vec![
+            ("OIDC_ISSUER".into(), t.stack.oauth_url.clone()),
+            ("OIDC_CLIENT_ID".into(), integration_tests::CLIENT_ID.into()),
+            (
+                "OIDC_CLIENT_SECRET".into(),
+                integration_tests::CLIENT_SECRET.into(),
+            ),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let mut connects = Vec::new();
+    for _ in 0..21 {
+        let started = Instant::now();
+        let reply = oidc
+            .call(
+                shared::Function::Connect,
+                integration_tests::request(
+                    lambda_http::http::Method::POST,
+                    "/providers/oidc/connect",
+                )
+                .user("bench")
+                .path_param("provider", "oidc")
+                .build(),
+            )
+            .await;
+        anyhow::ensure!(reply.status() == 200, "oidc connect: {}", reply.body());
+        connects.push(started.elapsed());
+    }
+    let first = connects.remove(0);
+    connects.sort();
+    println!(
+        "oidc connect: first {:.1} ms (discovery document fetched), then p50 {:.1} ms (cached)",
+        first.as_secs_f64() * 1e3,
+        percentile(&connects, 0.5).as_secs_f64() * 1e3
+    );
+
     println!("\n## KMS calls per token write (one container, real KMS protocol on moto)");
     let before = t.keys.calls();
     let started = Instant::now();
