@@ -296,15 +296,7 @@ impl OAuthHttp {
         let credentials = Self::credentials(provider)?;
         let endpoints = self.endpoints(provider).await?;
         let request = wire::token_request(provider, &endpoints, credentials, grant);
-        let mut builder = self
-            .http
-            .post(endpoints.token_url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(&request.form);
-        if let Some(basic) = &request.basic_auth {
-            builder = builder.header(reqwest::header::AUTHORIZATION, basic);
-        }
-        let answer = self.send(provider, builder).await?;
+        let answer = self.send(provider, self.prepared(request)).await?;
         self.read_token_answer(provider, &answer, paths, now)
     }
 

@@ -215,28 +215,14 @@ pub enum Grant<'a> {
     },
 }
 
-/// The token request's form and, for Basic, the Authorization header value.
-pub struct TokenRequest {
-    pub form: Vec<(String, String)>,
-    pub basic_auth: Option<String>,
-}
-
-impl std::fmt::Debug for TokenRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.form.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("TokenRequest")
-            .field("form", &names)
-            .field("basic_auth", &self.basic_auth.is_some())
-            .finish()
-    }
-}
-
+/// The token request (RFC 6749 §4.1.3, §6): the grant's form, the client authenticated by
+/// Basic or in the form under the entry's parameter name.
 pub fn token_request(
     provider: &Provider,
     endpoints: &Endpoints,
     credentials: &ClientCredentials,
     grant: Grant<'_>,
-) -> TokenRequest {
+) -> ProviderRequest {
     let mut form: Vec<(String, String)> = Vec::new();
     let mut push = |k: &str, v: &str| form.push((k.to_string(), v.to_string()));
     match grant {
@@ -257,15 +243,18 @@ pub fn token_request(
             push("refresh_token", refresh_token.expose_secret());
         }
     }
-    let basic_auth = match endpoints.token_auth {
-        TokenAuth::Basic => Some(basic_credentials(credentials)),
+    let mut request = ProviderRequest::new(reqwest::Method::POST, endpoints.token_url.clone());
+    match endpoints.token_auth {
+        TokenAuth::Basic => {
+            request = request.header("Authorization", basic_credentials(credentials));
+        }
         TokenAuth::Post => {
             push(&provider.client_id_param, &credentials.client_id);
             push("client_secret", credentials.client_secret.expose_secret());
-            None
         }
-    };
-    TokenRequest { form, basic_auth }
+    }
+    request.body = RequestBody::Form(form);
+    request
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-encoded, then joined and Base64-encoded.

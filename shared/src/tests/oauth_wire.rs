@@ -100,10 +100,14 @@ fn token_requests_authenticate_the_way_the_provider_expects() {
             refresh_token: &refresh,
         },
     );
-    let form: std::collections::BTreeMap<_, _> = request.form.iter().cloned().collect();
+    let form = form_of(&request);
     assert_eq!(form["client_key"], "tiktok-id");
     assert_eq!(form["grant_type"], "refresh_token");
-    assert!(!form.contains_key("client_id") && request.basic_auth.is_none());
+    assert!(!form.contains_key("client_id") && request.header_value("Authorization").is_none());
+    assert_eq!(
+        request.url.as_str(),
+        "https://open.tiktokapis.com/v2/oauth/token/"
+    );
 
     let reddit = catalogue.get("reddit").unwrap();
     let request = token_request(
@@ -116,15 +120,12 @@ fn token_requests_authenticate_the_way_the_provider_expects() {
             verifier: None,
         },
     );
-    assert!(
-        !request
-            .form
-            .iter()
-            .any(|(k, _)| k == "client_secret" || k == "code_verifier")
-    );
+    let form = form_of(&request);
+    assert!(!form.contains_key("client_secret") && !form.contains_key("code_verifier"));
+    assert_eq!(form["grant_type"], "authorization_code");
     // RFC 6749 §2.3.1: form-encoded before Base64 ("reddit secret&+" → "reddit+secret%26%2B").
     use base64::Engine;
-    let basic = request.basic_auth.unwrap();
+    let basic = request.header_value("Authorization").unwrap();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(basic.strip_prefix("Basic ").unwrap())
         .unwrap();
