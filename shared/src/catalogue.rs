@@ -60,6 +60,8 @@ struct RawEntry {
     #[serde(default = "default_dead_grant_errors")]
     dead_grant_errors: Vec<String>,
     #[serde(default)]
+    busy_errors: Vec<String>,
+    #[serde(default)]
     long_lived: Option<RawLongLived>,
     #[serde(default)]
     revocation: Option<RawRevocation>,
@@ -121,11 +123,12 @@ struct RawUserinfo {
     headers: BTreeMap<String, String>,
     #[serde(default)]
     token: TokenPlacement,
-    id: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
+    #[serde(deserialize_with = "one_or_many")]
+    id: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    email: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    name: Vec<String>,
 }
 
 /// The wire format of a provider's calendar events API (shared/src/sync/source.rs).
@@ -339,9 +342,11 @@ pub struct Userinfo {
     pub method: UserinfoMethod,
     pub headers: Vec<(String, String)>,
     pub token: TokenPlacement,
-    pub id: String,
-    pub email: Option<String>,
-    pub name: Option<String>,
+    /// Each a list of pointers: the first that holds a value counts (Microsoft's `mail` is null
+    /// for many accounts, `userPrincipalName` never is).
+    pub id: Vec<String>,
+    pub email: Vec<String>,
+    pub name: Vec<String>,
 }
 
 pub struct ClientCredentials {
@@ -415,6 +420,9 @@ pub struct Provider {
     /// `invalid_grant`; Slack says `invalid_refresh_token`): the integration becomes `expired`
     /// and leaves the refresh index, rather than being retried forever.
     pub dead_grant_errors: Vec<String>,
+    /// Error codes that mean "busy, try later" though sent as a 4xx (Meta's rate limits, Graph
+    /// codes 4, 17, 32, 613): backed off and retried like a 429, never recorded as a refusal.
+    pub busy_errors: Vec<String>,
     pub long_lived: Option<LongLived>,
     pub userinfo: Userinfo,
     /// The calendar to sync; None for providers without one.
@@ -697,12 +705,12 @@ fn resolve(id: ProviderId, raw: RawEntry, env: Env<'_>) -> Result<Provider, Cata
     if raw.display_name.trim().is_empty() {
         return Err(check.field("display_name", "must not be empty"));
     }
-    for (field, pointer) in [
-        ("userinfo.id", Some(&raw.userinfo.id)),
-        ("userinfo.email", raw.userinfo.email.as_ref()),
-        ("userinfo.name", raw.userinfo.name.as_ref()),
+    for (field, pointers) in [
+        ("userinfo.id", &raw.userinfo.id),
+        ("userinfo.email", &raw.userinfo.email),
+        ("userinfo.name", &raw.userinfo.name),
     ] {
-        if let Some(p) = pointer {
+        for p in pointers {
             check.pointer(field, p)?;
         }
     }
@@ -720,7 +728,7 @@ fn resolve(id: ProviderId, raw: RawEntry, env: Env<'_>) -> Result<Provider, Cata
             check.pointer(field, p)?;
         }
     }
-    if raw.userinfo.id.is_empty() {
+    if raw.userinfo.id.iter().all(String::is_empty) {
         return Err(check.field("userinfo.id", "must point into the answer"));
     }
     check.parameter_name("scope_param", &raw.scope_param)?;
@@ -844,6 +852,7 @@ fn assemble(
         token_response: raw.token_response,
         refresh: raw.refresh,
         dead_grant_errors: raw.dead_grant_errors,
+        busy_errors: raw.busy_errors,
         long_lived: parts.long_lived,
         userinfo: Userinfo {
             method: raw.userinfo.method,

@@ -311,9 +311,11 @@ impl OAuthHttp {
             // Not an OAuth answer at all. A 4xx is still a refusal (retrying will not change
             // it); a 2xx with an HTML page is typically a proxy's, and may pass.
             if answer.status.is_client_error() {
-                return Err(ProviderError::Rejected {
-                    error: format!("http_{}", answer.status.as_u16()),
-                });
+                return Err(wire::refusal(
+                    provider,
+                    answer.status.as_u16(),
+                    format!("http_{}", answer.status.as_u16()),
+                ));
             }
             return Err(ProviderError::Unavailable(format!(
                 "unreadable token answer (HTTP {})",
@@ -321,10 +323,9 @@ impl OAuthHttp {
             )));
         };
         if !answer.status.is_success() {
-            return Err(ProviderError::Rejected {
-                error: wire::answer_error(provider, &body)
-                    .unwrap_or_else(|| format!("http_{}", answer.status.as_u16())),
-            });
+            let code = wire::answer_error(provider, &body)
+                .unwrap_or_else(|| format!("http_{}", answer.status.as_u16()));
+            return Err(wire::refusal(provider, answer.status.as_u16(), code));
         }
         wire::token_set(provider, &body, paths, now)
     }
@@ -412,9 +413,8 @@ impl OAuthHttp {
         let body = answer.json();
         let error = body.as_ref().and_then(|b| wire::answer_error(provider, b));
         if !answer.status.is_success() || error.is_some() {
-            return Err(ProviderError::Rejected {
-                error: error.unwrap_or_else(|| format!("userinfo answered {}", answer.status)),
-            });
+            let code = error.unwrap_or_else(|| format!("userinfo answered {}", answer.status));
+            return Err(wire::refusal(provider, answer.status.as_u16(), code));
         }
         let body = body.ok_or_else(|| ProviderError::BadResponse("userinfo is not JSON".into()))?;
         account_from_userinfo(provider, &body)
@@ -497,7 +497,7 @@ impl OAuthHttp {
         let gone = |e: &str| matches!(e, "invalid_token" | "invalid_grant" | "token_revoked");
         match error {
             Some(e) if gone(&e) => Ok(()),
-            Some(error) => Err(ProviderError::Rejected { error }),
+            Some(error) => Err(wire::refusal(provider, answer.status.as_u16(), error)),
             None if answer.status.is_success()
                 || answer.status == reqwest::StatusCode::NOT_FOUND =>
             {
@@ -521,16 +521,17 @@ pub fn account_from_userinfo(
             _ => None,
         }
     };
-    let external_account_id = text(&provider.userinfo.id).ok_or_else(|| {
+    let first = |pointers: &[String]| pointers.iter().find_map(|p| text(p));
+    let external_account_id = first(&provider.userinfo.id).ok_or_else(|| {
         ProviderError::BadResponse(format!(
-            "userinfo has no account id at {}",
+            "userinfo has no account id at {:?}",
             provider.userinfo.id
         ))
     })?;
     Ok(ProviderAccount {
         external_account_id,
-        email: provider.userinfo.email.as_deref().and_then(text),
-        display_name: provider.userinfo.name.as_deref().and_then(text),
+        email: first(&provider.userinfo.email),
+        display_name: first(&provider.userinfo.name),
     })
 }
 

@@ -330,6 +330,19 @@ pub fn answer_error(provider: &Provider, body: &serde_json::Value) -> Option<Str
     body.get("error_type").and_then(|v| v.as_str()).map(short)
 }
 
+/// A provider's error code as our error: busy (retried later) when the entry lists it among
+/// `busy_errors`, else a refusal.
+pub fn refusal(provider: &Provider, status: u16, code: String) -> ProviderError {
+    if provider.busy_errors.contains(&code) {
+        ProviderError::Busy {
+            status,
+            retry_after: None,
+        }
+    } else {
+        ProviderError::Rejected { error: code }
+    }
+}
+
 /// The token set in a token endpoint's answer, at the first of `paths` (JSON pointers; "" for
 /// the top level) that holds an `access_token`.
 pub fn token_set(
@@ -339,7 +352,7 @@ pub fn token_set(
     now: i64,
 ) -> Result<TokenSet, ProviderError> {
     if let Some(error) = answer_error(provider, body) {
-        return Err(ProviderError::Rejected { error });
+        return Err(refusal(provider, 200, error));
     }
     let token_at = |path: &String| {
         let at = body.pointer(path)?;

@@ -408,3 +408,47 @@ fn userinfo_requests_follow_the_entry() {
         Some("2022-11-28")
     );
 }
+
+#[test]
+fn throttling_sent_as_an_error_code_is_busy_not_a_refusal() {
+    let catalogue = catalogue();
+    let instagram = catalogue.get("instagram").unwrap();
+    let throttled = serde_json::json!({"error": {"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4}});
+    assert!(matches!(
+        token_set(instagram, &throttled, &[String::new()], 0),
+        Err(ProviderError::Busy { status: 200, .. })
+    ));
+    let dead = serde_json::json!({"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}});
+    let refused = token_set(instagram, &dead, &[String::new()], 0).unwrap_err();
+    assert!(!refused.is_transient() && instagram.grant_is_dead(&refused));
+    // Another provider does not read Meta's codes as throttling.
+    let google = catalogue.get("google").unwrap();
+    assert!(matches!(
+        refusal(google, 403, "OAuthException.4".into()),
+        ProviderError::Rejected { .. }
+    ));
+}
+
+#[test]
+fn userinfo_fields_take_the_first_pointer_with_a_value() {
+    let catalogue = catalogue();
+    let microsoft = catalogue.get("microsoft").unwrap();
+    let me = serde_json::json!({"id": "u1", "mail": null, "userPrincipalName": "ada@contoso.com", "displayName": "Ada"});
+    let account = crate::oauth::account_from_userinfo(microsoft, &me).unwrap();
+    assert_eq!(account.email.as_deref(), Some("ada@contoso.com"));
+    let me = serde_json::json!({"id": "u1", "mail": "ada@example.com", "userPrincipalName": "ada@contoso.com"});
+    let account = crate::oauth::account_from_userinfo(microsoft, &me).unwrap();
+    assert_eq!(account.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(account.display_name, None);
+    // GitHub's numeric id becomes text; no id at all is a bad response.
+    let github = catalogue.get("github").unwrap();
+    let account = crate::oauth::account_from_userinfo(
+        github,
+        &serde_json::json!({"id": 583231, "login": "ada"}),
+    )
+    .unwrap();
+    assert_eq!(account.external_account_id, "583231");
+    assert!(
+        crate::oauth::account_from_userinfo(github, &serde_json::json!({"login": "ada"})).is_err()
+    );
+}

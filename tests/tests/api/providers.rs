@@ -484,3 +484,36 @@ async fn zoom_disconnect_renews_an_expired_access_token_before_revoking() {
     contract.check("disconnect", expected, removed.body());
     assert_eq!(removed.data()["revoked"], true, "{}", removed.body());
 }
+
+/// Meta throttles with HTTP 400 and Graph code 4: the refresh waits and tries again, as for a
+/// 429, instead of recording a refusal.
+#[tokio::test(flavor = "multi_thread")]
+async fn instagram_throttling_is_waited_out() {
+    let mut contract = Contract::start("instagram").await;
+    let integration = contract.connect().await;
+    let id = integration["id"].as_str().unwrap_or_default().to_string();
+    integration_tests::recording::age_tokens(&contract.app, contract.user, &id, 25 * 3600).await;
+    let renewal = contract.recording.scripted(Step::Refresh, &contract.values);
+    let throttled = Scripted {
+        status: 400,
+        content_type: Some("application/json".into()),
+        body: r#"{"error":{"message":"(#4) Application request limit reached","type":"OAuthException","code":4}}"#.into(),
+        ..renewal[0].clone()
+    };
+    contract.fake.script([throttled].into_iter().chain(renewal));
+    let reply = contract.app.manual_refresh(contract.user, &id).await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    let expected: Vec<_> = contract
+        .recording
+        .exchanges(Step::Refresh)
+        .chain(contract.recording.exchanges(Step::Refresh))
+        .collect();
+    contract.check("throttled, then renewed", expected, reply.body());
+    let want = contract
+        .recording
+        .expect
+        .refreshed_access_token
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(token_of(&contract.app, contract.user, &id).await, want);
+}
