@@ -643,8 +643,7 @@ impl Checker<'_> {
         let expanded = self.expand(field, value)?;
         let parsed = Url::parse(&expanded)
             .map_err(|e| self.field(field, format!("`{expanded}` is not a URL: {e}")))?;
-        let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
+        if parsed.scheme() != "https" && !(parsed.scheme() == "http" && is_loopback(&parsed)) {
             return Err(self.field(
                 field,
                 format!("`{expanded}` must be https (plain http only on loopback)"),
@@ -960,8 +959,6 @@ impl Endpoints {
         document: &serde_json::Value,
     ) -> Result<Self, String> {
         let text = |name: &str| document.get(name).and_then(|v| v.as_str());
-        let is_loopback =
-            |u: &Url| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
         // A remote document must not send our client secret to this machine (Lambda's Runtime
         // API listens on loopback): endpoints there only when the issuer itself is local.
         let local_issuer = is_loopback(&overrides.issuer);
@@ -970,9 +967,12 @@ impl Endpoints {
                 None => Ok(None),
                 Some(v) => {
                     let u = Url::parse(v).map_err(|e| format!("`{name}`: {e}"))?;
-                    let local_http = u.scheme() == "http" && is_loopback(&u) && local_issuer;
-                    if !(u.scheme() == "https" && (local_issuer || !is_loopback(&u))) && !local_http
-                    {
+                    let allowed = if is_loopback(&u) {
+                        local_issuer && matches!(u.scheme(), "http" | "https")
+                    } else {
+                        u.scheme() == "https"
+                    };
+                    if !allowed {
                         return Err(format!("`{name}` must be https, and not on loopback"));
                     }
                     Ok(Some(u))
@@ -1044,6 +1044,11 @@ impl Endpoints {
             token_auth,
         })
     }
+}
+
+/// This machine: where local servers (and, in Lambda, the Runtime API) listen.
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
 }
 
 const UNSET_PREFIX: &str = "environment variable is not set: ";

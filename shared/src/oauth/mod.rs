@@ -472,17 +472,10 @@ impl OAuthHttp {
 
     /// A [`wire::ProviderRequest`] as a reqwest request.
     fn prepared(&self, request: wire::ProviderRequest) -> reqwest::RequestBuilder {
-        let mut builder = self.http.request(request.method, request.url);
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in &request.headers {
-            if let (Ok(name), Ok(value)) = (
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
-                reqwest::header::HeaderValue::from_str(value),
-            ) {
-                headers.insert(name, value);
-            }
-        }
-        builder = builder.headers(headers);
+        let builder = self
+            .http
+            .request(request.method, request.url)
+            .headers(header_map(&request.headers));
         match request.body {
             wire::RequestBody::None => builder,
             wire::RequestBody::Form(form) => builder.form(&form),
@@ -540,7 +533,8 @@ fn top_level() -> [String; 1] {
     [String::new()]
 }
 
-/// Headers from the catalogue (names and values checked when it was loaded).
+/// Headers from the catalogue or a [`wire::ProviderRequest`] (names and values checked when
+/// the catalogue was loaded; a later duplicate name replaces the earlier).
 fn header_map(headers: &[(String, String)]) -> reqwest::header::HeaderMap {
     let mut map = reqwest::header::HeaderMap::new();
     for (name, value) in headers {

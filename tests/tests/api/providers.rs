@@ -61,17 +61,9 @@ async fn slack_ok_false_is_a_callback_error() {
         content_type: Some("application/json; charset=utf-8".into()),
         body: r#"{"ok":false,"error":"invalid_code"}"#.into(),
     };
-    let started = contract
-        .app
-        .call(
-            Function::Connect,
-            request(Method::POST, "/providers/slack/connect")
-                .user(contract.user)
-                .path_param("provider", "slack")
-                .build(),
-        )
-        .await;
-    let state = browser::state_of(started.data()["authUrl"].as_str().unwrap_or_default());
+    // A second authorization for the app-completed variant (POST), whose answer is the JSON
+    // envelope; the first is for the browser's GET callback below.
+    let state = contract.authorize().await["state"].clone();
     // The app-completed variant (POST), whose answer is the JSON envelope.
     contract.fake.script([refusal.clone()]);
     let reply = contract
