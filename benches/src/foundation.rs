@@ -208,8 +208,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..21 {
         let started = Instant::now();
         let reply = oidc
-            .call(
-                shared::Function::Connect,
+            .send(
                 integration_tests::request(
                     lambda_http::http::Method::POST,
                     "/providers/oidc/connect",

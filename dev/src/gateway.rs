@@ -115,7 +115,7 @@ impl Gateway {
             request_id: shared::ids::random_id(),
             source_ip: Some(peer.ip().to_string()),
         };
-        to_hyper(shared::handlers::handle(&self.app, route.function, request).await)
+        to_hyper(shared::handlers::dispatch(&self.app, route.function, request).await)
     }
 }
 

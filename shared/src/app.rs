@@ -3,20 +3,18 @@
 use std::sync::Arc;
 
 use crate::catalogue::{CatalogueError, ProviderCatalogue};
+use crate::config::RefreshTuning;
+use crate::config::SyncTuning;
 use crate::config::{ConfigError, Settings};
 use crate::crypto::{CacheLimits, DataKeySource, EnvelopeCipher, KmsDataKeys};
 use crate::domain::AuditEntry;
-use crate::error::ApiError;
-use crate::http::ApiRequest;
-use crate::ids::ProviderId;
 use crate::oauth::{OAuthHttp, ProviderError};
 use crate::queue::{MessageQueue, SqsQueue};
-use crate::refresh::RefreshTuning;
+
 use crate::store::{
     AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords, RefreshIndex, RefreshLeases,
     SyncJobs, SyncSchedules, SyncedEvents,
 };
-use crate::sync::SyncTuning;
 
 pub struct App {
     pub settings: Settings,
@@ -139,23 +137,5 @@ impl App {
         if let Err(e) = self.audit_trail.append(&entry).await {
             tracing::error!(event = entry.event.as_str(), error = %e, "audit entry not written");
         }
-    }
-
-    /// The redirect URI registered with providers: `{base}/providers/{id}/callback`.
-    pub fn redirect_uri(
-        &self,
-        req: &ApiRequest,
-        provider: &ProviderId,
-    ) -> Result<String, ApiError> {
-        let base = match (&self.settings.public_base_url, &req.domain_name) {
-            (Some(url), _) => url.as_str().trim_end_matches('/').to_string(),
-            (None, Some(domain)) => format!("https://{domain}"),
-            (None, None) => {
-                return Err(ApiError::OAuthInit(
-                    "no PUBLIC_BASE_URL and no API domain to build the redirect URI".into(),
-                ));
-            }
-        };
-        Ok(format!("{base}/providers/{provider}/callback"))
     }
 }

@@ -160,14 +160,6 @@ pub fn epoch_to_rfc3339(secs: i64) -> Option<String> {
         .ok()
 }
 
-pub fn now_epoch() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
-pub fn now_epoch_ms() -> i64 {
-    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 /// A started authorization, stored under its state id until the callback consumes it.
 #[derive(Debug, Clone)]
 pub struct PendingAuthorization {
@@ -268,7 +260,7 @@ impl AuditEntry {
             user_id: user.cloned(),
             provider: None,
             integration_id: None,
-            at: crate::http::now_rfc3339(),
+            at: crate::clock::now_rfc3339(),
             ip: origin.ip.clone(),
             user_agent: origin.user_agent.clone(),
             correlation_id: origin.correlation_id.clone(),

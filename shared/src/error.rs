@@ -1,9 +1,13 @@
 //! The edge error: every failure a handler can return, turned into the response envelope once,
-//! in [`crate::http::ApiResponse::from_error`]. Lower layers have their own enums and convert here.
+//! in `ApiResponse::from_error` (http.rs). Lower layers have their own enums; every
+//! `From<_> for ApiError` is in this file, so one place says what each failure answers.
 
 use crate::crypto::CryptoError;
+use crate::domain::IntegrationStatus;
 use crate::oauth::ProviderError;
+use crate::refresh::RefreshError;
 use crate::store::StoreError;
+use crate::sync::SyncError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -166,6 +170,49 @@ impl From<ProviderError> for ApiError {
                 Self::ProviderUnavailable(format!("provider answered {status}"))
             }
             ProviderError::Config(why) => Self::OAuthInit(why),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::NotFound => Self::NotFound,
+            RefreshError::NotConnected(IntegrationStatus::Expired) | RefreshError::GrantRevoked => {
+                Self::TokenExpired
+            }
+            RefreshError::NotConnected(status) => {
+                Self::Conflict(format!("the integration is {}", status.as_str()))
+            }
+            RefreshError::ProviderUnavailable { source } => Self::TokenRefresh {
+                retry_after: source.retry_after(),
+                why: source.to_string(),
+                retryable: true,
+            },
+            RefreshError::LeaseBusy | RefreshError::NoTimeLeft => Self::TokenRefresh {
+                why: e.to_string(),
+                retryable: true,
+                retry_after: Some(std::time::Duration::from_secs(1)),
+            },
+            RefreshError::ProviderRejected(code) => Self::TokenRefresh {
+                why: code,
+                retryable: false,
+                retry_after: None,
+            },
+            RefreshError::ProviderNotConfigured(id) => Self::InvalidProvider(id),
+            RefreshError::Store(e) => e.into(),
+            RefreshError::Crypto(e) => e.into(),
+            RefreshError::Malformed => Self::Internal(boxed::Source::new(RefreshError::Malformed)),
+        }
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::NotConnected => Self::Conflict("the integration is not connected".into()),
+            SyncError::Store(e) => e.into(),
+            SyncError::NoQueue | SyncError::Queue(_) => Self::Internal(boxed::Source::new(e)),
         }
     }
 }

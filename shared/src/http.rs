@@ -8,10 +8,11 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use time::OffsetDateTime;
 
+use crate::clock::now_rfc3339;
 use crate::error::ApiError;
 use crate::ids::UserId;
+use crate::report::error_chain;
 
 /// Bodies above this size are refused with 413 before any parsing.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -22,7 +23,9 @@ pub struct Caller {
     pub user_id: UserId,
 }
 
-#[derive(Debug, Clone)]
+/// Debug shows the route and who called, never the headers (the bearer JWT), the query (the
+/// callback's `code` and `state`), the body or the claims.
+#[derive(Clone)]
 pub struct ApiRequest {
     pub method: Method,
     pub path: String,
@@ -41,6 +44,26 @@ pub struct ApiRequest {
     pub user_agent: Option<String>,
     /// The API's domain as API Gateway saw it; used for redirect URIs when no base URL is configured.
     pub domain_name: Option<String>,
+}
+
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("request_id", &self.request_id)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ApiResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiResponse")
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiRequest {
@@ -193,7 +216,7 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-#[derive(Debug)]
+/// Debug shows the status only: a body can hold the token route's access token.
 pub struct ApiResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -217,17 +240,6 @@ struct ErrorBody<'a> {
     code: &'a str,
     message: String,
     retryable: bool,
-}
-
-/// Now as RFC 3339 with exactly six fractional digits: fixed width, so timestamps sort as text
-/// (audit sort keys), which the default format (trailing zeros dropped) does not.
-pub fn now_rfc3339() -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
-    OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_default()
 }
 
 impl ApiResponse {
@@ -356,14 +368,6 @@ pub fn log_failure(error: &ApiError) {
     }
 }
 
-/// `a: b: c` from an error and its sources.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+#[cfg(test)]
+#[path = "tests/http.rs"]
+mod tests;

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod catalogue;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
@@ -15,6 +16,8 @@ pub mod lambda;
 pub mod oauth;
 pub mod queue;
 pub mod refresh;
+pub mod report;
+pub mod retry;
 pub mod routes;
 pub mod state;
 pub mod store;

@@ -20,14 +20,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::catalogue::{Provider, Renewal};
+use crate::catalogue::Provider;
+use crate::clock::{now_epoch, now_epoch_ms};
 use crate::crypto::{CryptoError, Envelope, RowBinding, SealPurpose};
 use crate::domain::{
     AuditEntry, AuditEvent, Integration, IntegrationError, IntegrationStatus, RequestOrigin,
-    now_epoch, now_epoch_ms,
 };
-use crate::error::ApiError;
 use crate::ids::{IntegrationId, UserId};
+use crate::oauth::Renewal;
 use crate::oauth::{ProviderError, TokenSet};
 use crate::store::{RefreshLease, RefreshedTokens, StoreError};
 
@@ -51,84 +51,6 @@ impl RefreshPolicy {
             Self::UnlessRefreshedWithin(window) => {
                 integration.refreshed_at.is_none_or(|at| at + window <= now)
             }
-        }
-    }
-}
-
-/// Exponential backoff with full jitter: attempt n waits a uniformly random time in
-/// [0, min(cap, base·2ⁿ)] (the AWS Architecture Blog's "full jitter", which spreads retries of
-/// many callers best).
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    pub base: Duration,
-    pub cap: Duration,
-}
-
-impl Backoff {
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(2u32.saturating_pow(attempt))
-            .min(self.cap);
-        let mut random = [0u8; 8];
-        crate::crypto::fill_random(&mut random);
-        let fraction = u64::from_le_bytes(random) as f64 / u64::MAX as f64;
-        ceiling.mul_f64(fraction)
-    }
-}
-
-/// The refresh path's timings. The defaults fit a 29 s API function behind API Gateway's 30 s
-/// limit: a provider attempt is bounded at 8 s (oauth.rs), the lease outlives every attempt
-/// started under it plus the write retries, and the function outlives the lease.
-#[derive(Debug, Clone, Copy)]
-pub struct RefreshTuning {
-    pub lease: Duration,
-    /// Kept free at the end of the lease for the fenced write and its retries.
-    pub write_reserve: Duration,
-    /// The longest a single provider attempt can take (the HTTP client's timeout).
-    pub provider_attempt: Duration,
-    pub provider_retry: Backoff,
-    /// A longer `Retry-After` than this is not waited for here: the error goes back to the
-    /// caller (or the message to the queue) with the provider's `Retry-After`.
-    pub retry_after_cap: Duration,
-    pub write_retry: Backoff,
-    /// How often a waiting caller looks for the lease holder's result, at most.
-    pub wait_poll_cap: Duration,
-    /// `POST /integrations/{id}/refresh` reuses a refresh younger than this.
-    pub manual_refresh_window_secs: i64,
-    /// What an API request may spend in the refresh path before answering 503.
-    pub request_budget: Duration,
-    /// A refresh message that failed for now comes back after this, doubling with each
-    /// receive up to `queue_retry_cap` (or after the provider's `Retry-After`), rather than
-    /// after the queue's visibility timeout (6 minutes: long against a 10-minute margin).
-    pub queue_retry_base: Duration,
-    pub queue_retry_cap: Duration,
-}
-
-impl Default for RefreshTuning {
-    fn default() -> Self {
-        Self {
-            lease: Duration::from_secs(25),
-            write_reserve: Duration::from_secs(6),
-            provider_attempt: crate::oauth::PROVIDER_TIMEOUT,
-            provider_retry: Backoff {
-                attempts: 4,
-                base: Duration::from_millis(250),
-                cap: Duration::from_secs(4),
-            },
-            retry_after_cap: Duration::from_secs(10),
-            write_retry: Backoff {
-                attempts: 6,
-                base: Duration::from_millis(100),
-                cap: Duration::from_secs(2),
-            },
-            wait_poll_cap: Duration::from_millis(500),
-            manual_refresh_window_secs: 60,
-            request_budget: Duration::from_secs(27),
-            queue_retry_base: Duration::from_secs(20),
-            queue_retry_cap: Duration::from_secs(300),
         }
     }
 }
@@ -178,41 +100,6 @@ impl RefreshError {
                 | Self::Store(StoreError::Service(_))
                 | Self::Crypto(CryptoError::KeyService(_))
         )
-    }
-}
-
-impl From<RefreshError> for ApiError {
-    fn from(e: RefreshError) -> Self {
-        match e {
-            RefreshError::NotFound => Self::NotFound,
-            RefreshError::NotConnected(IntegrationStatus::Expired) | RefreshError::GrantRevoked => {
-                Self::TokenExpired
-            }
-            RefreshError::NotConnected(status) => {
-                Self::Conflict(format!("the integration is {}", status.as_str()))
-            }
-            RefreshError::ProviderUnavailable { source } => Self::TokenRefresh {
-                retry_after: source.retry_after(),
-                why: source.to_string(),
-                retryable: true,
-            },
-            RefreshError::LeaseBusy | RefreshError::NoTimeLeft => Self::TokenRefresh {
-                why: e.to_string(),
-                retryable: true,
-                retry_after: Some(Duration::from_secs(1)),
-            },
-            RefreshError::ProviderRejected(code) => Self::TokenRefresh {
-                why: code,
-                retryable: false,
-                retry_after: None,
-            },
-            RefreshError::ProviderNotConfigured(id) => Self::InvalidProvider(id),
-            RefreshError::Store(e) => e.into(),
-            RefreshError::Crypto(e) => e.into(),
-            RefreshError::Malformed => {
-                Self::Internal(crate::error::boxed::Source::new(RefreshError::Malformed))
-            }
-        }
     }
 }
 
@@ -406,7 +293,7 @@ async fn refresh_under_lease(
                     // The provider has issued tokens we could not store. Where it rotates
                     // refresh tokens, the stored one is now spent; where it does not (or allows
                     // a grace period), the next attempt recovers with it once the lease expires.
-                    tracing::error!(integration_id = id, error = %crate::http::error_chain(&e), "refreshed tokens could not be stored");
+                    tracing::error!(integration_id = id, error = %crate::report::error_chain(&e), "refreshed tokens could not be stored");
                     audit(
                         app,
                         &integration,
@@ -484,7 +371,7 @@ fn integration_error(code: &str, message: &str) -> IntegrationError {
     IntegrationError {
         code: code.into(),
         message: message.into(),
-        at: Some(crate::http::now_rfc3339()),
+        at: Some(crate::clock::now_rfc3339()),
     }
 }
 

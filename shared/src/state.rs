@@ -31,10 +31,10 @@ impl StateKey {
         Ok(Self(SecretBox::new(Box::new(secret))))
     }
 
+    #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
     fn mac(&self, payload: &[u8], provider: &ProviderId) -> Hmac<Sha256> {
-        // new_from_slice accepts any key length for HMAC.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.expose_secret())
-            .unwrap_or_else(|_| unreachable!()); // allow-panic
+            .expect("HMAC accepts keys of any length");
         mac.update(b"oauth-state\0");
         mac.update(payload);
         mac.update(provider.as_str().as_bytes());

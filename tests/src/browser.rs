@@ -31,7 +31,7 @@ impl ProviderRedirect {
 
 /// The `state` parameter of an authorization URL.
 pub fn state_of(auth_url: &str) -> String {
-    let url = Url::parse(auth_url).unwrap_or_else(|e| panic!("not a URL: {auth_url}: {e}")); // allow-panic
+    let url = Url::parse(auth_url).unwrap_or_else(|e| panic!("not a URL: {auth_url}: {e}"));
     url.query_pairs()
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
@@ -42,7 +42,7 @@ pub fn state_of(auth_url: &str) -> String {
 pub async fn authorize(auth_url: &str, login: &str) -> ProviderRedirect {
     try_authorize(auth_url, login)
         .await
-        .unwrap_or_else(|e| panic!("authorization at the local OAuth server failed: {e:#}")) // allow-panic
+        .unwrap_or_else(|e| panic!("authorization at the local OAuth server failed: {e:#}"))
 }
 
 pub async fn try_authorize(auth_url: &str, login: &str) -> anyhow::Result<ProviderRedirect> {
@@ -119,6 +119,6 @@ pub async fn introspect(
             .await
             .map(|v| v["active"] == true)
             .unwrap_or(false),
-        Err(e) => panic!("introspection failed: {e}"), // allow-panic
+        Err(e) => panic!("introspection failed: {e}"),
     }
 }

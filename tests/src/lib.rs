@@ -20,9 +20,10 @@ use devstack::provision::{self, QueuePair};
 use fault_proxy::FaultProxy;
 use lambda_http::http::{HeaderMap, Method};
 use shared::catalogue::ProviderCatalogue;
+use shared::config::RefreshTuning;
 use shared::config::Settings;
 use shared::crypto::{DataKey, DataKeySource, GeneratedDataKey, KmsDataKeys, SealPurpose};
-use shared::refresh::RefreshTuning;
+
 use shared::store::DynamoTable;
 use shared::{ApiRequest, ApiResponse, App, Function};
 use tokio::sync::OnceCell;
@@ -55,9 +56,9 @@ pub async fn stack() -> &'static Stack {
         .get_or_init(|| async {
             let (moto, moto_url) = start_moto(devstack::free_port().expect("free port"))
                 .await
-                .expect("moto server"); // allow-panic
+                .expect("moto server");
             let (oauth, oauth_url) = start_oauth_server(&OAuthServerOptions {
-                port: devstack::free_port().expect("free port"), // allow-panic
+                port: devstack::free_port().expect("free port"),
                 client_id: CLIENT_ID.into(),
                 client_secret: CLIENT_SECRET.into(),
                 // `oidc` is the same server found by discovery (tests/api/providers.rs).
@@ -68,7 +69,7 @@ pub async fn stack() -> &'static Stack {
                 access_token_ttl_secs: 3600,
             })
             .await
-            .expect("local OAuth server"); // allow-panic
+            .expect("local OAuth server");
             let aws = provision::local_aws_config(&moto_url).await;
             Stack {
                 moto_url,
@@ -165,7 +166,7 @@ pub struct Options {
     pub refresh_queue: Option<(u32, u32)>,
     /// A sync queue and its dead-letter queue on moto, likewise.
     pub sync_queue: Option<(u32, u32)>,
-    pub sync_tuning: Option<shared::sync::SyncTuning>,
+    pub sync_tuning: Option<shared::config::SyncTuning>,
     pub refresh_tuning: Option<RefreshTuning>,
     /// The provider catalogue's text (the embedded one when None).
     pub catalogue: Option<String>,
@@ -174,8 +175,8 @@ pub struct Options {
 }
 
 /// Quick sync retries for tests: the same rules, shorter waits.
-pub fn fast_sync_tuning() -> shared::sync::SyncTuning {
-    let mut tuning = shared::sync::SyncTuning::default();
+pub fn fast_sync_tuning() -> shared::config::SyncTuning {
+    let mut tuning = shared::config::SyncTuning::default();
     tuning.provider_retry.base = std::time::Duration::from_millis(50);
     tuning.provider_retry.cap = std::time::Duration::from_millis(400);
     tuning.page_reserve = std::time::Duration::from_secs(2);
@@ -203,17 +204,17 @@ impl TestApp {
         let state_secret = shared::ids::random_id() + &shared::ids::random_id();
         let resources = provision::provision(&stack.aws, &table_name)
             .await
-            .expect("provisioning"); // allow-panic
+            .expect("provisioning");
         let own_oauth_server = if options.own_oauth_server {
             let (child, url) = start_oauth_server(&OAuthServerOptions {
-                port: devstack::free_port().expect("free port"), // allow-panic
+                port: devstack::free_port().expect("free port"),
                 client_id: CLIENT_ID.into(),
                 client_secret: CLIENT_SECRET.into(),
                 redirect_uris: vec![format!("{API_BASE}/providers/demo/callback")],
                 access_token_ttl_secs: options.access_token_ttl_secs.unwrap_or(3600),
             })
             .await
-            .expect("own OAuth server"); // allow-panic
+            .expect("own OAuth server");
             Some((child, url))
         } else {
             None
@@ -226,7 +227,7 @@ impl TestApp {
             Some((visibility, receives)) => Some(
                 provision::provision_refresh_queues(&stack.aws, &table_name, visibility, receives)
                     .await
-                    .expect("refresh queues"), // allow-panic
+                    .expect("refresh queues"),
             ),
             None => None,
         };
@@ -234,7 +235,7 @@ impl TestApp {
             Some((visibility, receives)) => Some(
                 provision::provision_sync_queues(&stack.aws, &table_name, visibility, receives)
                     .await
-                    .expect("sync queues"), // allow-panic
+                    .expect("sync queues"),
             ),
             None => None,
         };
@@ -273,17 +274,17 @@ impl TestApp {
                 .map(|(_, v)| v.clone())
                 .or_else(|| env_map.get(k).cloned())
         };
-        let settings = Settings::from_env(&env).expect("settings"); // allow-panic
+        let settings = Settings::from_env(&env).expect("settings");
         let catalogue = match &options.catalogue {
             Some(text) => ProviderCatalogue::parse(text, &env),
             None => ProviderCatalogue::load(&env),
         }
-        .expect("catalogue"); // allow-panic
+        .expect("catalogue");
         let dynamodb = aws_sdk_dynamodb::Client::new(&stack.aws);
         let sqs = aws_sdk_sqs::Client::new(&stack.aws);
-        let store = options.store_proxy.then(|| {
-            FaultProxy::start(&stack.moto_url).expect("fault proxy") // allow-panic
-        });
+        let store = options
+            .store_proxy
+            .then(|| FaultProxy::start(&stack.moto_url).expect("fault proxy"));
         let app_dynamodb = match &store {
             Some(proxy) => aws_sdk_dynamodb::Client::from_conf(
                 aws_sdk_dynamodb::config::Builder::from(&stack.aws)
@@ -315,7 +316,7 @@ impl TestApp {
             DynamoTable::new(app_dynamodb, table_name.clone()),
             keys.clone(),
         )
-        .expect("app") // allow-panic
+        .expect("app")
         .with_queues(queue(&queues), queue(&sync_queues))
         .with_refresh_tuning(options.refresh_tuning.unwrap_or_else(fast_tuning))
         .with_sync_tuning(options.sync_tuning.unwrap_or_else(fast_sync_tuning));
@@ -336,37 +337,41 @@ impl TestApp {
         }
     }
 
-    /// Runs a request through the function's handler, as Lambda would.
+    /// Runs a request through the handler of the function the route table gives its method and
+    /// path, as API Gateway and Lambda would.
+    pub async fn send(&self, req: ApiRequest) -> Reply {
+        let function = shared::routes::match_route(req.method.as_str(), &req.path)
+            .map(|(route, _)| route.function)
+            .unwrap_or_else(|| panic!("no route for {} {}", req.method, req.path));
+        self.call(function, req).await
+    }
+
+    /// Runs a request through one named function, whatever its path: `sam local invoke` of an
+    /// event file, where the template, not the path, picks the function.
     pub async fn call(&self, function: Function, req: ApiRequest) -> Reply {
-        Reply(shared::handlers::handle(&self.app, function, req).await)
+        Reply(shared::handlers::dispatch(&self.app, function, req).await)
     }
 
     /// connect → login and consent at the OAuth server → GET callback; the integration's JSON.
     pub async fn connect(&self, user: &str) -> serde_json::Value {
         let started = self
-            .call(
-                Function::Connect,
+            .send(
                 request(Method::POST, "/providers/demo/connect")
                     .user(user)
                     .path_param("provider", "demo")
                     .build(),
             )
             .await;
-        assert_eq!(started.status(), 200, "{}", started.body()); // allow-panic
+        assert_eq!(started.status(), 200, "{}", started.body());
         let auth_url = started.data()["authUrl"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         let redirect = browser::authorize(&auth_url, user).await;
-        let reply = self
-            .call(Function::Callback, redirect.callback_request().build())
-            .await;
-        assert_eq!(reply.status(), 200, "callback: {}", reply.body()); // allow-panic
+        let reply = self.send(redirect.callback_request().build()).await;
+        assert_eq!(reply.status(), 200, "callback: {}", reply.body());
         let list = self
-            .call(
-                Function::ListIntegrations,
-                request(Method::GET, "/integrations").user(user).build(),
-            )
+            .send(request(Method::GET, "/integrations").user(user).build())
             .await;
         let integrations = list.data()["integrations"]
             .as_array()
@@ -375,7 +380,7 @@ impl TestApp {
         integrations
             .into_iter()
             .find(|i| i["provider"] == "demo" && i["externalAccountId"] == user)
-            .expect("connected integration") // allow-panic
+            .expect("connected integration")
     }
 
     /// [`TestApp::connect`], for the integration's id only.
@@ -388,13 +393,13 @@ impl TestApp {
 
     /// Audit events recorded for `user` (None: the anonymous partition).
     pub async fn audit_events(&self, user: Option<&str>) -> Vec<serde_json::Value> {
-        let user = user.map(|u| shared::ids::UserId::parse(u).expect("user id")); // allow-panic
+        let user = user.map(|u| shared::ids::UserId::parse(u).expect("user id"));
         let (entries, _) = self
             .app
             .audit_trail
             .page(user.as_ref(), 100, None)
             .await
-            .expect("audit page"); // allow-panic
+            .expect("audit page");
         entries
             .iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
@@ -438,11 +443,9 @@ pub struct RequestBuilder(ApiRequest);
 
 /// A request as API Gateway would hand it to the function.
 pub fn request(method: Method, path: &str) -> RequestBuilder {
-    let mut path_params = HashMap::new();
-    if let Some((route, params)) = shared::routes::match_route(method.as_str(), path) {
-        let _ = route;
-        path_params = params;
-    }
+    let path_params = shared::routes::match_route(method.as_str(), path)
+        .map(|(_, params)| params)
+        .unwrap_or_default();
     RequestBuilder(ApiRequest {
         method,
         path: path.to_string(),

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::Method;
-use shared::Function;
 use shared::store::keys;
 
 use crate::{Reply, TestApp, request};
@@ -52,10 +51,10 @@ impl TestApp {
     pub async fn oauth_stats(&self) -> OAuthStats {
         reqwest::get(format!("{}/__stats", self.oauth_url))
             .await
-            .expect("stats") // allow-panic
+            .expect("stats")
             .json()
             .await
-            .expect("stats JSON") // allow-panic
+            .expect("stats JSON")
     }
 
     pub async fn reset_oauth_stats(&self) {
@@ -63,7 +62,7 @@ impl TestApp {
             .post(format!("{}/__stats/reset", self.oauth_url))
             .send()
             .await
-            .expect("stats reset"); // allow-panic
+            .expect("stats reset");
     }
 
     /// Queues canned answers for the next token requests, e.g. `[{"status":503}]`.
@@ -73,15 +72,15 @@ impl TestApp {
             .json(&serde_json::json!({ "responses": responses, "repeat": repeat }))
             .send()
             .await
-            .expect("faults"); // allow-panic
-        assert!(reply.status().is_success(), "faults refused: {reply:?}"); // allow-panic
+            .expect("faults");
+        assert!(reply.status().is_success(), "faults refused: {reply:?}");
     }
 
     /// Time travel: the stored access token now expires in `secs` seconds, as far as the service
     /// can tell (the expiry it schedules by, and the refresh index entry), so the refresh path
     /// runs without waiting an hour. The OAuth server's own token is untouched.
     pub async fn expire_in(&self, user: &str, id: &str, secs: i64) {
-        let at = shared::domain::now_epoch() + secs;
+        let at = shared::clock::now_epoch() + secs;
         self.dynamodb
             .update_item()
             .table_name(&self.table_name)
@@ -93,7 +92,7 @@ impl TestApp {
             .expression_attribute_values(":sk", AttributeValue::S(keys::refresh_sort(at, id)))
             .send()
             .await
-            .expect("expiry moved (the integration is in the refresh index)"); // allow-panic
+            .expect("expiry moved (the integration is in the refresh index)");
     }
 
     /// The raw item of an integration, straight from moto.
@@ -106,14 +105,13 @@ impl TestApp {
             .consistent_read(true)
             .send()
             .await
-            .expect("get item") // allow-panic
+            .expect("get item")
             .item
             .unwrap_or_default()
     }
 
     pub async fn token_route(&self, user: &str, id: &str) -> Reply {
-        self.call(
-            Function::Token,
+        self.send(
             request(
                 Method::GET,
                 &format!("/users/{user}/integrations/{id}/token"),
@@ -125,8 +123,7 @@ impl TestApp {
     }
 
     pub async fn manual_refresh(&self, user: &str, id: &str) -> Reply {
-        self.call(
-            Function::Refresh,
+        self.send(
             request(Method::POST, &format!("/integrations/{id}/refresh"))
                 .user(user)
                 .build(),

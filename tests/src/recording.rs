@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use lambda_http::http::Method;
 use serde::Deserialize;
-use shared::Function;
 use shared::crypto::{RowBinding, SealPurpose};
 use shared::store::{RefreshLease, RefreshedTokens};
 
@@ -95,8 +94,8 @@ pub struct Expect {
 impl Recording {
     pub fn load(id: &str) -> Self {
         let path = format!("{}/providers/{id}.toml", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")); // allow-panic
-        toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}")) // allow-panic
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     /// The fake's answers for `step`, URLs with their placeholders filled in.
@@ -304,10 +303,10 @@ pub struct Contract {
 impl Contract {
     pub async fn start(id: &str) -> Self {
         let recording = Recording::load(id);
-        let fake = ProviderFake::start().await.expect("provider fake"); // allow-panic
+        let fake = ProviderFake::start().await.expect("provider fake");
         let values = Placeholders::for_provider(id);
         let prefix = shared::ids::ProviderId::parse(id)
-            .expect("provider id") // allow-panic
+            .expect("provider id")
             .env_prefix();
         let mut env = vec![
             (format!("{prefix}_CLIENT_ID"), values.client_id.clone()),
@@ -342,7 +341,7 @@ impl Contract {
             "{}, {step}: the provider saw requests its documentation does not allow:\n  {}\n{context}",
             self.id,
             problems.join("\n  ")
-        ); // allow-panic
+        );
     }
 
     /// POST /providers/{id}/connect, checked against the recording's `[authorize]`; the
@@ -351,17 +350,16 @@ impl Contract {
         let id = self.id.clone();
         let started = self
             .app
-            .call(
-                Function::Connect,
+            .send(
                 request(Method::POST, &format!("/providers/{id}/connect"))
                     .user(self.user)
                     .path_param("provider", &id)
                     .build(),
             )
             .await;
-        assert_eq!(started.status(), 200, "{id} connect: {}", started.body()); // allow-panic
+        assert_eq!(started.status(), 200, "{id} connect: {}", started.body());
         let auth_url = url::Url::parse(started.data()["authUrl"].as_str().unwrap_or_default())
-            .expect("authUrl"); // allow-panic
+            .expect("authUrl");
         let params: BTreeMap<String, String> = auth_url.query_pairs().into_owned().collect();
         let mut base = auth_url.clone();
         base.set_query(None);
@@ -369,7 +367,7 @@ impl Contract {
             self.fake.provider_url(base.as_str()).as_deref(),
             Some(self.recording.authorize.url.as_str()),
             "{id}: authorization endpoint"
-        ); // allow-panic
+        );
         self.values.code_challenge = params.get("code_challenge").cloned();
         let mut problems = Vec::new();
         for (name, want) in &self.recording.authorize.params {
@@ -387,7 +385,7 @@ impl Contract {
             problems.is_empty(),
             "{id}: authorization URL {auth_url}:\n  {}",
             problems.join("\n  ")
-        ); // allow-panic
+        );
         params
     }
 
@@ -395,14 +393,13 @@ impl Contract {
     /// `answers` at the fake.
     pub async fn callback(&self, state: &str, answers: Vec<Scripted>) -> Reply {
         self.fake.script(answers);
-        let mut callback = url::Url::parse(&self.values.redirect_uri).expect("redirect URI"); // allow-panic
+        let mut callback = url::Url::parse(&self.values.redirect_uri).expect("redirect URI");
         callback
             .query_pairs_mut()
             .append_pair("code", &self.values.code)
             .append_pair("state", state);
         self.app
-            .call(
-                Function::Callback,
+            .send(
                 ProviderRedirect { url: callback }
                     .callback_request()
                     .build(),
@@ -430,7 +427,7 @@ impl Contract {
             "{} callback: {}",
             self.id,
             reply.body()
-        ); // allow-panic
+        );
         integration_of(&self.app, &self.id, self.user).await
     }
 
@@ -453,30 +450,30 @@ pub async fn replay(id: &str) {
         integration["externalAccountId"],
         expect.account_id.as_str(),
         "{id}: account id"
-    ); // allow-panic
+    );
     assert_eq!(
         integration["email"].as_str(),
         expect.email.as_deref(),
         "{id}: email"
-    ); // allow-panic
+    );
     assert_eq!(
         integration["displayName"].as_str(),
         expect.name.as_deref(),
         "{id}: display name"
-    ); // allow-panic
+    );
 
     // The token the application's backend gets, with no provider call.
     assert_eq!(
         token_of(app, user, &integration_id).await,
         expect.access_token,
         "{id}: token after connect"
-    ); // allow-panic
+    );
     contract.check("token", Vec::new(), "");
     assert_eq!(
         contract.in_refresh_index(&integration_id).await,
         expect.refreshable,
         "{id}: in the refresh index after connect"
-    ); // allow-panic
+    );
 
     // A forced refresh.
     if expect.token_age_secs > 0 {
@@ -500,7 +497,7 @@ pub async fn replay(id: &str) {
         200,
         "{id} refresh: {}",
         refreshed.body()
-    ); // allow-panic
+    );
     let want = expect
         .refreshed_access_token
         .as_deref()
@@ -509,13 +506,13 @@ pub async fn replay(id: &str) {
         token_of(app, user, &integration_id).await,
         want,
         "{id}: token after refresh"
-    ); // allow-panic
+    );
     contract.check("token", Vec::new(), "");
     assert_eq!(
         contract.in_refresh_index(&integration_id).await,
         expect.refreshable,
         "{id}: in the refresh index after the refresh"
-    ); // allow-panic
+    );
 
     // Disconnect: revocation in the provider's style.
     contract.fake.script(
@@ -524,8 +521,7 @@ pub async fn replay(id: &str) {
             .scripted(Step::Disconnect, &contract.values),
     );
     let removed = app
-        .call(
-            Function::Disconnect,
+        .send(
             request(Method::DELETE, &format!("/integrations/{integration_id}"))
                 .user(user)
                 .build(),
@@ -540,18 +536,15 @@ pub async fn replay(id: &str) {
             removed.body()
         ),
     );
-    assert_eq!(removed.status(), 200, "{id} disconnect: {}", removed.body()); // allow-panic
-    assert_eq!(removed.data()["revoked"], expect.revoked, "{id}: revoked"); // allow-panic
+    assert_eq!(removed.status(), 200, "{id} disconnect: {}", removed.body());
+    assert_eq!(removed.data()["revoked"], expect.revoked, "{id}: revoked");
     let unused = contract.fake.unused();
-    assert!(unused.is_empty(), "{id}: never asked: {unused:?}"); // allow-panic
+    assert!(unused.is_empty(), "{id}: never asked: {unused:?}");
 }
 
 pub async fn integration_of(app: &TestApp, provider: &str, user: &str) -> serde_json::Value {
     let list = app
-        .call(
-            Function::ListIntegrations,
-            request(Method::GET, "/integrations").user(user).build(),
-        )
+        .send(request(Method::GET, "/integrations").user(user).build())
         .await;
     list.data()["integrations"]
         .as_array()
@@ -559,12 +552,12 @@ pub async fn integration_of(app: &TestApp, provider: &str, user: &str) -> serde_
         .unwrap_or_default()
         .into_iter()
         .find(|i| i["provider"] == provider)
-        .unwrap_or_else(|| panic!("no {provider} integration: {}", list.body())) // allow-panic
+        .unwrap_or_else(|| panic!("no {provider} integration: {}", list.body()))
 }
 
 pub async fn token_of(app: &TestApp, user: &str, id: &str) -> String {
     let reply: Reply = app.token_route(user, id).await;
-    assert_eq!(reply.status(), 200, "token route: {}", reply.body()); // allow-panic
+    assert_eq!(reply.status(), 200, "token route: {}", reply.body());
     reply.data()["accessToken"]
         .as_str()
         .unwrap_or_default()
@@ -586,15 +579,15 @@ async fn rewrite_tokens(
     id: &str,
     change: impl FnOnce(&mut shared::oauth::TokenSet, i64),
 ) {
-    let user_id = shared::ids::UserId::parse(user).expect("user"); // allow-panic
-    let integration_id = shared::ids::IntegrationId::parse(id).expect("id"); // allow-panic
+    let user_id = shared::ids::UserId::parse(user).expect("user");
+    let integration_id = shared::ids::IntegrationId::parse(id).expect("id");
     let (integration, envelope) = app
         .app
         .integrations
         .get_with_tokens(&user_id, &integration_id)
         .await
-        .expect("read") // allow-panic
-        .expect("integration"); // allow-panic
+        .expect("read")
+        .expect("integration");
     let row = RowBinding {
         user_id: user,
         record_id: id,
@@ -603,30 +596,30 @@ async fn rewrite_tokens(
     let plain = app
         .app
         .cipher
-        .open(SealPurpose::TokenSet, &row, &envelope.expect("envelope")) // allow-panic
+        .open(SealPurpose::TokenSet, &row, &envelope.expect("envelope"))
         .await
-        .expect("open"); // allow-panic
-    let mut tokens = shared::oauth::TokenSet::from_plaintext(&plain).expect("tokens"); // allow-panic
-    let now = shared::domain::now_epoch();
+        .expect("open");
+    let mut tokens = shared::oauth::TokenSet::from_plaintext(&plain).expect("tokens");
+    let now = shared::clock::now_epoch();
     change(&mut tokens, now);
     let sealed = app
         .app
         .cipher
         .seal(SealPurpose::TokenSet, &row, &tokens.to_plaintext())
         .await
-        .expect("seal"); // allow-panic
+        .expect("seal");
     let lease = RefreshLease {
         owner: "test-time-travel".into(),
-        until_ms: shared::domain::now_epoch_ms() + 10_000,
+        until_ms: shared::clock::now_epoch_ms() + 10_000,
     };
-    let now_ms = shared::domain::now_epoch_ms();
+    let now_ms = shared::clock::now_epoch_ms();
     assert!(
         app.app
             .leases
             .acquire(&integration, &lease, now_ms)
             .await
             .expect("lease")
-    ); // allow-panic
+    );
     app.app
         .leases
         .complete(
@@ -644,7 +637,7 @@ async fn rewrite_tokens(
             },
         )
         .await
-        .expect("aged tokens written"); // allow-panic
+        .expect("aged tokens written");
 }
 
 /// Time travel: the stored access token expired a minute ago (the refresh token is kept).

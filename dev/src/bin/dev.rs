@@ -136,7 +136,7 @@ async fn run_scheduler(app: Arc<App>, every: std::time::Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        if let Err(e) = shared::jobs::schedule_refreshes(&app, shared::domain::now_epoch()).await {
+        if let Err(e) = shared::jobs::schedule_refreshes(&app, shared::clock::now_epoch()).await {
             tracing::error!(error = %e, "refresh scheduler run failed");
         }
     }

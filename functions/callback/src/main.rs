@@ -1,6 +1,9 @@
-//! Lambda entry point for `callback`: start-up only; the handler is `shared::handlers`.
+//! Lambda entry point for `callback`: start-up only. Its handler is `shared::handlers::callback::serve`.
+
+use shared::Function;
+use shared::handlers::callback;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(shared::Function::Callback).await
+    shared::lambda::run_http(Function::Callback, callback::serve).await
 }

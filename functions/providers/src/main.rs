@@ -1,6 +1,9 @@
-//! Lambda entry point for `providers`: start-up only; the handler is `shared::handlers`.
+//! Lambda entry point for `providers`: start-up only. Its handler is `shared::handlers::providers::list`.
+
+use shared::Function;
+use shared::handlers::providers;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::run_http(shared::Function::Providers).await
+    shared::lambda::run_http(Function::Providers, providers::list).await
 }

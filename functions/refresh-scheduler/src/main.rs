@@ -1,4 +1,5 @@
-//! Lambda entry point for `refresh-scheduler`: start-up only; the handler is `shared::jobs`.
+//! Lambda entry point for `refresh-scheduler`: start-up only. Its handler is
+//! `shared::jobs::schedule_refreshes`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -54,7 +54,10 @@ pub trait DataKeySource: Send + Sync {
     ) -> Result<DataKey, CryptoError>;
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "the OS RNG only fails on a broken platform; nothing sensible can continue without it"
+)]
 pub fn fill_random(buf: &mut [u8]) {
-    // The OS RNG only fails on a broken platform; nothing sensible can continue without it.
-    getrandom::fill(buf).expect("the operating system's random number generator failed"); // allow-panic
+    getrandom::fill(buf).expect("the operating system's random number generator failed");
 }

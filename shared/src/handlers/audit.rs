@@ -1,3 +1,5 @@
+//! The `audit` function: `GET /audit`, the caller's audit trail, newest first.
+
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};

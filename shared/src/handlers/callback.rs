@@ -1,4 +1,8 @@
-use lambda_http::http::StatusCode;
+//! The `callback` function: the provider's redirect (`GET /providers/{provider}/callback`, from
+//! the browser) and the app's completion (`POST`, with the user's JWT). The exchange of the code
+//! and the save of the new integration are here too.
+
+use lambda_http::http::{Method, StatusCode};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -6,14 +10,14 @@ use super::audit_entry;
 use super::connect::configured_provider;
 use crate::app::App;
 use crate::catalogue::{Endpoints, Provider};
+use crate::clock::{now_epoch, now_rfc3339};
 use crate::config::CallbackCompletion;
 use crate::crypto::{RowBinding, SealPurpose};
 use crate::domain::{
-    AuditEvent, Integration, IntegrationStatus, IntegrationView, PendingAuthorization,
-    SyncSettings, now_epoch,
+    AuditEvent, Integration, IntegrationStatus, IntegrationView, PendingAuthorization, SyncSettings,
 };
 use crate::error::ApiError;
-use crate::http::{ApiRequest, ApiResponse, log_failure, now_rfc3339};
+use crate::http::{ApiRequest, ApiResponse, log_failure};
 use crate::ids::{IntegrationId, UserId};
 use crate::oauth::TokenSet;
 use crate::state::StateId;
@@ -27,6 +31,15 @@ struct CallbackBody {
     /// RFC 9207 `iss` from the authorization response, when the app received one.
     #[serde(default)]
     iss: Option<String>,
+}
+
+/// The `callback` function's handler: one function serves both callback routes.
+pub async fn serve(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    if req.method == Method::GET {
+        from_browser(app, req).await
+    } else {
+        from_app(app, req).await
+    }
 }
 
 /// GET /providers/{provider}/callback: the provider's redirect. The state authenticates it; once

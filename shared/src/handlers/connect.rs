@@ -1,13 +1,18 @@
+//! The `connect` function: `POST /providers/{provider}/connect` starts an authorization (state,
+//! PKCE) and answers with the provider's authorization URL.
+
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::audit_entry;
 use crate::app::App;
 use crate::catalogue::Provider;
+use crate::clock::now_epoch;
 use crate::crypto::{RowBinding, SealPurpose};
-use crate::domain::{AuditEvent, PendingAuthorization, epoch_to_rfc3339, now_epoch};
+use crate::domain::{AuditEvent, PendingAuthorization, epoch_to_rfc3339};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
+use crate::ids::ProviderId;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,7 +60,7 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
     let now = now_epoch();
     let expires_at = now + app.settings.state_ttl_secs;
     let issued = app.settings.state_key.issue(&provider.id, expires_at);
-    let redirect_uri = app.redirect_uri(req, &provider.id)?;
+    let redirect_uri = redirect_uri(app, req, &provider.id)?;
     let start = app
         .oauth
         .authorization_url(provider, &redirect_uri, &issued.value, &scopes)
@@ -141,4 +146,18 @@ fn requested_scopes(
         }
     }
     Ok(scopes)
+}
+
+/// The redirect URI registered with providers: `{base}/providers/{id}/callback`.
+fn redirect_uri(app: &App, req: &ApiRequest, provider: &ProviderId) -> Result<String, ApiError> {
+    let base = match (&app.settings.public_base_url, &req.domain_name) {
+        (Some(url), _) => url.as_str().trim_end_matches('/').to_string(),
+        (None, Some(domain)) => format!("https://{domain}"),
+        (None, None) => {
+            return Err(ApiError::OAuthInit(
+                "no PUBLIC_BASE_URL and no API domain to build the redirect URI".into(),
+            ));
+        }
+    };
+    Ok(format!("{base}/providers/{provider}/callback"))
 }

@@ -1,9 +1,17 @@
-use super::{audit_entry, parse_integration_id};
+//! The integration resource: `list-integrations` (GET /integrations), `get-integration`
+//! (GET /integrations/{id}), `update-integration` (PATCH /integrations/{id}, sync settings) and
+//! `disconnect` (DELETE /integrations/{id}).
+
+use serde::Deserialize;
+
+use super::sync::check_sync_types;
+use super::{audit_entry, owned_integration, parse_integration_id};
 use crate::app::App;
 use crate::catalogue::Provider;
+use crate::clock::now_epoch;
 use crate::crypto::Envelope;
 use crate::crypto::{RowBinding, SealPurpose};
-use crate::domain::{AuditEvent, Integration, IntegrationStatus, IntegrationView};
+use crate::domain::{AuditEvent, Integration, IntegrationStatus, IntegrationView, SyncSettings};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::oauth::TokenSet;
@@ -107,4 +115,61 @@ async fn revoke_removed(
             false
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateBody {
+    sync_settings: SettingsBody,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SettingsBody {
+    enabled: bool,
+    sync_types: Vec<String>,
+    frequency: Frequency,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Frequency {
+    Hourly,
+    Daily,
+}
+
+impl Frequency {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Hourly => "hourly",
+            Self::Daily => "daily",
+        }
+    }
+}
+
+/// PATCH /integrations/{id}: sync settings. Enabling schedules the first sync now.
+pub async fn update(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let body: UpdateBody = req.json_body()?;
+    check_sync_types(&body.sync_settings.sync_types)?;
+    let integration = owned_integration(app, req).await?;
+    let settings = SyncSettings {
+        enabled: body.sync_settings.enabled,
+        sync_types: body.sync_settings.sync_types,
+        frequency: body.sync_settings.frequency.as_str().into(),
+    };
+    let next = settings.enabled.then(now_epoch);
+    let updated = app
+        .sync_schedules
+        .save_sync_settings(&integration, &settings, next)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict => ApiError::Conflict(
+                "the integration is not connected, or changed meanwhile; try again".into(),
+            ),
+            other => other.into(),
+        })?;
+    Ok(ApiResponse::ok(
+        &req.request_id,
+        serde_json::json!({ "integration": IntegrationView::from(&updated) }),
+    ))
 }

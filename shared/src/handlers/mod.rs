@@ -1,49 +1,56 @@
-//! One module per function. Each handler is a plain async fn from [`ApiRequest`] to a result;
-//! [`handle`] is the edge that turns errors into the envelope.
+//! The HTTP handlers, one module per URL resource. A function's handler is
+//! `handlers::<resource>::<action>`, its name in template.yaml read as action and resource
+//! (`list-integrations` → `integrations::list`, `test-connection` → `tokens::test_connection`);
+//! [`HTTP_HANDLERS`] lists them all, and each function's `main.rs` hands its own to
+//! `lambda::run_http`. A handler is a plain async fn from (&App, &ApiRequest) to a result;
+//! [`serve`] is the edge that turns its error into the envelope.
 
-mod audit;
-mod callback;
-mod connect;
-mod integrations;
-mod providers;
-mod sync;
-mod tokens;
+pub mod audit;
+pub mod callback;
+pub mod connect;
+pub mod events;
+pub mod integrations;
+pub mod providers;
+pub mod sync;
+pub mod tokens;
+
+use std::future::Future;
 
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::domain::{AuditEntry, AuditEvent};
+use crate::domain::{AuditEntry, AuditEvent, Integration};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::ids::UserId;
+use crate::ids::{IntegrationId, UserId};
 use crate::routes::Function;
 
-pub async fn handle(app: &App, function: Function, req: ApiRequest) -> ApiResponse {
+/// An HTTP handler: an async fn from the container's [`App`] and a request to a response. The
+/// lifetime-generic helper trait names the returned future, so that it can be required `Send`
+/// (lambda_http runs it as a service).
+pub trait Handler<'a>: Fn(&'a App, &'a ApiRequest) -> Self::Answer {
+    type Answer: Future<Output = Result<ApiResponse, ApiError>> + Send + 'a;
+}
+
+impl<'a, F, A> Handler<'a> for F
+where
+    F: Fn(&'a App, &'a ApiRequest) -> A,
+    A: Future<Output = Result<ApiResponse, ApiError>> + Send + 'a,
+{
+    type Answer = A;
+}
+
+/// Runs one request through `handler` inside the request's span, and turns an error into the
+/// envelope: the single place a handler's failure becomes a response.
+pub async fn serve<H>(app: &App, function: Function, handler: H, req: ApiRequest) -> ApiResponse
+where
+    H: for<'a> Handler<'a>,
+{
     let request_id = req.request_id.clone();
     let span =
         tracing::info_span!("request", function = function.name(), correlation_id = %request_id);
     async move {
-        let result = match (function, req.method.as_str()) {
-            (Function::Providers, _) => providers::list(app, &req).await,
-            (Function::Connect, _) => connect::start(app, &req).await,
-            (Function::Callback, "GET") => callback::from_browser(app, &req).await,
-            (Function::Callback, _) => callback::from_app(app, &req).await,
-            (Function::ListIntegrations, _) => integrations::list(app, &req).await,
-            (Function::GetIntegration, _) => integrations::get(app, &req).await,
-            (Function::Disconnect, _) => integrations::disconnect(app, &req).await,
-            (Function::Audit, _) => audit::list(app, &req).await,
-            (Function::Refresh, _) => tokens::refresh(app, &req).await,
-            (Function::TestConnection, _) => tokens::test_connection(app, &req).await,
-            (Function::Token, _) => tokens::token(app, &req).await,
-            (Function::Sync, "GET") => sync::job(app, &req).await,
-            (Function::Sync, _) => sync::request(app, &req).await,
-            (Function::ListEvents, _) => sync::events(app, &req).await,
-            (Function::UpdateIntegration, _) => sync::update(app, &req).await,
-            // No route leads to these (routes.rs): they take schedule and queue events.
-            (Function::RefreshScheduler | Function::RefreshWorker | Function::SyncWorker, _) => {
-                Err(ApiError::Validation("not an HTTP function".into()))
-            }
-        };
+        let result = handler(app, &req).await;
         let response = result.unwrap_or_else(|e| ApiResponse::from_error(&request_id, &e));
         tracing::info!(status = response.status.as_u16(), "request done");
         response
@@ -52,12 +59,62 @@ pub async fn handle(app: &App, function: Function, req: ApiRequest) -> ApiRespon
     .await
 }
 
+/// Declares every HTTP function's handler once: [`HTTP_HANDLERS`] (checked against each
+/// `functions/*/src/main.rs` by the contract test) and [`dispatch`] (the dev gateway and tests).
+macro_rules! http_handlers {
+    ($($function:ident => $module:ident :: $handler:ident),+ $(,)?) => {
+        /// Each HTTP function and the path of its handler below `handlers::`.
+        pub const HTTP_HANDLERS: &[(Function, &str)] = &[
+            $((Function::$function, concat!(stringify!($module), "::", stringify!($handler)))),+
+        ];
+
+        /// Serves `req` as `function` would in Lambda: the dev gateway and the tests, where one
+        /// process stands in for every function. The binaries do not call it, so each links
+        /// only its own handler.
+        pub async fn dispatch(app: &App, function: Function, req: ApiRequest) -> ApiResponse {
+            match function {
+                $(Function::$function => serve(app, function, $module::$handler, req).await,)+
+                // No route leads to these (routes.rs): they take schedule and queue events.
+                Function::RefreshScheduler | Function::RefreshWorker | Function::SyncWorker => {
+                    let error = ApiError::Validation("not an HTTP function".into());
+                    ApiResponse::from_error(&req.request_id, &error)
+                }
+            }
+        }
+    };
+}
+
+http_handlers! {
+    Providers => providers::list,
+    Connect => connect::start,
+    Callback => callback::serve,
+    ListIntegrations => integrations::list,
+    GetIntegration => integrations::get,
+    UpdateIntegration => integrations::update,
+    Disconnect => integrations::disconnect,
+    Audit => audit::list,
+    Refresh => tokens::refresh,
+    TestConnection => tokens::test_connection,
+    Token => tokens::token,
+    Sync => sync::serve,
+    ListEvents => events::list,
+}
+
 /// An audit entry about this request.
 fn audit_entry(req: &ApiRequest, event: AuditEvent, user: Option<&UserId>) -> AuditEntry {
     AuditEntry::new(event, user, &req.origin())
 }
 
-fn parse_integration_id(req: &ApiRequest) -> Result<crate::ids::IntegrationId, ApiError> {
-    crate::ids::IntegrationId::parse(req.path_param("id")?)
-        .map_err(|e| ApiError::Validation(e.to_string()))
+fn parse_integration_id(req: &ApiRequest) -> Result<IntegrationId, ApiError> {
+    IntegrationId::parse(req.path_param("id")?).map_err(|e| ApiError::Validation(e.to_string()))
+}
+
+/// The caller's integration, or 404 (another user's included).
+async fn owned_integration(app: &App, req: &ApiRequest) -> Result<Integration, ApiError> {
+    let caller = req.caller()?;
+    let id = parse_integration_id(req)?;
+    app.integrations
+        .get(&caller.user_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)
 }

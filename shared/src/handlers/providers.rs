@@ -1,3 +1,5 @@
+//! The `providers` function: `GET /providers`, the catalogue as clients see it.
+
 use serde::Serialize;
 
 use crate::app::App;

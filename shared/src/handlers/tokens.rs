@@ -1,5 +1,6 @@
-//! The routes that use the one refresh path: manual refresh, the backend's token route and the
-//! connection test.
+//! The functions that hand out or renew tokens through the one refresh path: `refresh` (POST
+//! /integrations/{id}/refresh), `token` (the backend's GET /users/{userId}/integrations/{id}/token)
+//! and `test-connection` (POST /integrations/{id}/test).
 
 use std::time::Instant as StdInstant;
 

@@ -9,7 +9,10 @@
 //! type, string lifetimes, HTTP 200 errors), and it sends `client_id` where TikTok wants
 //! `client_key`. `wire.rs` reads answers wherever the entry says the token is.
 
+mod lifecycle;
 pub mod wire;
+
+pub use lifecycle::Renewal;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -23,6 +26,8 @@ use crate::catalogue::{
     ClientCredentials, EndpointSource, Endpoints, Provider, RefreshModel, RevocationStyle,
     RevokedTokens,
 };
+use crate::config::PROVIDER_TIMEOUT;
+use crate::retry::parse_retry_after;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -140,9 +145,6 @@ pub struct OAuthHttp {
     http: reqwest::Client,
 }
 
-/// Provider calls give up after this long; part of why API responses stay within Lambda's timeout.
-pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(8);
-
 /// A provider's HTTP answer that was neither a transport failure nor 429/5xx.
 struct Answer {
     status: reqwest::StatusCode,
@@ -232,10 +234,9 @@ impl OAuthHttp {
                 request.headers_mut().insert(name, value);
             }
         }
-        let response =
-            self.http.execute(request).await.map_err(|e| {
-                ProviderError::Unavailable(crate::http::error_chain(&e.without_url()))
-            })?;
+        let response = self.http.execute(request).await.map_err(|e| {
+            ProviderError::Unavailable(crate::report::error_chain(&e.without_url()))
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Err(ProviderError::Busy {
@@ -436,12 +437,12 @@ impl OAuthHttp {
         // when the provider can (a rotating refresh token is spent either way).
         let access_only = revocation.style != RevocationStyle::Rfc7009
             || revocation.tokens == RevokedTokens::Access;
-        let now = crate::domain::now_epoch();
+        let now = crate::clock::now_epoch();
         let renewed = match tokens.expires_at {
             Some(at)
                 if access_only
                     && at <= now + 60
-                    && provider.renewal(tokens, now) == crate::catalogue::Renewal::Possible =>
+                    && provider.renewal(tokens, now) == Renewal::Possible =>
             {
                 match self.refresh(provider, tokens, now).await {
                     Ok(fresh) => Some(fresh),
@@ -551,14 +552,4 @@ fn header_map(headers: &[(String, String)]) -> reqwest::header::HeaderMap {
 /// reqwest errors print the URL; ours may carry a token in the query (Instagram), so never.
 fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
-}
-
-/// RFC 9110 §10.2.3: `Retry-After` is delay-seconds or an HTTP-date.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }

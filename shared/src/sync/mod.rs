@@ -7,21 +7,20 @@
 
 pub mod source;
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::app::App;
 use crate::catalogue::CalendarSource;
+use crate::clock::now_epoch;
 use crate::domain::{
     AuditEntry, AuditEvent, EventRecord, Integration, IntegrationError, IntegrationStatus,
-    RecordChange, RequestOrigin, SyncCounts, SyncJob, SyncStatus, now_epoch,
+    RecordChange, RequestOrigin, SyncCounts, SyncJob, SyncStatus,
 };
 use crate::ids::{IntegrationId, UserId};
 use crate::queue::QueueError;
-use crate::refresh::{Backoff, RefreshError, RefreshPolicy, fresh_tokens};
+use crate::refresh::{RefreshError, RefreshPolicy, fresh_tokens};
 use crate::store::{JobOutcome, JobStart, StoreError, StoredMark};
 use source::{FetchError, PageRequest, ProviderEvent, ProviderPage, fetch_page};
 
@@ -49,33 +48,6 @@ pub fn valid_job_id(raw: &str) -> bool {
         && raw
             .bytes()
             .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct SyncTuning {
-    /// Time kept free for one more page and its commit; with less left, the worker hands the
-    /// job on in a continuation message and stops cleanly.
-    pub page_reserve: Duration,
-    pub provider_retry: Backoff,
-    /// A longer `Retry-After` than this sends the message back to the queue instead.
-    pub retry_after_cap: Duration,
-    /// A job queued or running for longer than this no longer blocks a new one.
-    pub stale_job_secs: i64,
-}
-
-impl Default for SyncTuning {
-    fn default() -> Self {
-        Self {
-            page_reserve: Duration::from_secs(20),
-            provider_retry: Backoff {
-                attempts: 4,
-                base: Duration::from_millis(500),
-                cap: Duration::from_secs(8),
-            },
-            retry_after_cap: Duration::from_secs(30),
-            stale_job_secs: 3600,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +84,7 @@ pub async fn request_sync(
         status: SyncStatus::Queued,
         counts: SyncCounts::default(),
         error: None,
-        created_at: crate::http::now_rfc3339(),
+        created_at: crate::clock::now_rfc3339(),
         started_at: None,
         finished_at: None,
         page_index: 0,
@@ -186,7 +158,7 @@ pub async fn run_job(
     match drive(app, &user, &id, &message.job_id, message, origin, deadline).await {
         Ok(run) => run,
         Err(e) => {
-            tracing::warn!(integration_id = id.as_str(), job_id = message.job_id.as_str(), error = %crate::http::error_chain(&e), "sync interrupted; the message goes back to the queue");
+            tracing::warn!(integration_id = id.as_str(), job_id = message.job_id.as_str(), error = %crate::report::error_chain(&e), "sync interrupted; the message goes back to the queue");
             JobRun::Retry
         }
     }
@@ -409,7 +381,7 @@ async fn fail(
     let error = IntegrationError {
         code: code.into(),
         message: message.into(),
-        at: Some(crate::http::now_rfc3339()),
+        at: Some(crate::clock::now_rfc3339()),
     };
     match app
         .sync_jobs
@@ -526,7 +498,7 @@ async fn expire_integration(app: &App, job: &SyncJob, origin: &RequestOrigin) {
     let error = IntegrationError {
         code: "TOKEN_EXPIRED".into(),
         message: "the provider rejected a freshly refreshed access token; connect again".into(),
-        at: Some(crate::http::now_rfc3339()),
+        at: Some(crate::clock::now_rfc3339()),
     };
     if let Err(e) =
         crate::refresh::expire(app, &job.user_id, &job.integration_id, &error, origin).await

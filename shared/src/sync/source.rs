@@ -88,13 +88,13 @@ pub async fn fetch_page(
     let response = call
         .send()
         .await
-        .map_err(|e| FetchError::Unavailable(crate::http::error_chain(&e.without_url())))?;
+        .map_err(|e| FetchError::Unavailable(crate::report::error_chain(&e.without_url())))?;
     let status = response.status();
     let retry_after = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| crate::oauth::parse_retry_after(v, std::time::SystemTime::now()));
+        .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
     let body = response
         .bytes()
         .await

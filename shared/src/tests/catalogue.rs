@@ -1,4 +1,7 @@
 use super::*;
+use crate::oauth::{Renewal, TokenSet};
+use secrecy::SecretString;
+use url::Url;
 
 fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
     move |k| {

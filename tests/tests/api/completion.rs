@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use integration_tests::browser::{authorize, state_of};
 use integration_tests::{Options, Reply, TestApp, request};
 use lambda_http::http::Method;
-use shared::Function;
 
 async fn app_completion() -> TestApp {
     TestApp::with(Options {
@@ -23,8 +22,7 @@ async fn connect(t: &TestApp, user: &str, return_to: Option<&str>) -> String {
         None => serde_json::json!({}),
     };
     let reply = t
-        .call(
-            Function::Connect,
+        .send(
             request(Method::POST, "/providers/demo/connect")
                 .user(user)
                 .json(body)
@@ -36,20 +34,16 @@ async fn connect(t: &TestApp, user: &str, return_to: Option<&str>) -> String {
 }
 
 async fn integrations(t: &TestApp, user: &str) -> serde_json::Value {
-    t.call(
-        Function::ListIntegrations,
-        request(Method::GET, "/integrations").user(user).build(),
-    )
-    .await
-    .data()["integrations"]
+    t.send(request(Method::GET, "/integrations").user(user).build())
+        .await
+        .data()["integrations"]
         .clone()
 }
 
 async fn post_callback(t: &TestApp, user: &str, query: &HashMap<String, String>) -> Reply {
     let body =
         serde_json::json!({ "code": query["code"], "state": query["state"], "iss": query["iss"] });
-    t.call(
-        Function::Callback,
+    t.send(
         request(Method::POST, "/providers/demo/callback")
             .user(user)
             .json(body)
@@ -73,9 +67,7 @@ async fn a_victim_consenting_on_an_attackers_authorization_url_is_not_linked_to_
     let auth_url = connect(&t, "mallory", Some("http://localhost:3000/integrations")).await;
     // Mallory sends the URL to the victim, who logs in and consents at the provider.
     let redirect = authorize(&auth_url, "victim").await;
-    let reply = t
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let reply = t.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 302, "{}", reply.body());
     let query = location_query(&reply);
     assert_eq!(query["status"], "authorized");
@@ -102,9 +94,7 @@ async fn the_user_who_started_completes_with_the_post_callback() {
     let t = app_completion().await;
     let auth_url = connect(&t, "alice", None).await;
     let redirect = authorize(&auth_url, "alice").await;
-    let reply = t
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let reply = t.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 200);
     assert!(
         reply.body().contains(r#""type":"oauth-code""#),
@@ -138,7 +128,7 @@ async fn a_provider_error_ends_the_authorization_in_app_completion_too() {
         .query("error", "access_denied")
         .query("state", &state)
         .build();
-    let reply = t.call(Function::Callback, req).await;
+    let reply = t.send(req).await;
     let query = location_query(&reply);
     assert_eq!(
         (query["status"].as_str(), query["code"].as_str()),
@@ -146,8 +136,7 @@ async fn a_provider_error_ends_the_authorization_in_app_completion_too() {
     );
     let body = serde_json::json!({ "code": "anything", "state": state });
     let reply = t
-        .call(
-            Function::Callback,
+        .send(
             request(Method::POST, "/providers/demo/callback")
                 .user("alice")
                 .json(body)

@@ -3,7 +3,6 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::{TestApp, request};
 use lambda_http::http::Method;
-use shared::Function;
 use shared::crypto::{CryptoError, RowBinding, SealPurpose};
 use shared::store::keys;
 
@@ -75,8 +74,7 @@ async fn swapped_envelopes_decrypt_for_neither_row() {
         );
         // Disconnect still works (tokens deleted), but cannot claim a revocation it could not do.
         let reply = t
-            .call(
-                Function::Disconnect,
+            .send(
                 request(Method::DELETE, &format!("/integrations/{id}"))
                     .user(user)
                     .build(),

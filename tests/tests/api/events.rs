@@ -226,7 +226,7 @@ async fn scheduled_and_queue_events_give_their_documented_outcomes() {
     let text = std::fs::read_to_string(dir.join("scheduled-refresh.json")).unwrap();
     let scheduled: EventBridgeEvent = serde_json::from_str(&text).unwrap();
     assert_eq!(scheduled.detail_type, "Scheduled Event");
-    let report = shared::jobs::schedule_refreshes(&t.app, shared::domain::now_epoch())
+    let report = shared::jobs::schedule_refreshes(&t.app, shared::clock::now_epoch())
         .await
         .unwrap();
     assert_eq!((report.due, report.unsent), (0, 0));

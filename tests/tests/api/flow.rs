@@ -4,7 +4,6 @@ use integration_tests::browser::introspect;
 use integration_tests::{CLIENT_ID, CLIENT_SECRET, TestApp, request};
 use lambda_http::http::Method;
 use secrecy::ExposeSecret;
-use shared::Function;
 use shared::crypto::{RowBinding, SealPurpose};
 use shared::ids::{IntegrationId, UserId};
 use shared::oauth::TokenSet;
@@ -61,8 +60,7 @@ async fn connect_login_callback_list_then_disconnect_revokes_at_the_provider() {
     assert!(introspect(&t.stack.oauth_url, CLIENT_ID, CLIENT_SECRET, &refresh).await);
 
     let got = t
-        .call(
-            Function::GetIntegration,
+        .send(
             request(Method::GET, &format!("/integrations/{id}"))
                 .user("alice")
                 .build(),
@@ -72,8 +70,7 @@ async fn connect_login_callback_list_then_disconnect_revokes_at_the_provider() {
     assert_eq!(got.data()["integration"]["id"], id.as_str());
 
     let reply = t
-        .call(
-            Function::Disconnect,
+        .send(
             request(Method::DELETE, &format!("/integrations/{id}"))
                 .user("alice")
                 .build(),
@@ -98,10 +95,7 @@ async fn connect_login_callback_list_then_disconnect_revokes_at_the_provider() {
     );
 
     let list = t
-        .call(
-            Function::ListIntegrations,
-            request(Method::GET, "/integrations").user("alice").build(),
-        )
+        .send(request(Method::GET, "/integrations").user("alice").build())
         .await;
     assert_eq!(list.data()["integrations"][0]["status"], "disconnected");
 

@@ -2,7 +2,6 @@
 
 use integration_tests::{TestApp, request};
 use lambda_http::http::Method;
-use shared::Function;
 
 #[tokio::test]
 async fn each_kind_of_bad_input_gets_its_code() {
@@ -13,45 +12,39 @@ async fn each_kind_of_bad_input_gets_its_code() {
             .raw_body(body)
             .build()
     };
-    let cases: Vec<(&str, Function, shared::ApiRequest, u16, &str)> = vec![
+    let cases: Vec<(&str, shared::ApiRequest, u16, &str)> = vec![
         (
             "malformed JSON",
-            Function::Connect,
             connect(b"{\"returnTo\": "),
             400,
             "VALIDATION_ERROR",
         ),
         (
             "wrong field type",
-            Function::Connect,
             connect(br#"{"scopes": "email"}"#),
             400,
             "VALIDATION_ERROR",
         ),
         (
             "unknown field",
-            Function::Connect,
             connect(br#"{"redirectUri": "https://evil.example"}"#),
             400,
             "VALIDATION_ERROR",
         ),
         (
             "scope with a space",
-            Function::Connect,
             connect(br#"{"scopes": ["a b"]}"#),
             400,
             "VALIDATION_ERROR",
         ),
         (
             "body over the limit",
-            Function::Connect,
             connect(&vec![b' '; 16 * 1024 + 1]),
             413,
             "PAYLOAD_TOO_LARGE",
         ),
         (
             "unknown provider",
-            Function::Connect,
             request(Method::POST, "/providers/myspace/connect")
                 .user("alice")
                 .build(),
@@ -60,7 +53,6 @@ async fn each_kind_of_bad_input_gets_its_code() {
         ),
         (
             "unconfigured provider",
-            Function::Connect,
             request(Method::POST, "/providers/microsoft/connect")
                 .user("alice")
                 .build(),
@@ -69,14 +61,12 @@ async fn each_kind_of_bad_input_gets_its_code() {
         ),
         (
             "no caller",
-            Function::Connect,
             request(Method::POST, "/providers/demo/connect").build(),
             401,
             "UNAUTHORIZED",
         ),
         (
             "callback without state",
-            Function::Callback,
             request(Method::GET, "/providers/demo/callback")
                 .query("code", "c")
                 .build(),
@@ -85,7 +75,6 @@ async fn each_kind_of_bad_input_gets_its_code() {
         ),
         (
             "callback body missing code",
-            Function::Callback,
             request(Method::POST, "/providers/demo/callback")
                 .user("alice")
                 .json(serde_json::json!({"state": "s"}))
@@ -95,7 +84,6 @@ async fn each_kind_of_bad_input_gets_its_code() {
         ),
         (
             "integration id not an id",
-            Function::GetIntegration,
             request(Method::GET, "/integrations/..%2F..%2Fetc")
                 .user("alice")
                 .build(),
@@ -104,7 +92,6 @@ async fn each_kind_of_bad_input_gets_its_code() {
         ),
         (
             "unknown integration",
-            Function::GetIntegration,
             request(Method::GET, &format!("/integrations/{}", "0".repeat(32)))
                 .user("alice")
                 .build(),
@@ -113,7 +100,6 @@ async fn each_kind_of_bad_input_gets_its_code() {
         ),
         (
             "audit limit not a number",
-            Function::Audit,
             request(Method::GET, "/audit")
                 .user("alice")
                 .query("limit", "banana")
@@ -123,7 +109,6 @@ async fn each_kind_of_bad_input_gets_its_code() {
         ),
         (
             "audit limit too large",
-            Function::Audit,
             request(Method::GET, "/audit")
                 .user("alice")
                 .query("limit", "1000")
@@ -133,7 +118,6 @@ async fn each_kind_of_bad_input_gets_its_code() {
         ),
         (
             "audit cursor forged",
-            Function::Audit,
             request(Method::GET, "/audit")
                 .user("alice")
                 .query("cursor", "SU5URUdSQVRJT04jeA")
@@ -142,8 +126,8 @@ async fn each_kind_of_bad_input_gets_its_code() {
             "VALIDATION_ERROR",
         ),
     ];
-    for (name, function, req, status, code) in cases {
-        let reply = t.call(function, req).await;
+    for (name, req, status, code) in cases {
+        let reply = t.send(req).await;
         assert_eq!(
             (reply.status(), reply.error_code().as_str()),
             (status, code),
@@ -209,7 +193,7 @@ async fn hostile_bodies_and_parameters_never_get_a_5xx() {
                         req = req.path_param(name, param);
                     }
                 }
-                let reply = t.call(route.function, req.build()).await;
+                let reply = t.send(req.build()).await;
                 assert!(
                     reply.status() < 500,
                     "{} {} with param {param:?}: {}",
@@ -229,8 +213,7 @@ async fn an_audit_cursor_pages_only_the_callers_own_trail() {
     let t = TestApp::new().await;
     for _ in 0..3 {
         let reply = t
-            .call(
-                Function::Connect,
+            .send(
                 request(Method::POST, "/providers/demo/connect")
                     .user("alice")
                     .build(),
@@ -239,8 +222,7 @@ async fn an_audit_cursor_pages_only_the_callers_own_trail() {
         assert_eq!(reply.status(), 200);
     }
     let first = t
-        .call(
-            Function::Audit,
+        .send(
             request(Method::GET, "/audit")
                 .user("alice")
                 .query("limit", "2")
@@ -253,8 +235,7 @@ async fn an_audit_cursor_pages_only_the_callers_own_trail() {
         .expect("a next page")
         .to_string();
     let second = t
-        .call(
-            Function::Audit,
+        .send(
             request(Method::GET, "/audit")
                 .user("alice")
                 .query("limit", "2")
@@ -273,8 +254,7 @@ async fn an_audit_cursor_pages_only_the_callers_own_trail() {
         "newest first across pages"
     );
     let as_bob = t
-        .call(
-            Function::Audit,
+        .send(
             request(Method::GET, "/audit")
                 .user("bob")
                 .query("cursor", &cursor)

@@ -9,7 +9,6 @@ use integration_tests::lifecycle::refresh_message;
 use integration_tests::{CLIENT_ID, CLIENT_SECRET, Options, TestApp, request};
 use lambda_http::http::Method;
 use secrecy::ExposeSecret;
-use shared::Function;
 
 use crate::flow::stored_tokens;
 
@@ -209,8 +208,7 @@ async fn provider_that_never_recovers_gets_bounded_attempts_then_a_retryable_err
 
     // Still connected, the failure recorded and audited; once the provider is back, it works.
     let got = t
-        .call(
-            Function::GetIntegration,
+        .send(
             request(Method::GET, &format!("/integrations/{id}"))
                 .user("erin")
                 .build(),
@@ -231,8 +229,7 @@ async fn provider_that_never_recovers_gets_bounded_attempts_then_a_retryable_err
     let reply = t.token_route("erin", &id).await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
     let got = t
-        .call(
-            Function::GetIntegration,
+        .send(
             request(Method::GET, &format!("/integrations/{id}"))
                 .user("erin")
                 .build(),
@@ -276,8 +273,7 @@ async fn invalid_grant_expires_the_integration_once_and_for_all() {
         "out of the refresh index"
     );
     let got = t
-        .call(
-            Function::GetIntegration,
+        .send(
             request(Method::GET, &format!("/integrations/{id}"))
                 .user("frank")
                 .build(),
@@ -355,8 +351,7 @@ async fn token_route_needs_the_backend_and_a_real_integration() {
     let t = TestApp::new().await;
     let id = t.connected("heidi").await;
     let unsigned = t
-        .call(
-            Function::Token,
+        .send(
             request(
                 Method::GET,
                 &format!("/users/heidi/integrations/{id}/token"),
@@ -413,8 +408,7 @@ async fn connection_test_calls_userinfo_with_a_fresh_token() {
     let t = TestApp::new().await;
     let id = t.connected("judy").await;
     let reply = t
-        .call(
-            Function::TestConnection,
+        .send(
             request(Method::POST, &format!("/integrations/{id}/test"))
                 .user("judy")
                 .build(),
@@ -425,8 +419,7 @@ async fn connection_test_calls_userinfo_with_a_fresh_token() {
     assert!(reply.data()["latencyMs"].is_u64());
 
     let other = t
-        .call(
-            Function::TestConnection,
+        .send(
             request(Method::POST, &format!("/integrations/{id}/test"))
                 .user("mallory")
                 .build(),
@@ -447,8 +440,7 @@ async fn connection_test_calls_userinfo_with_a_fresh_token() {
         .await
         .unwrap();
     let reply = t
-        .call(
-            Function::TestConnection,
+        .send(
             request(Method::POST, &format!("/integrations/{id}/test"))
                 .user("judy")
                 .build(),

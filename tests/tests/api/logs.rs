@@ -8,7 +8,6 @@ use integration_tests::logs::CapturedLogs;
 use integration_tests::{CLIENT_ID, CLIENT_SECRET, TestApp, request};
 use lambda_http::http::Method;
 use secrecy::ExposeSecret;
-use shared::Function;
 use shared::crypto::{Envelope, RowBinding, SealPurpose};
 
 use crate::flow::stored_tokens;
@@ -66,8 +65,7 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
     let logs = CapturedLogs::default();
     let started = logs
         .capture(
-            t.call(
-                Function::Connect,
+            t.send(
                 request(Method::POST, "/providers/demo/connect")
                     .user("alice")
                     .build(),
@@ -78,14 +76,11 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
     let redirect = authorize(started.data()["authUrl"].as_str().unwrap(), "alice").await;
     let code = redirect.param("code").unwrap();
     let callback = logs
-        .capture(t.call(Function::Callback, redirect.callback_request().build()))
+        .capture(t.send(redirect.callback_request().build()))
         .await;
     assert_eq!(callback.status(), 200);
     let list = logs
-        .capture(t.call(
-            Function::ListIntegrations,
-            request(Method::GET, "/integrations").user("alice").build(),
-        ))
+        .capture(t.send(request(Method::GET, "/integrations").user("alice").build()))
         .await;
     let id = list.data()["integrations"][0]["id"]
         .as_str()
@@ -102,8 +97,7 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
     // The refresh path and the token route handle tokens too: a refresh, then a hand-out.
     let refreshed = logs
         .capture(
-            t.call(
-                Function::Refresh,
+            t.send(
                 request(Method::POST, &format!("/integrations/{id}/refresh"))
                     .user("alice")
                     .build(),
@@ -113,8 +107,7 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
     assert_eq!(refreshed.status(), 200, "{}", refreshed.body());
     let handed_out = logs
         .capture(
-            t.call(
-                Function::Token,
+            t.send(
                 request(
                     Method::GET,
                     &format!("/users/alice/integrations/{id}/token"),
@@ -135,8 +128,7 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
     assert_eq!(handed_out.data()["accessToken"], rotated_access.as_str());
     let reply = logs
         .capture(
-            t.call(
-                Function::Disconnect,
+            t.send(
                 request(Method::DELETE, &format!("/integrations/{id}"))
                     .user("alice")
                     .build(),

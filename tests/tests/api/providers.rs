@@ -7,7 +7,6 @@ use integration_tests::provider_fake::Scripted;
 use integration_tests::recording::{Contract, Step, integration_of, replay, token_of};
 use integration_tests::{CLIENT_ID, CLIENT_SECRET, Options, TestApp, request};
 use lambda_http::http::Method;
-use shared::Function;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn google_follows_its_documented_wire_format() {
@@ -68,8 +67,7 @@ async fn slack_ok_false_is_a_callback_error() {
     contract.fake.script([refusal.clone()]);
     let reply = contract
         .app
-        .call(
-            Function::Callback,
+        .send(
             request(Method::POST, "/providers/slack/callback")
                 .user(contract.user)
                 .path_param("provider", "slack")
@@ -94,8 +92,7 @@ async fn slack_ok_false_is_a_callback_error() {
     );
     let list = contract
         .app
-        .call(
-            Function::ListIntegrations,
+        .send(
             request(Method::GET, "/integrations")
                 .user(contract.user)
                 .build(),
@@ -185,8 +182,7 @@ async fn oidc_entry_runs_on_the_discovery_document() {
     })
     .await;
     let started = app
-        .call(
-            Function::Connect,
+        .send(
             request(Method::POST, "/providers/oidc/connect")
                 .user("grace")
                 .path_param("provider", "oidc")
@@ -208,9 +204,7 @@ async fn oidc_entry_runs_on_the_discovery_document() {
     );
     let redirect = browser::authorize(&auth_url, "grace").await;
     assert!(redirect.param("iss").is_some(), "RFC 9207 iss expected");
-    let reply = app
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let reply = app.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
     let integration = integration_of(&app, "oidc", "grace").await;
     assert_eq!(integration["externalAccountId"], "grace");
@@ -220,8 +214,7 @@ async fn oidc_entry_runs_on_the_discovery_document() {
     assert_eq!(refreshed.status(), 200, "{}", refreshed.body());
     assert_ne!(token_of(&app, "grace", &id).await, before);
     let removed = app
-        .call(
-            Function::Disconnect,
+        .send(
             request(Method::DELETE, &format!("/integrations/{id}"))
                 .user("grace")
                 .build(),
@@ -243,12 +236,7 @@ async fn providers_lists_every_entry_with_its_configuration() {
         ..Options::default()
     })
     .await;
-    let reply = app
-        .call(
-            Function::Providers,
-            request(Method::GET, "/providers").build(),
-        )
-        .await;
+    let reply = app.send(request(Method::GET, "/providers").build()).await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
     let providers = reply.data()["providers"]
         .as_array()
@@ -283,8 +271,7 @@ async fn providers_lists_every_entry_with_its_configuration() {
     );
     // An unconfigured entry cannot be connected.
     let refused = app
-        .call(
-            Function::Connect,
+        .send(
             request(Method::POST, "/providers/oidc/connect")
                 .user("ada")
                 .path_param("provider", "oidc")
@@ -367,10 +354,7 @@ async fn extra_scopes_use_the_providers_separator() {
     };
     let started = contract
         .app
-        .call(
-            Function::Connect,
-            connect(serde_json::json!({"scopes": ["video.list"]})),
-        )
+        .send(connect(serde_json::json!({"scopes": ["video.list"]})))
         .await;
     assert_eq!(started.status(), 200, "{}", started.body());
     let url = url::Url::parse(started.data()["authUrl"].as_str().unwrap_or_default()).unwrap();
@@ -384,10 +368,9 @@ async fn extra_scopes_use_the_providers_separator() {
     );
     let refused = contract
         .app
-        .call(
-            Function::Connect,
-            connect(serde_json::json!({"scopes": ["video.list,video.upload"]})),
-        )
+        .send(connect(
+            serde_json::json!({"scopes": ["video.list,video.upload"]}),
+        ))
         .await;
     assert_eq!(refused.status(), 400, "{}", refused.body());
     assert_eq!(refused.error_code(), "VALIDATION_ERROR");
@@ -461,8 +444,7 @@ async fn zoom_disconnect_renews_an_expired_access_token_before_revoking() {
     contract.fake.script(answers);
     let removed = contract
         .app
-        .call(
-            Function::Disconnect,
+        .send(
             request(Method::DELETE, &format!("/integrations/{id}"))
                 .user(contract.user)
                 .build(),

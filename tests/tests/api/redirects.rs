@@ -3,7 +3,6 @@
 use integration_tests::browser::authorize;
 use integration_tests::{TestApp, request};
 use lambda_http::http::Method;
-use shared::Function;
 
 #[tokio::test]
 async fn a_foreign_return_to_is_refused_at_connect_and_never_redirected_to() {
@@ -18,7 +17,7 @@ async fn a_foreign_return_to_is_refused_at_connect_and_never_redirected_to() {
             .user("alice")
             .json(serde_json::json!({"returnTo": foreign}))
             .build();
-        let reply = t.call(Function::Connect, req).await;
+        let reply = t.send(req).await;
         assert_eq!(reply.status(), 400, "{foreign}: {}", reply.body());
         assert_eq!(reply.error_code(), "VALIDATION_ERROR");
     }
@@ -31,11 +30,9 @@ async fn an_allowed_return_to_gets_the_result_and_no_return_to_gets_the_popup_pa
         .user("alice")
         .json(serde_json::json!({"returnTo": "http://localhost:3000/settings?tab=integrations"}))
         .build();
-    let reply = t.call(Function::Connect, req).await;
+    let reply = t.send(req).await;
     let redirect = authorize(reply.data()["authUrl"].as_str().unwrap(), "alice").await;
-    let reply = t
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let reply = t.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 302, "{}", reply.body());
     let location = url::Url::parse(&reply.header("location").unwrap()).unwrap();
     assert_eq!(
@@ -48,17 +45,14 @@ async fn an_allowed_return_to_gets_the_result_and_no_return_to_gets_the_popup_pa
     assert_eq!(query["integrationId"].len(), 32);
 
     let reply = t
-        .call(
-            Function::Connect,
+        .send(
             request(Method::POST, "/providers/demo/connect")
                 .user("bob")
                 .build(),
         )
         .await;
     let redirect = authorize(reply.data()["authUrl"].as_str().unwrap(), "bob").await;
-    let reply = t
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let reply = t.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 200);
     assert!(
         reply
@@ -87,7 +81,7 @@ async fn the_callback_checks_the_stored_return_to_again_and_never_redirects_off_
         .app
         .settings
         .state_key
-        .issue(&demo, shared::domain::now_epoch() + 600);
+        .issue(&demo, shared::clock::now_epoch() + 600);
     t.app
         .states
         .put_pending(&shared::domain::PendingAuthorization {
@@ -98,7 +92,7 @@ async fn the_callback_checks_the_stored_return_to_again_and_never_redirects_off_
             return_to: Some("https://evil.example/steal".into()),
             scopes: vec![],
             pkce_verifier: None,
-            expires_at: shared::domain::now_epoch() + 600,
+            expires_at: shared::clock::now_epoch() + 600,
         })
         .await
         .unwrap();
@@ -106,7 +100,7 @@ async fn the_callback_checks_the_stored_return_to_again_and_never_redirects_off_
         .query("error", "access_denied")
         .query("state", &issued.value)
         .build();
-    let reply = t.call(Function::Callback, req).await;
+    let reply = t.send(req).await;
     assert!(
         reply.header("location").is_none(),
         "redirected to {:?}",

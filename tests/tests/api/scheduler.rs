@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use integration_tests::lifecycle::refresh_message;
 use integration_tests::{Options, TestApp, request};
 use lambda_http::http::Method;
-use shared::Function;
-use shared::domain::now_epoch;
+use shared::clock::now_epoch;
+
 use shared::ids::{IntegrationId, ProviderId, UserId};
 use shared::store::keys;
 
@@ -178,8 +178,7 @@ async fn the_refresh_index_follows_connect_refresh_and_disconnect() {
     assert!(t.run_worker(&messages).await.is_empty());
 
     let reply = t
-        .call(
-            Function::Disconnect,
+        .send(
             request(Method::DELETE, &format!("/integrations/{id}"))
                 .user("lena")
                 .build(),

@@ -4,13 +4,11 @@
 use integration_tests::browser::{authorize, state_of};
 use integration_tests::{Options, TestApp, request};
 use lambda_http::http::Method;
-use shared::Function;
 
 /// connect as `user`; the authUrl's state and the provider's redirect (code + state) after login.
 async fn started(t: &TestApp, user: &str) -> integration_tests::browser::ProviderRedirect {
     let reply = t
-        .call(
-            Function::Connect,
+        .send(
             request(Method::POST, "/providers/demo/connect")
                 .user(user)
                 .build(),
@@ -30,7 +28,7 @@ async fn get_callback(
         .query("code", code)
         .query("state", state)
         .build();
-    t.call(Function::Callback, req).await
+    t.send(req).await
 }
 
 async fn assert_refused_and_audited(
@@ -75,9 +73,7 @@ async fn a_state_altered_by_one_character_is_refused() {
     let reply = get_callback(&t, "demo", &redirect.param("code").unwrap(), &altered).await;
     assert_refused_and_audited(&t, &reply, None, "bad_mac").await;
     // The genuine state was not consumed by the attempt.
-    let reply = t
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let reply = t.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
 }
 
@@ -85,13 +81,9 @@ async fn a_state_altered_by_one_character_is_refused() {
 async fn a_state_replayed_after_success_is_refused() {
     let t = TestApp::new().await;
     let redirect = started(&t, "alice").await;
-    let first = t
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let first = t.send(redirect.callback_request().build()).await;
     assert_eq!(first.status(), 200, "{}", first.body());
-    let replay = t
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let replay = t.send(redirect.callback_request().build()).await;
     assert_refused_and_audited(&t, &replay, None, "unknown_or_used").await;
 }
 
@@ -104,9 +96,7 @@ async fn an_expired_state_is_refused() {
     .await;
     let redirect = started(&t, "alice").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let reply = t
-        .call(Function::Callback, redirect.callback_request().build())
-        .await;
+    let reply = t.send(redirect.callback_request().build()).await;
     assert_refused_and_audited(&t, &reply, None, "expired").await;
 }
 
@@ -119,13 +109,13 @@ async fn another_users_state_is_refused_on_the_post_callback_and_stays_usable_by
         .user("bob")
         .json(body.clone())
         .build();
-    let reply = t.call(Function::Callback, as_bob).await;
+    let reply = t.send(as_bob).await;
     assert_refused_and_audited(&t, &reply, Some("bob"), "unknown_used_or_other_user").await;
     let as_alice = request(Method::POST, "/providers/demo/callback")
         .user("alice")
         .json(body)
         .build();
-    let reply = t.call(Function::Callback, as_alice).await;
+    let reply = t.send(as_alice).await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
     assert_eq!(reply.data()["integration"]["externalAccountId"], "alice");
 }
@@ -149,8 +139,7 @@ async fn a_provider_error_after_a_valid_state_is_reported_to_the_app_and_audited
     let t = TestApp::new().await;
     let body = serde_json::json!({"returnTo": "http://localhost:3000/settings"});
     let reply = t
-        .call(
-            Function::Connect,
+        .send(
             request(Method::POST, "/providers/demo/connect")
                 .user("alice")
                 .json(body)
@@ -162,7 +151,7 @@ async fn a_provider_error_after_a_valid_state_is_reported_to_the_app_and_audited
         .query("error", "access_denied")
         .query("state", &state)
         .build();
-    let reply = t.call(Function::Callback, req).await;
+    let reply = t.send(req).await;
     assert_eq!(reply.status(), 302);
     let location = reply.header("location").unwrap();
     assert!(
@@ -191,7 +180,7 @@ async fn an_answer_from_another_issuer_is_refused_even_with_a_valid_state() {
     );
     let mut req = redirect.callback_request();
     req = req.query("iss", "https://attacker.example");
-    let reply = t.call(Function::Callback, req.build()).await;
+    let reply = t.send(req.build()).await;
     assert_eq!(reply.status(), 400, "{}", reply.body());
     assert!(
         reply.body().contains("OAUTH_CALLBACK_ERROR") && reply.body().contains("issuer_mismatch")
@@ -202,10 +191,7 @@ async fn an_answer_from_another_issuer_is_refused_even_with_a_valid_state() {
         "{events:?}"
     );
     let list = t
-        .call(
-            Function::ListIntegrations,
-            request(Method::GET, "/integrations").user("alice").build(),
-        )
+        .send(request(Method::GET, "/integrations").user("alice").build())
         .await;
     assert_eq!(
         list.data()["integrations"],
@@ -220,7 +206,7 @@ async fn an_answer_from_another_issuer_is_refused_even_with_a_valid_state() {
         .user("alice")
         .json(body)
         .build();
-    let reply = t.call(Function::Callback, req).await;
+    let reply = t.send(req).await;
     assert_eq!(
         (reply.status(), reply.error_code().as_str()),
         (400, "OAUTH_CALLBACK_ERROR"),

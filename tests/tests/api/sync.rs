@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use integration_tests::{Options, TestApp, request};
 use lambda_http::http::Method;
-use shared::Function;
 
 fn options() -> Options {
     Options {
@@ -74,8 +73,7 @@ async fn full_sync_over_many_pages_then_an_incremental_one_touches_only_the_chan
         assert!(sample.get(field).is_some(), "{field} in {sample}");
     }
     let integration = t
-        .call(
-            Function::GetIntegration,
+        .send(
             request(Method::GET, &format!("/integrations/{id}"))
                 .user("alice")
                 .build(),
@@ -294,11 +292,10 @@ async fn another_users_integration_is_not_found_on_every_sync_route() {
     let id = t.connected("hana").await;
     let reply = t.request_sync("hana", &id, serde_json::json!({})).await;
     let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
-    let mallory = |method: Method, path: String, function: Function| {
+    let mallory = |method: Method, path: String| {
         let t = &t;
         async move {
-            t.call(
-                function,
+            t.send(
                 request(method, &path)
                     .user("mallory")
                     .json(serde_json::json!({}))
@@ -307,24 +304,12 @@ async fn another_users_integration_is_not_found_on_every_sync_route() {
             .await
         }
     };
-    for (method, path, function) in [
-        (
-            Method::POST,
-            format!("/integrations/{id}/sync"),
-            Function::Sync,
-        ),
-        (
-            Method::GET,
-            format!("/integrations/{id}/sync/{job_id}"),
-            Function::Sync,
-        ),
-        (
-            Method::GET,
-            format!("/integrations/{id}/events"),
-            Function::ListEvents,
-        ),
+    for (method, path) in [
+        (Method::POST, format!("/integrations/{id}/sync")),
+        (Method::GET, format!("/integrations/{id}/sync/{job_id}")),
+        (Method::GET, format!("/integrations/{id}/events")),
     ] {
-        let reply = mallory(method, path.clone(), function).await;
+        let reply = mallory(method, path.clone()).await;
         assert_eq!(
             (reply.status(), reply.error_code().as_str()),
             (404, "ACCOUNT_NOT_FOUND"),
@@ -332,9 +317,7 @@ async fn another_users_integration_is_not_found_on_every_sync_route() {
         );
     }
     let patch = t
-        .call(
-            Function::UpdateIntegration,
-            request(Method::PATCH, &format!("/integrations/{id}"))
+        .send(request(Method::PATCH, &format!("/integrations/{id}"))
                 .user("mallory")
                 .json(serde_json::json!({"syncSettings": {"enabled": true, "syncTypes": ["calendar"], "frequency": "daily"}}))
                 .build(),
@@ -354,8 +337,7 @@ async fn a_token_the_provider_keeps_rejecting_fails_the_job_and_expires_the_inte
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(job["error"]["code"], "TOKEN_EXPIRED");
     let got = t
-        .call(
-            Function::GetIntegration,
+        .send(
             request(Method::GET, &format!("/integrations/{id}"))
                 .user("ivy")
                 .build(),
@@ -376,9 +358,7 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
     let id = t.connected("jon").await;
     t.seed_events("jon", 20).await;
     let patch = t
-        .call(
-            Function::UpdateIntegration,
-            request(Method::PATCH, &format!("/integrations/{id}"))
+        .send(request(Method::PATCH, &format!("/integrations/{id}"))
                 .user("jon")
                 .json(serde_json::json!({"syncSettings": {"enabled": true, "syncTypes": ["calendar"], "frequency": "hourly"}}))
                 .build(),
@@ -387,7 +367,7 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
     assert_eq!(patch.status(), 200, "{}", patch.body());
     assert_eq!(patch.data()["integration"]["syncSettings"]["enabled"], true);
 
-    let now = shared::domain::now_epoch();
+    let now = shared::clock::now_epoch();
     let report = shared::jobs::schedule_refreshes(&t.app, now).await.unwrap();
     assert_eq!((report.syncs_due, report.syncs_queued), (1, 1));
     t.drain_sync_queue(LONG).await;
@@ -402,9 +382,7 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
     assert_eq!(report.syncs_due, 1);
 
     let off = t
-        .call(
-            Function::UpdateIntegration,
-            request(Method::PATCH, &format!("/integrations/{id}"))
+        .send(request(Method::PATCH, &format!("/integrations/{id}"))
                 .user("jon")
                 .json(serde_json::json!({"syncSettings": {"enabled": false, "syncTypes": ["calendar"], "frequency": "hourly"}}))
                 .build(),

@@ -5,6 +5,9 @@ use url::Url;
 
 use crate::state::StateKey;
 
+mod tuning;
+pub use tuning::{PROVIDER_TIMEOUT, RefreshTuning, SyncTuning};
+
 pub struct Settings {
     pub table_name: String,
     pub kms_key_id: String,
@@ -118,5 +121,5 @@ impl Settings {
 }
 
 #[cfg(test)]
-#[path = "tests/config.rs"]
+#[path = "../tests/config.rs"]
 mod tests;

@@ -1,0 +1,108 @@
+//! `AuditTrail`: audit entries under `USER#{userId}` (or the anonymous partition), kept 90 days.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use super::DynamoTable;
+use super::codec::*;
+use super::keys;
+use crate::clock::now_epoch;
+use crate::domain::{AuditEntry, AuditEvent};
+use crate::ids::UserId;
+use crate::store::{AuditTrail, StoreError};
+
+const AUDIT_RETENTION_SECS: i64 = 90 * 24 * 3600;
+
+#[async_trait]
+impl AuditTrail for DynamoTable {
+    async fn append(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        let pk = e
+            .user_id
+            .as_ref()
+            .map(|u| keys::user(u.as_str()))
+            .unwrap_or_else(|| keys::ANONYMOUS_AUDIT.to_string());
+        let mut item = HashMap::from([
+            (keys::PK.to_string(), s(pk)),
+            (
+                keys::SK.to_string(),
+                s(format!("AUDIT#{}#{}", e.at, crate::ids::random_id())),
+            ),
+            ("event".to_string(), s(e.event.as_str())),
+            ("at".to_string(), s(e.at.clone())),
+            ("correlationId".to_string(), s(e.correlation_id.clone())),
+            (keys::TTL.to_string(), n(now_epoch() + AUDIT_RETENTION_SECS)),
+        ]);
+        for (name, value) in [
+            ("provider", &e.provider),
+            ("integrationId", &e.integration_id),
+            ("ip", &e.ip),
+            ("userAgent", &e.user_agent),
+            ("reason", &e.reason),
+        ] {
+            if let Some(v) = value {
+                item.insert(name.to_string(), s(truncate(v, 512)));
+            }
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(service_error)?;
+        Ok(())
+    }
+
+    async fn page(
+        &self,
+        user: Option<&UserId>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<AuditEntry>, Option<String>), StoreError> {
+        let pk = user
+            .map(|u| keys::user(u.as_str()))
+            .unwrap_or_else(|| keys::ANONYMOUS_AUDIT.to_string());
+        // The cursor carries only the sort key; the partition always comes from the caller.
+        let start = cursor.map(|c| {
+            HashMap::from([
+                (keys::PK.to_string(), s(pk.clone())),
+                (keys::SK.to_string(), s(c.to_string())),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s("AUDIT#"))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(service_error)?;
+        let mut entries = Vec::new();
+        for item in out.items() {
+            let it = Item(item);
+            entries.push(AuditEntry {
+                event: AuditEvent::parse(&it.s("event")?)
+                    .ok_or_else(|| StoreError::Corrupt("audit event".into()))?,
+                user_id: user.cloned(),
+                provider: it.opt_s("provider"),
+                integration_id: it.opt_s("integrationId"),
+                at: it.s("at")?,
+                ip: it.opt_s("ip"),
+                user_agent: it.opt_s("userAgent"),
+                correlation_id: it.s("correlationId")?,
+                reason: it.opt_s("reason"),
+            });
+        }
+        let next = out
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|k| Item(k).opt_s(keys::SK));
+        Ok((entries, next))
+    }
+}

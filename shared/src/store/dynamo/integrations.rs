@@ -1,0 +1,215 @@
+//! `IntegrationRecords`: the integration item under `USER#{userId}` / `INTEGRATION#{id}`.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::DynamoTable;
+use super::codec::*;
+use super::keys;
+use crate::crypto::Envelope;
+use crate::domain::{Integration, IntegrationStatus};
+use crate::ids::{IntegrationId, UserId};
+use crate::store::{IntegrationRecords, StoreError};
+
+#[async_trait]
+impl IntegrationRecords for DynamoTable {
+    async fn save_connected(
+        &self,
+        i: &Integration,
+        tokens: &Envelope,
+        refresh_at: Option<i64>,
+    ) -> Result<Integration, StoreError> {
+        let mut names = HashMap::from([("#status".to_string(), "status".to_string())]);
+        let mut values = HashMap::from([
+            (":id".to_string(), s(i.id.as_str())),
+            (":user".to_string(), s(i.user_id.as_str())),
+            (":provider".to_string(), s(i.provider.as_str())),
+            (
+                ":status".to_string(),
+                s(IntegrationStatus::Connected.as_str()),
+            ),
+            (":account".to_string(), s(i.external_account_id.clone())),
+            (":scopes".to_string(), list(&i.scopes)),
+            (":tokens".to_string(), envelope_value(tokens)),
+            (":now".to_string(), s(i.updated_at.clone())),
+            (":one".to_string(), n(1)),
+            (":zero".to_string(), n(0)),
+            (":sync".to_string(), sync_settings_value(&i.sync_settings)),
+        ]);
+        let mut set = vec![
+            "id = :id",
+            "userId = :user",
+            "provider = :provider",
+            "#status = :status",
+            "externalAccountId = :account",
+            "scopes = :scopes",
+            "tokenEnvelope = :tokens",
+            "updatedAt = :now",
+            "createdAt = if_not_exists(createdAt, :now)",
+            "syncSettings = if_not_exists(syncSettings, :sync)",
+            "version = if_not_exists(version, :zero) + :one",
+        ];
+        let mut remove = vec!["lastError"];
+        for (attr, placeholder, value) in [
+            ("displayName", ":name", i.display_name.as_ref()),
+            ("email", ":email", i.email.as_ref()),
+        ] {
+            match value {
+                Some(v) => {
+                    values.insert(placeholder.to_string(), s(v.clone()));
+                    set.push(if attr == "displayName" {
+                        "displayName = :name"
+                    } else {
+                        "email = :email"
+                    });
+                }
+                None => remove.push(attr),
+            }
+        }
+        match i.expires_at {
+            Some(at) => {
+                values.insert(":expires".into(), n(at));
+                set.push("expiresAt = :expires");
+            }
+            None => remove.push("expiresAt"),
+        }
+        match refresh_at {
+            Some(at) => {
+                let (pk, sk) = refresh_index_values(i.id.as_str(), at);
+                values.insert(":gsi1pk".into(), pk);
+                values.insert(":gsi1sk".into(), sk);
+                set.push("GSI1PK = :gsi1pk");
+                set.push("GSI1SK = :gsi1sk");
+            }
+            None => remove.extend([keys::GSI1PK, keys::GSI1SK]),
+        }
+        names.insert("#pk".into(), keys::PK.into());
+        let expression = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(i.user_id.as_str())))
+            .key(keys::SK, s(keys::integration(i.id.as_str())))
+            .update_expression(expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            // A row of this key can only ever belong to this user, provider and account: the id is derived from them.
+            .condition_expression("attribute_not_exists(#pk) OR (provider = :provider AND externalAccountId = :account)")
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(service_error)?;
+        integration_from(
+            out.attributes
+                .as_ref()
+                .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
+        )
+    }
+
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &IntegrationId,
+    ) -> Result<Option<Integration>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user.as_str())))
+            .key(keys::SK, s(keys::integration(id.as_str())))
+            .projection_expression(INTEGRATION_PROJECTION)
+            .expression_attribute_names("#status", "status")
+            .send()
+            .await
+            .map_err(service_error)?;
+        out.item.as_ref().map(integration_from).transpose()
+    }
+
+    async fn get_with_tokens(
+        &self,
+        user: &UserId,
+        id: &IntegrationId,
+    ) -> Result<Option<(Integration, Option<Envelope>)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user.as_str())))
+            .key(keys::SK, s(keys::integration(id.as_str())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(service_error)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        Ok(Some((
+            integration_from(&item)?,
+            Item(&item).envelope(keys::TOKEN_ENVELOPE)?,
+        )))
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<Integration>, StoreError> {
+        let mut integrations = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(keys::user(user.as_str())))
+                .expression_attribute_values(":prefix", s("INTEGRATION#"))
+                .projection_expression(INTEGRATION_PROJECTION)
+                .expression_attribute_names("#status", "status")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(service_error)?;
+            for item in out.items() {
+                integrations.push(integration_from(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(integrations)
+    }
+
+    async fn mark_disconnected(&self, i: &Integration) -> Result<Option<Envelope>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(i.user_id.as_str())))
+            .key(keys::SK, s(keys::integration(i.id.as_str())))
+            .update_expression("SET #status = :status, updatedAt = :now, version = version + :one REMOVE tokenEnvelope, expiresAt, GSI1PK, GSI1SK")
+            .condition_expression("version = :version")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(IntegrationStatus::Disconnected.as_str()))
+            .expression_attribute_values(":now", s(crate::clock::now_rfc3339()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":version", n(i.version))
+            // The old item: the envelope this write removed, so exactly its holder revokes it.
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => match out.attributes {
+                Some(old) => Item(&old).envelope(keys::TOKEN_ENVELOPE),
+                None => Err(StoreError::Corrupt("no attributes returned".into())),
+            },
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(service_error(e)),
+        }
+    }
+}

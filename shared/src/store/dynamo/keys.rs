@@ -1,0 +1,58 @@
+//! Key and attribute names of the single table (docs/architecture.md, "Data").
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const TTL: &str = "ttl";
+pub const TOKEN_ENVELOPE: &str = "tokenEnvelope";
+pub const ANONYMOUS_AUDIT: &str = "AUDIT#anonymous";
+
+pub fn user(user: &str) -> String {
+    format!("USER#{user}")
+}
+pub fn integration(id: &str) -> String {
+    format!("INTEGRATION#{id}")
+}
+pub fn state(id: &str) -> String {
+    format!("STATE#{id}")
+}
+
+/// The sparse refresh index (GSI1): only connected, refreshable integrations carry its keys.
+pub const REFRESH_INDEX: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+/// Index partitions the refresh index is spread over, so no single partition takes every
+/// write. Changing it strands existing entries in shards the scheduler no longer reads.
+pub const REFRESH_SHARDS: u8 = 8;
+
+/// An integration id's shard: ids are hex digests, so their first byte is uniform.
+pub fn refresh_shard(id: &str) -> u8 {
+    id.get(..2)
+        .and_then(|h| u8::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
+        % REFRESH_SHARDS
+}
+pub fn refresh_partition(shard: u8) -> String {
+    format!("REFRESH#{shard}")
+}
+/// `{expiresAt, 12 digits}#{id}`: sorts by expiry as text.
+pub fn refresh_sort(expires_at: i64, id: &str) -> String {
+    format!("{:012}#{id}", expires_at.max(0))
+}
+/// The greatest sort key of anything expiring at or before `until` (`~` sorts after hex).
+pub fn refresh_sort_upper(until: i64) -> String {
+    format!("{:012}#~", until.max(0))
+}
+
+/// The sparse due-sync index (GSI2): same shape as the refresh index, keyed by next sync.
+pub const SYNC_INDEX: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+pub fn sync_partition(shard: u8) -> String {
+    format!("SYNC#{shard}")
+}
+pub fn sync_job(job_id: &str) -> String {
+    format!("SYNCJOB#{job_id}")
+}
+pub fn event(external_id: &str) -> String {
+    format!("EVENT#{external_id}")
+}

@@ -1,0 +1,165 @@
+//! `RefreshLeases`: the one-refresh-at-a-time lease on the integration item, and the fenced
+//! writes that end it (docs/architecture.md, "Refresh protocol").
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::DynamoTable;
+use super::codec::*;
+use super::keys;
+use crate::domain::{Integration, IntegrationError, IntegrationStatus};
+use crate::store::{RefreshLease, RefreshLeases, RefreshedTokens, StoreError};
+
+/// The fence every write after the lease carries.
+const FENCE: &str = "leaseOwner = :owner AND version = :version";
+
+impl DynamoTable {
+    pub(super) fn integration_update(
+        &self,
+        i: &Integration,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(i.user_id.as_str())))
+            .key(keys::SK, s(keys::integration(i.id.as_str())))
+    }
+}
+
+#[async_trait]
+impl RefreshLeases for DynamoTable {
+    async fn acquire(
+        &self,
+        i: &Integration,
+        lease: &RefreshLease,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .integration_update(i)
+            .update_expression("SET leaseOwner = :owner, leaseUntil = :until")
+            .condition_expression(
+                "version = :version AND #status = :connected AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":owner", s(lease.owner.clone()))
+            .expression_attribute_values(":until", n(lease.until_ms))
+            .expression_attribute_values(":version", n(i.version))
+            .expression_attribute_values(":connected", s(IntegrationStatus::Connected.as_str()))
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        applied(result)
+    }
+
+    async fn complete(
+        &self,
+        i: &Integration,
+        lease: &RefreshLease,
+        tokens: RefreshedTokens<'_>,
+    ) -> Result<Integration, StoreError> {
+        let mut values = HashMap::from([
+            (":owner".to_string(), s(lease.owner.clone())),
+            (":version".to_string(), n(i.version)),
+            (":tokens".to_string(), envelope_value(tokens.envelope)),
+            (":refreshed".to_string(), n(tokens.refreshed_at)),
+            (":now".to_string(), s(crate::clock::now_rfc3339())),
+            (":one".to_string(), n(1)),
+        ]);
+        let mut set = vec![
+            "tokenEnvelope = :tokens",
+            "refreshedAt = :refreshed",
+            "updatedAt = :now",
+            "version = version + :one",
+        ];
+        let mut remove = vec!["leaseOwner", "leaseUntil", "lastError"];
+        match tokens.expires_at {
+            Some(at) => {
+                values.insert(":expires".into(), n(at));
+                set.push("expiresAt = :expires");
+            }
+            None => remove.push("expiresAt"),
+        }
+        match tokens.refresh_at {
+            Some(at) => {
+                let (pk, sk) = refresh_index_values(i.id.as_str(), at);
+                values.insert(":gsi1pk".into(), pk);
+                values.insert(":gsi1sk".into(), sk);
+                set.extend(["GSI1PK = :gsi1pk", "GSI1SK = :gsi1sk"]);
+            }
+            None => remove.extend([keys::GSI1PK, keys::GSI1SK]),
+        }
+        let result = self
+            .integration_update(i)
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                set.join(", "),
+                remove.join(", ")
+            ))
+            .condition_expression(FENCE)
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => integration_from(
+                out.attributes
+                    .as_ref()
+                    .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
+            ),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    async fn expire(
+        &self,
+        i: &Integration,
+        lease: &RefreshLease,
+        error: &IntegrationError,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .integration_update(i)
+            .update_expression("SET #status = :expired, lastError = :error, updatedAt = :now, version = version + :one REMOVE GSI1PK, GSI1SK, leaseOwner, leaseUntil")
+            .condition_expression(FENCE)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expired", s(IntegrationStatus::Expired.as_str()))
+            .expression_attribute_values(":error", integration_error_value(error))
+            .expression_attribute_values(":now", s(crate::clock::now_rfc3339()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":owner", s(lease.owner.clone()))
+            .expression_attribute_values(":version", n(i.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    async fn release(
+        &self,
+        i: &Integration,
+        lease: &RefreshLease,
+        error: Option<&IntegrationError>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .integration_update(i)
+            .condition_expression("leaseOwner = :owner")
+            .expression_attribute_values(":owner", s(lease.owner.clone()));
+        request = match error {
+            Some(e) => request
+                .update_expression("SET lastError = :error REMOVE leaseOwner, leaseUntil")
+                .expression_attribute_values(":error", integration_error_value(e)),
+            None => request.update_expression("REMOVE leaseOwner, leaseUntil"),
+        };
+        match request.send().await {
+            // Someone took over an expired lease: theirs now, nothing of ours to release.
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Every store port against one DynamoDB table (docs/architecture.md, "Data"): the key schema,
+//! the item codec, and one file per port.
+
+use aws_sdk_dynamodb::Client;
+
+mod audit;
+mod codec;
+mod integrations;
+pub mod keys;
+mod leases;
+mod refresh_index;
+mod schedules;
+mod states;
+mod sync_jobs;
+mod synced_events;
+
+pub use codec::{decode_cursor, encode_cursor};
+
+/// Every store port against one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoTable {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+}
