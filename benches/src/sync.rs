@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("demo calendar"))?;
     let floor_id = IntegrationId::parse(&"f".repeat(32))?;
+    let floor_job = shared::ids::JobId::new();
     let started = Instant::now();
     let (mut fetch_time, mut write_time, mut pages, mut written) =
         (Duration::ZERO, Duration::ZERO, 0u32, 0usize);
@@ -135,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         t.app
             .synced_events
-            .put_page(&floor_id, &records, "floor", pages)
+            .put_page(&floor_id, &records, &floor_job, pages)
             .await?;
         written += records.len();
         write_time += writing.elapsed();

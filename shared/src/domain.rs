@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::crypto::Envelope;
-use crate::ids::{IntegrationId, ProviderId, UserId};
+use crate::crypto::{Envelope, RowBinding};
+use crate::ids::{IntegrationId, JobId, ProviderId, UserId};
 use crate::state::StateId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,22 +40,66 @@ impl IntegrationStatus {
     }
 }
 
+/// What a sync fetches from the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncType {
+    Calendar,
+}
+
+impl SyncType {
+    pub const ALL: &[Self] = &[Self::Calendar];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Calendar => "calendar",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|t| t.as_str() == s)
+    }
+}
+
+/// How often scheduled syncs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncFrequency {
+    Hourly,
+    Daily,
+}
+
+impl SyncFrequency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hourly => "hourly",
+            Self::Daily => "daily",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Hourly, Self::Daily]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+    /// Seconds between scheduled syncs.
+    pub fn interval_secs(self) -> i64 {
+        match self {
+            Self::Hourly => 3_600,
+            Self::Daily => 86_400,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncSettings {
     pub enabled: bool,
-    pub sync_types: Vec<String>,
-    pub frequency: String,
+    pub sync_types: Vec<SyncType>,
+    pub frequency: SyncFrequency,
 }
 
 impl SyncSettings {
-    /// Seconds between scheduled syncs (`daily`, else `hourly`).
+    /// Seconds between scheduled syncs.
     pub fn interval_secs(&self) -> i64 {
-        if self.frequency == "daily" {
-            86_400
-        } else {
-            3_600
-        }
+        self.frequency.interval_secs()
     }
 }
 
@@ -63,8 +107,8 @@ impl Default for SyncSettings {
     fn default() -> Self {
         Self {
             enabled: false,
-            sync_types: vec!["calendar".into()],
-            frequency: "hourly".into(),
+            sync_types: vec![SyncType::Calendar],
+            frequency: SyncFrequency::Hourly,
         }
     }
 }
@@ -106,7 +150,41 @@ pub struct Integration {
     /// Where the next incremental calendar sync starts (the provider's sync token / delta link).
     pub calendar_cursor: Option<String>,
     /// The calendar sync job queued or running, if any.
-    pub active_sync_job: Option<String>,
+    pub active_sync_job: Option<JobId>,
+}
+
+impl Integration {
+    /// What the integration's sealed token set is bound to.
+    pub fn token_row(&self) -> RowBinding<'_> {
+        token_row(&self.user_id, &self.id, &self.provider)
+    }
+}
+
+/// The associated data of a sealed token set: the row it was sealed for, so an envelope copied
+/// to another user's or integration's row does not open.
+pub fn token_row<'a>(
+    user: &'a UserId,
+    integration: &'a IntegrationId,
+    provider: &'a ProviderId,
+) -> RowBinding<'a> {
+    RowBinding {
+        user_id: user.as_str(),
+        record_id: integration.as_str(),
+        provider: provider.as_str(),
+    }
+}
+
+/// The associated data of a sealed PKCE verifier: the authorization (state) it belongs to.
+pub fn verifier_row<'a>(
+    user: &'a UserId,
+    state: &'a StateId,
+    provider: &'a ProviderId,
+) -> RowBinding<'a> {
+    RowBinding {
+        user_id: user.as_str(),
+        record_id: &state.0,
+        provider: provider.as_str(),
+    }
 }
 
 /// The API's `Integration` (api.md): tokens never appear in it.
@@ -239,9 +317,9 @@ pub struct AuditEntry {
     #[serde(skip)]
     pub user_id: Option<UserId>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
+    pub provider: Option<ProviderId>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub integration_id: Option<String>,
+    pub integration_id: Option<IntegrationId>,
     pub at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
@@ -266,6 +344,24 @@ impl AuditEntry {
             correlation_id: origin.correlation_id.clone(),
             reason: None,
         }
+    }
+
+    /// The entry is about this provider.
+    pub fn provider(mut self, provider: &ProviderId) -> Self {
+        self.provider = Some(provider.clone());
+        self
+    }
+
+    /// The entry is about this integration (and its provider).
+    pub fn integration(mut self, integration: &Integration) -> Self {
+        self.provider = Some(integration.provider.clone());
+        self.integration_id = Some(integration.id.clone());
+        self
+    }
+
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
     }
 }
 
@@ -307,10 +403,10 @@ pub struct SyncCounts {
 /// A sync job as stored: status, counts, and its checkpoint (the page to fetch next).
 #[derive(Debug, Clone)]
 pub struct SyncJob {
-    pub job_id: String,
+    pub job_id: JobId,
     pub user_id: UserId,
     pub integration_id: IntegrationId,
-    pub sync_type: String,
+    pub sync_type: SyncType,
     pub full: bool,
     pub status: SyncStatus,
     pub counts: SyncCounts,
@@ -334,8 +430,8 @@ pub struct SyncJob {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncJobView<'a> {
-    pub job_id: &'a str,
-    pub sync_type: &'a str,
+    pub job_id: &'a JobId,
+    pub sync_type: SyncType,
     pub full: bool,
     pub status: SyncStatus,
     pub counts: SyncCounts,
@@ -352,7 +448,7 @@ impl<'a> From<&'a SyncJob> for SyncJobView<'a> {
     fn from(j: &'a SyncJob) -> Self {
         Self {
             job_id: &j.job_id,
-            sync_type: &j.sync_type,
+            sync_type: j.sync_type,
             full: j.full,
             status: j.status,
             counts: j.counts,

@@ -102,6 +102,53 @@ impl fmt::Display for ProviderId {
     }
 }
 
+/// A sync job id: 26-64 of [0-9a-z]. Ours are 32 hex characters ([`JobId::new`]); the wider
+/// pattern is what the API documents, so ids stay opaque to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobId(String);
+
+impl JobId {
+    #[expect(
+        clippy::new_without_default,
+        reason = "each call makes a new random id"
+    )]
+    pub fn new() -> Self {
+        Self(random_id())
+    }
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        let ok = (26..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
+        if ok {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(InvalidId("a job id is 26-64 of [0-9a-z]"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Ids serialize as their plain string (API views, audit entries).
+macro_rules! serialize_as_str {
+    ($($id:ty),+) => {$(
+        impl serde::Serialize for $id {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    )+};
+}
+serialize_as_str!(UserId, IntegrationId, ProviderId, JobId);
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::catalogue::Provider;
 use crate::clock::{now_epoch, now_epoch_ms};
-use crate::crypto::{CryptoError, Envelope, RowBinding, SealPurpose};
+use crate::crypto::{CryptoError, Envelope, SealPurpose};
 use crate::domain::{
     AuditEntry, AuditEvent, Integration, IntegrationError, IntegrationStatus, RequestOrigin,
 };
@@ -198,17 +198,9 @@ async fn open_tokens(
 ) -> Result<TokenSet, RefreshError> {
     let plain = app
         .cipher
-        .open(SealPurpose::TokenSet, &row_of(integration), envelope)
+        .open(SealPurpose::TokenSet, &integration.token_row(), envelope)
         .await?;
     TokenSet::from_plaintext(&plain).map_err(|_| RefreshError::Malformed)
-}
-
-fn row_of(integration: &Integration) -> RowBinding<'_> {
-    RowBinding {
-        user_id: integration.user_id.as_str(),
-        record_id: integration.id.as_str(),
-        provider: integration.provider.as_str(),
-    }
 }
 
 /// Steps 3 and 4, holding the lease taken on `integration.version`.
@@ -360,9 +352,8 @@ async fn audit(
     event: AuditEvent,
     reason: Option<&str>,
 ) {
-    let mut entry = AuditEntry::new(event, Some(&integration.user_id), origin);
-    entry.provider = Some(integration.provider.to_string());
-    entry.integration_id = Some(integration.id.to_string());
+    let mut entry =
+        AuditEntry::new(event, Some(&integration.user_id), origin).integration(integration);
     entry.reason = reason.map(str::to_string);
     app.audit(entry).await
 }
@@ -446,7 +437,7 @@ async fn store_refreshed(
                         .cipher
                         .seal(
                             SealPurpose::TokenSet,
-                            &row_of(integration),
+                            &integration.token_row(),
                             &tokens.to_plaintext(),
                         )
                         .await?;

@@ -12,9 +12,10 @@ use crate::app::App;
 use crate::catalogue::{Endpoints, Provider};
 use crate::clock::{now_epoch, now_rfc3339};
 use crate::config::CallbackCompletion;
-use crate::crypto::{RowBinding, SealPurpose};
+use crate::crypto::SealPurpose;
 use crate::domain::{
-    AuditEvent, Integration, IntegrationStatus, IntegrationView, PendingAuthorization, SyncSettings,
+    AuditEvent, Integration, IntegrationStatus, IntegrationView, PendingAuthorization,
+    SyncSettings, token_row, verifier_row,
 };
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse, log_failure};
@@ -144,10 +145,8 @@ async fn refuse_state(
         provider = provider.id.as_str(),
         "invalid OAuth state"
     );
-    let mut entry = audit_entry(req, AuditEvent::InvalidStateDetected, caller);
-    entry.provider = Some(provider.id.to_string());
-    entry.reason = Some(reason.into());
-    app.audit(entry).await;
+    let entry = audit_entry(req, AuditEvent::InvalidStateDetected, caller);
+    app.audit(entry.provider(&provider.id).reason(reason)).await;
     ApiError::InvalidState
 }
 
@@ -212,10 +211,8 @@ async fn complete(
     let result = exchange_and_save(app, provider, pending, answer).await;
     match &result {
         Ok(integration) => {
-            let mut entry = audit_entry(req, AuditEvent::OauthCompleted, Some(&pending.user_id));
-            entry.provider = Some(provider.id.to_string());
-            entry.integration_id = Some(integration.id.to_string());
-            app.audit(entry).await;
+            let entry = audit_entry(req, AuditEvent::OauthCompleted, Some(&pending.user_id));
+            app.audit(entry.integration(integration)).await;
             tracing::info!(
                 provider = provider.id.as_str(),
                 integration_id = integration.id.as_str(),
@@ -223,10 +220,9 @@ async fn complete(
             );
         }
         Err(e) => {
-            let mut entry = audit_entry(req, AuditEvent::OauthFailed, Some(&pending.user_id));
-            entry.provider = Some(provider.id.to_string());
-            entry.reason = Some(e.code().to_ascii_lowercase());
-            app.audit(entry).await;
+            let entry = audit_entry(req, AuditEvent::OauthFailed, Some(&pending.user_id));
+            let reason = e.code().to_ascii_lowercase();
+            app.audit(entry.provider(&provider.id).reason(reason)).await;
         }
     }
     result
@@ -242,11 +238,7 @@ async fn exchange_and_save(
     let code = check_answer(&endpoints, &answer)?;
     let verifier = match &pending.pkce_verifier {
         Some(sealed) => {
-            let row = RowBinding {
-                user_id: pending.user_id.as_str(),
-                record_id: &pending.state_id.0,
-                provider: provider.id.as_str(),
-            };
+            let row = verifier_row(&pending.user_id, &pending.state_id, &provider.id);
             let plain = app
                 .cipher
                 .open(SealPurpose::PkceVerifier, &row, sealed)
@@ -279,11 +271,7 @@ async fn exchange_and_save(
         .fetch_account(provider, &tokens.access_token)
         .await?;
     let id = IntegrationId::derive(&pending.user_id, &provider.id, &account.external_account_id);
-    let row = RowBinding {
-        user_id: pending.user_id.as_str(),
-        record_id: id.as_str(),
-        provider: provider.id.as_str(),
-    };
+    let row = token_row(&pending.user_id, &id, &provider.id);
     let sealed = app
         .cipher
         .seal(SealPurpose::TokenSet, &row, &tokens.to_plaintext())

@@ -8,8 +8,8 @@ use super::audit_entry;
 use crate::app::App;
 use crate::catalogue::Provider;
 use crate::clock::now_epoch;
-use crate::crypto::{RowBinding, SealPurpose};
-use crate::domain::{AuditEvent, PendingAuthorization, epoch_to_rfc3339};
+use crate::crypto::SealPurpose;
+use crate::domain::{AuditEvent, PendingAuthorization, epoch_to_rfc3339, verifier_row};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::ids::ProviderId;
@@ -67,11 +67,7 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
         .await?;
     let pkce_verifier = match &start.pkce_verifier {
         Some(verifier) => {
-            let row = RowBinding {
-                user_id: caller.user_id.as_str(),
-                record_id: &issued.id.0,
-                provider: provider.id.as_str(),
-            };
+            let row = verifier_row(&caller.user_id, &issued.id, &provider.id);
             Some(
                 app.cipher
                     .seal(
@@ -96,9 +92,8 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
             expires_at,
         })
         .await?;
-    let mut entry = audit_entry(req, AuditEvent::OauthInitiated, Some(&caller.user_id));
-    entry.provider = Some(provider.id.to_string());
-    app.audit(entry).await;
+    let entry = audit_entry(req, AuditEvent::OauthInitiated, Some(&caller.user_id));
+    app.audit(entry.provider(&provider.id)).await;
 
     Ok(ApiResponse::ok(
         &req.request_id,

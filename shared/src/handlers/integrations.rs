@@ -5,13 +5,16 @@
 use serde::Deserialize;
 
 use super::sync::check_sync_types;
-use super::{audit_entry, owned_integration, parse_integration_id};
+use super::{audit_entry, owned_integration};
 use crate::app::App;
 use crate::catalogue::Provider;
 use crate::clock::now_epoch;
 use crate::crypto::Envelope;
-use crate::crypto::{RowBinding, SealPurpose};
-use crate::domain::{AuditEvent, Integration, IntegrationStatus, IntegrationView, SyncSettings};
+use crate::crypto::SealPurpose;
+use crate::domain::{
+    AuditEvent, Integration, IntegrationStatus, IntegrationView, SyncFrequency, SyncSettings,
+    SyncType,
+};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::oauth::TokenSet;
@@ -29,13 +32,7 @@ pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> 
 
 /// GET /integrations/{id}: one of the caller's integrations; another user's is simply not found.
 pub async fn get(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = req.caller()?;
-    let id = parse_integration_id(req)?;
-    let integration = app
-        .integrations
-        .get(&caller.user_id, &id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let integration = owned_integration(app, req).await?;
     Ok(ApiResponse::ok(
         &req.request_id,
         serde_json::json!({ "integration": IntegrationView::from(&integration) }),
@@ -46,13 +43,7 @@ pub async fn get(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
 /// conditional write, then revoke the removed tokens at the provider (best effort, reported as
 /// `revoked`). Revoking first could kill tokens a concurrent reconnect had just stored.
 pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let caller = req.caller()?;
-    let id = parse_integration_id(req)?;
-    let integration = app
-        .integrations
-        .get(&caller.user_id, &id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let integration = owned_integration(app, req).await?;
     if integration.status == IntegrationStatus::Disconnected {
         return Ok(ApiResponse::ok(
             &req.request_id,
@@ -66,15 +57,14 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
         }
         _ => false,
     };
-    let mut entry = audit_entry(
+    let entry = audit_entry(
         req,
         AuditEvent::IntegrationDisconnected,
-        Some(&caller.user_id),
+        Some(&integration.user_id),
     );
-    entry.provider = Some(integration.provider.to_string());
-    entry.integration_id = Some(id.to_string());
-    entry.reason = Some(if revoked { "revoked" } else { "not_revoked" }.into());
-    app.audit(entry).await;
+    let reason = if revoked { "revoked" } else { "not_revoked" };
+    app.audit(entry.integration(&integration).reason(reason))
+        .await;
     Ok(ApiResponse::ok(
         &req.request_id,
         serde_json::json!({ "disconnected": true, "revoked": revoked }),
@@ -89,11 +79,7 @@ async fn revoke_removed(
     envelope: &Envelope,
 ) -> bool {
     let id = integration.id.as_str();
-    let row = RowBinding {
-        user_id: integration.user_id.as_str(),
-        record_id: id,
-        provider: provider.id.as_str(),
-    };
+    let row = integration.token_row();
     let plain = match app.cipher.open(SealPurpose::TokenSet, &row, envelope).await {
         Ok(plain) => plain,
         Err(e) => {
@@ -127,24 +113,8 @@ struct UpdateBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SettingsBody {
     enabled: bool,
-    sync_types: Vec<String>,
-    frequency: Frequency,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum Frequency {
-    Hourly,
-    Daily,
-}
-
-impl Frequency {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Hourly => "hourly",
-            Self::Daily => "daily",
-        }
-    }
+    sync_types: Vec<SyncType>,
+    frequency: SyncFrequency,
 }
 
 /// PATCH /integrations/{id}: sync settings. Enabling schedules the first sync now.
@@ -155,7 +125,7 @@ pub async fn update(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
     let settings = SyncSettings {
         enabled: body.sync_settings.enabled,
         sync_types: body.sync_settings.sync_types,
-        frequency: body.sync_settings.frequency.as_str().into(),
+        frequency: body.sync_settings.frequency,
     };
     let next = settings.enabled.then(now_epoch);
     let updated = app

@@ -6,25 +6,27 @@ use serde::Deserialize;
 
 use super::{audit_entry, owned_integration};
 use crate::app::App;
-use crate::domain::{AuditEvent, SyncJobView};
+use crate::domain::{AuditEvent, SyncJobView, SyncType};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
-use crate::sync::{CALENDAR, request_sync, valid_job_id};
+use crate::ids::JobId;
+use crate::sync::request_sync;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SyncBody {
     #[serde(default)]
-    sync_types: Option<Vec<String>>,
+    sync_types: Option<Vec<SyncType>>,
     #[serde(default)]
     full: bool,
 }
 
-pub(super) fn check_sync_types(types: &[String]) -> Result<(), ApiError> {
-    if types.is_empty() || types.iter().any(|t| t != CALENDAR) {
-        return Err(ApiError::Validation(format!(
-            "syncTypes must be a non-empty list of: {CALENDAR}"
-        )));
+/// Unknown types are refused when the body is read (serde); an empty list here.
+pub(super) fn check_sync_types(types: &[SyncType]) -> Result<(), ApiError> {
+    if types.is_empty() {
+        return Err(ApiError::Validation(
+            "syncTypes must be a non-empty list".into(),
+        ));
     }
     Ok(())
 }
@@ -48,10 +50,8 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
     let integration = owned_integration(app, req).await?;
     let (job_id, created) = request_sync(app, &integration, body.full).await?;
     if created {
-        let mut entry = audit_entry(req, AuditEvent::SyncRequested, Some(&integration.user_id));
-        entry.provider = Some(integration.provider.to_string());
-        entry.integration_id = Some(integration.id.to_string());
-        app.audit(entry).await;
+        let entry = audit_entry(req, AuditEvent::SyncRequested, Some(&integration.user_id));
+        app.audit(entry.integration(&integration)).await;
     }
     Ok(ApiResponse::with_status(
         StatusCode::ACCEPTED,
@@ -62,14 +62,12 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
 
 /// GET /integrations/{id}/sync/{jobId}.
 pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let job_id = req.path_param("jobId")?;
-    if !valid_job_id(job_id) {
-        return Err(ApiError::Validation("a job id is 26-64 of [0-9a-z]".into()));
-    }
+    let job_id =
+        JobId::parse(req.path_param("jobId")?).map_err(|e| ApiError::Validation(e.to_string()))?;
     let integration = owned_integration(app, req).await?;
     let job = app
         .sync_jobs
-        .get(&integration.id, job_id)
+        .get(&integration.id, &job_id)
         .await?
         .filter(|j| j.user_id == integration.user_id)
         .ok_or(ApiError::NotFound)?;

@@ -14,7 +14,7 @@ use crate::domain::{
     AuditEntry, EventRecord, Integration, IntegrationError, PendingAuthorization, RecordChange,
     SyncCounts, SyncJob, SyncSettings,
 };
-use crate::ids::{IntegrationId, ProviderId, UserId};
+use crate::ids::{IntegrationId, JobId, ProviderId, UserId};
 use crate::state::StateId;
 
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +171,7 @@ pub trait AuditTrail: Send + Sync {
 pub enum JobStart {
     Created,
     /// A job of that type is already queued or running: its id.
-    Existing(String),
+    Existing(JobId),
 }
 
 /// How a job ended.
@@ -202,7 +202,7 @@ pub trait SyncJobs: Send + Sync {
     async fn get(
         &self,
         integration: &IntegrationId,
-        job_id: &str,
+        job_id: &JobId,
     ) -> Result<Option<SyncJob>, StoreError>;
     /// queued → running, remembering the cursor the listing starts from. Ok(false): not queued.
     async fn mark_running(&self, job: &SyncJob, since: Option<&str>) -> Result<bool, StoreError>;
@@ -245,7 +245,7 @@ pub trait SyncedEvents: Send + Sync {
         &self,
         integration: &IntegrationId,
         records: &[(EventRecord, RecordChange)],
-        job_id: &str,
+        job_id: &JobId,
         page_index: u32,
     ) -> Result<(), StoreError>;
     /// After a full listing: marks deleted every live record this job did not write (the
@@ -254,7 +254,7 @@ pub trait SyncedEvents: Send + Sync {
     async fn sweep_unlisted(
         &self,
         integration: &IntegrationId,
-        job_id: &str,
+        job_id: &JobId,
     ) -> Result<u64, StoreError>;
     /// Events in external-id order; `cursor` from a previous page.
     async fn page(

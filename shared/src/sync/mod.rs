@@ -5,27 +5,27 @@
 //! same as an uninterrupted run's: a page replayed after a crash finds its own marks on the
 //! records it wrote and counts them as it did the first time.
 
+mod records;
 pub mod source;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use crate::app::App;
 use crate::catalogue::CalendarSource;
 use crate::clock::now_epoch;
 use crate::domain::{
-    AuditEntry, AuditEvent, EventRecord, Integration, IntegrationError, IntegrationStatus,
-    RecordChange, RequestOrigin, SyncCounts, SyncJob, SyncStatus,
+    AuditEntry, AuditEvent, Integration, IntegrationError, IntegrationStatus, RequestOrigin,
+    SyncCounts, SyncJob, SyncStatus, SyncType,
 };
-use crate::ids::{IntegrationId, UserId};
+use crate::ids::{IntegrationId, JobId, UserId};
 use crate::queue::QueueError;
 use crate::refresh::{RefreshError, RefreshPolicy, fresh_tokens};
-use crate::store::{JobOutcome, JobStart, StoreError, StoredMark};
-use source::{FetchError, PageRequest, ProviderEvent, ProviderPage, fetch_page};
-
-/// The only sync type so far.
-pub const CALENDAR: &str = "calendar";
+use crate::store::{JobOutcome, JobStart, StoreError};
+use records::write_page;
+#[cfg(test)]
+use records::{classify, record_id};
+use source::{FetchError, PageRequest, ProviderPage, fetch_page};
 
 /// A sync-queue message: the job to run, or to go on with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,14 +40,6 @@ impl SyncMessage {
     pub fn body(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
-}
-
-/// A job id: 26-64 of [0-9a-z] (ours are 32 hex characters).
-pub fn valid_job_id(raw: &str) -> bool {
-    (26..=64).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,16 +62,16 @@ pub async fn request_sync(
     app: &App,
     integration: &Integration,
     full: bool,
-) -> Result<(String, bool), SyncError> {
+) -> Result<(JobId, bool), SyncError> {
     let queue = app.sync_queue.as_ref().ok_or(SyncError::NoQueue)?;
     if integration.status != IntegrationStatus::Connected {
         return Err(SyncError::NotConnected);
     }
     let job = SyncJob {
-        job_id: crate::ids::random_id(),
+        job_id: JobId::new(),
         user_id: integration.user_id.clone(),
         integration_id: integration.id.clone(),
-        sync_type: CALENDAR.into(),
+        sync_type: SyncType::Calendar,
         full,
         status: SyncStatus::Queued,
         counts: SyncCounts::default(),
@@ -94,11 +86,11 @@ pub async fn request_sync(
         final_cursor: None,
     };
     let stale_before = now_epoch() - app.sync_tuning.stale_job_secs;
-    let send = |job_id: String| {
+    let send = |job_id: &JobId| {
         let message = SyncMessage {
             user_id: integration.user_id.as_str().into(),
             integration_id: integration.id.as_str().into(),
-            job_id,
+            job_id: job_id.as_str().into(),
         };
         async move {
             match queue.send_all(&[message.body()]).await? {
@@ -115,12 +107,12 @@ pub async fn request_sync(
             // one is harmless (a delivery for a started or finished job changes nothing).
             let queued = app.sync_jobs.get(&integration.id, &id).await?;
             if queued.is_some_and(|j| j.status == SyncStatus::Queued) {
-                send(id.clone()).await?;
+                send(&id).await?;
             }
             Ok((id, false))
         }
         Ok(JobStart::Created) => {
-            send(job.job_id.clone()).await?;
+            send(&job.job_id).await?;
             Ok((job.job_id, true))
         }
         Err(StoreError::Conflict) => Err(SyncError::NotConnected),
@@ -145,9 +137,10 @@ pub async fn run_job(
     origin: &RequestOrigin,
     deadline: Instant,
 ) -> JobRun {
-    let (Ok(user), Ok(id)) = (
+    let (Ok(user), Ok(id), Ok(job_id)) = (
         UserId::parse(&message.user_id),
         IntegrationId::parse(&message.integration_id),
+        JobId::parse(&message.job_id),
     ) else {
         tracing::error!(
             job_id = message.job_id.as_str(),
@@ -155,7 +148,7 @@ pub async fn run_job(
         );
         return JobRun::Done;
     };
-    match drive(app, &user, &id, &message.job_id, message, origin, deadline).await {
+    match drive(app, &user, &id, &job_id, message, origin, deadline).await {
         Ok(run) => run,
         Err(e) => {
             tracing::warn!(integration_id = id.as_str(), job_id = message.job_id.as_str(), error = %crate::report::error_chain(&e), "sync interrupted; the message goes back to the queue");
@@ -181,7 +174,7 @@ async fn drive(
     app: &App,
     user: &UserId,
     id: &IntegrationId,
-    job_id: &str,
+    job_id: &JobId,
     message: &SyncMessage,
     origin: &RequestOrigin,
     deadline: Instant,
@@ -356,10 +349,8 @@ async fn finish_listing(
         Ok(()) | Err(StoreError::Conflict) => {}
         Err(e) => return Err(e),
     }
-    let mut entry = AuditEntry::new(AuditEvent::SyncCompleted, Some(&job.user_id), origin);
-    entry.provider = Some(integration.provider.to_string());
-    entry.integration_id = Some(job.integration_id.to_string());
-    app.audit(entry).await;
+    let entry = AuditEntry::new(AuditEvent::SyncCompleted, Some(&job.user_id), origin);
+    app.audit(entry.integration(integration)).await;
     tracing::info!(
         integration_id = job.integration_id.as_str(),
         pages = job.page_index,
@@ -392,9 +383,8 @@ async fn fail(
         Err(e) => return Err(e),
     }
     let mut entry = AuditEntry::new(AuditEvent::SyncFailed, Some(&job.user_id), origin);
-    entry.integration_id = Some(job.integration_id.to_string());
-    entry.reason = Some(code.to_ascii_lowercase());
-    app.audit(entry).await;
+    entry.integration_id = Some(job.integration_id.clone());
+    app.audit(entry.reason(code.to_ascii_lowercase())).await;
     Ok(())
 }
 
@@ -505,93 +495,6 @@ async fn expire_integration(app: &App, job: &SyncJob, origin: &RequestOrigin) {
     {
         tracing::warn!(integration_id = job.integration_id.as_str(), error = %e, "integration not marked expired");
     }
-}
-
-/// The record id api.md shows: stable per (integration, provider event).
-fn record_id(integration: &IntegrationId, external_id: &str) -> String {
-    let mut hash = Sha256::new();
-    for part in [integration.as_str(), external_id] {
-        hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part.as_bytes());
-    }
-    crate::ids::hex(&hash.finalize()[..16])
-}
-
-/// How this page changes a record, given what the store holds.
-fn classify(event: &ProviderEvent, mark: Option<&StoredMark>, job: &SyncJob) -> RecordChange {
-    if let Some(m) = mark
-        && m.written_by
-            .as_ref()
-            .is_some_and(|(j, p)| *j == job.job_id && *p == job.page_index)
-        && let Some(change) = m.change
-    {
-        // This very page wrote it before a crash: count it as that run did.
-        return change;
-    }
-    match (mark, event.deleted) {
-        (None, false) => RecordChange::Created,
-        (None, true) => RecordChange::Unchanged,
-        (Some(m), true) if m.deleted => RecordChange::Unchanged,
-        (Some(_), true) => RecordChange::Deleted,
-        (Some(m), false) if !m.deleted && m.updated_at == event.updated_at => {
-            RecordChange::Unchanged
-        }
-        (Some(_), false) => RecordChange::Updated,
-    }
-}
-
-/// Writes one page's records and returns what they count for.
-async fn write_page(
-    app: &App,
-    job: &SyncJob,
-    events: &[ProviderEvent],
-) -> Result<SyncCounts, StoreError> {
-    let mut counts = SyncCounts::default();
-    if events.is_empty() {
-        return Ok(counts);
-    }
-    // A provider may list an event twice in one page: the last one wins, counted once.
-    let mut unique: Vec<&ProviderEvent> = Vec::with_capacity(events.len());
-    for event in events {
-        match unique
-            .iter()
-            .position(|e| e.external_id == event.external_id)
-        {
-            Some(i) => unique[i] = event,
-            None => unique.push(event),
-        }
-    }
-    let ids: Vec<String> = unique.iter().map(|e| e.external_id.clone()).collect();
-    let marks = app.synced_events.marks(&job.integration_id, &ids).await?;
-    let mut records = Vec::with_capacity(unique.len());
-    for event in unique {
-        let change = classify(event, marks.get(&event.external_id), job);
-        match change {
-            RecordChange::Created => counts.created += 1,
-            RecordChange::Updated => counts.updated += 1,
-            RecordChange::Deleted => counts.deleted += 1,
-            RecordChange::Unchanged => {}
-        }
-        records.push((
-            EventRecord {
-                id: record_id(&job.integration_id, &event.external_id),
-                external_id: event.external_id.clone(),
-                title: event.title.clone(),
-                description: event.description.clone(),
-                start_time: event.start_time.clone(),
-                end_time: event.end_time.clone(),
-                attendees: event.attendees.clone(),
-                location: event.location.clone(),
-                updated_at: event.updated_at.clone(),
-                deleted: event.deleted,
-            },
-            change,
-        ));
-    }
-    app.synced_events
-        .put_page(&job.integration_id, &records, &job.job_id, job.page_index)
-        .await?;
-    Ok(counts)
 }
 
 #[cfg(test)]

@@ -36,3 +36,23 @@ fn ids_refuse_malformed_input() {
     assert!(UserId::parse("a\nb").is_err());
     assert_eq!(ProviderId::parse("my-idp").unwrap().env_prefix(), "MY_IDP");
 }
+
+#[test]
+fn job_ids_are_what_the_api_documents_and_ours_parse() {
+    let ours = JobId::new();
+    assert_eq!(JobId::parse(ours.as_str()).unwrap(), ours);
+    assert!(JobId::parse(&"a".repeat(26)).is_ok());
+    assert!(JobId::parse(&"a".repeat(64)).is_ok());
+    for bad in [
+        "a".repeat(25),
+        "a".repeat(65),
+        "A".repeat(32),
+        "../".repeat(10),
+    ] {
+        assert!(JobId::parse(&bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        serde_json::to_string(&ours).unwrap(),
+        format!("\"{}\"", ours.as_str())
+    );
+}

@@ -1,11 +1,15 @@
 use super::*;
+use crate::domain::RecordChange;
+use crate::ids::JobId;
+use crate::store::StoredMark;
+use crate::sync::source::ProviderEvent;
 
 fn job(page_index: u32) -> SyncJob {
     SyncJob {
-        job_id: "j".repeat(32),
+        job_id: JobId::parse(&"j".repeat(32)).unwrap(),
         user_id: UserId::parse("u").unwrap(),
         integration_id: IntegrationId::parse(&"a".repeat(32)).unwrap(),
-        sync_type: CALENDAR.into(),
+        sync_type: crate::domain::SyncType::Calendar,
         full: false,
         status: SyncStatus::Running,
         counts: SyncCounts::default(),
@@ -92,7 +96,7 @@ fn a_replayed_page_counts_what_it_counted_the_first_time() {
     let own = mark(
         false,
         "t1",
-        Some((&j.job_id, 3)),
+        Some((j.job_id.as_str(), 3)),
         Some(RecordChange::Created),
     );
     assert_eq!(
@@ -103,7 +107,7 @@ fn a_replayed_page_counts_what_it_counted_the_first_time() {
     let earlier = mark(
         false,
         "t1",
-        Some((&j.job_id, 2)),
+        Some((j.job_id.as_str(), 2)),
         Some(RecordChange::Created),
     );
     assert_eq!(

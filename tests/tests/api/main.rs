@@ -9,6 +9,7 @@ mod flow;
 mod gateway;
 mod input;
 mod isolation;
+mod layers;
 mod lifecycle;
 mod logs;
 mod providers;

@@ -9,7 +9,7 @@ use super::codec::*;
 use super::keys;
 use crate::clock::now_epoch;
 use crate::domain::{AuditEntry, AuditEvent};
-use crate::ids::UserId;
+use crate::ids::{IntegrationId, ProviderId, UserId};
 use crate::store::{AuditTrail, StoreError};
 
 const AUDIT_RETENTION_SECS: i64 = 90 * 24 * 3600;
@@ -33,9 +33,19 @@ impl AuditTrail for DynamoTable {
             ("correlationId".to_string(), s(e.correlation_id.clone())),
             (keys::TTL.to_string(), n(now_epoch() + AUDIT_RETENTION_SECS)),
         ]);
+        let ids = [
+            ("provider", e.provider.as_ref().map(ProviderId::as_str)),
+            (
+                "integrationId",
+                e.integration_id.as_ref().map(IntegrationId::as_str),
+            ),
+        ];
+        for (name, value) in ids {
+            if let Some(v) = value {
+                item.insert(name.to_string(), s(v));
+            }
+        }
         for (name, value) in [
-            ("provider", &e.provider),
-            ("integrationId", &e.integration_id),
             ("ip", &e.ip),
             ("userAgent", &e.user_agent),
             ("reason", &e.reason),
@@ -90,8 +100,13 @@ impl AuditTrail for DynamoTable {
                 event: AuditEvent::parse(&it.s("event")?)
                     .ok_or_else(|| StoreError::Corrupt("audit event".into()))?,
                 user_id: user.cloned(),
-                provider: it.opt_s("provider"),
-                integration_id: it.opt_s("integrationId"),
+                // Written from typed ids, so they parse; an unreadable one is left out.
+                provider: it
+                    .opt_s("provider")
+                    .and_then(|p| ProviderId::parse(&p).ok()),
+                integration_id: it
+                    .opt_s("integrationId")
+                    .and_then(|i| IntegrationId::parse(&i).ok()),
                 at: it.s("at")?,
                 ip: it.opt_s("ip"),
                 user_agent: it.opt_s("userAgent"),

@@ -11,9 +11,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::keys;
 use crate::crypto::Envelope;
 use crate::domain::{
-    Integration, IntegrationError, IntegrationStatus, PendingAuthorization, SyncSettings,
+    Integration, IntegrationError, IntegrationStatus, PendingAuthorization, SyncFrequency,
+    SyncSettings, SyncType,
 };
-use crate::ids::{IntegrationId, ProviderId, UserId};
+use crate::ids::{IntegrationId, JobId, ProviderId, UserId};
 use crate::state::StateId;
 use crate::store::StoreError;
 
@@ -133,8 +134,16 @@ pub(super) fn integration_from(
             let m = Item(m);
             SyncSettings {
                 enabled: matches!(m.0.get("enabled"), Some(AttributeValue::Bool(true))),
-                sync_types: m.strings("syncTypes"),
-                frequency: m.opt_s("frequency").unwrap_or_else(|| "hourly".into()),
+                // Lenient, as the defaults were: an unknown value reads as the default.
+                sync_types: m
+                    .strings("syncTypes")
+                    .iter()
+                    .filter_map(|t| SyncType::parse(t))
+                    .collect(),
+                frequency: m
+                    .opt_s("frequency")
+                    .and_then(|f| SyncFrequency::parse(&f))
+                    .unwrap_or(SyncFrequency::Hourly),
             }
         }
         _ => SyncSettings::default(),
@@ -158,7 +167,10 @@ pub(super) fn integration_from(
         refreshed_at: it.opt_n("refreshedAt")?,
         lease_until_ms: it.opt_n("leaseUntil")?,
         calendar_cursor: it.opt_s("calendarCursor"),
-        active_sync_job: it.opt_s("activeSyncJob"),
+        active_sync_job: it
+            .opt_s("activeSyncJob")
+            .map(|j| parse_job_id(&j))
+            .transpose()?,
     })
 }
 
@@ -229,8 +241,11 @@ pub(super) fn sync_settings_value(settings: &SyncSettings) -> AttributeValue {
             "enabled".to_string(),
             AttributeValue::Bool(settings.enabled),
         ),
-        ("syncTypes".to_string(), list(&settings.sync_types)),
-        ("frequency".to_string(), s(settings.frequency.clone())),
+        (
+            "syncTypes".to_string(),
+            AttributeValue::L(settings.sync_types.iter().map(|t| s(t.as_str())).collect()),
+        ),
+        ("frequency".to_string(), s(settings.frequency.as_str())),
     ]))
 }
 
@@ -262,3 +277,7 @@ pub(super) fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, Store
 
 /// Everything of an integration item except the token envelope: lists and gets never fetch it.
 pub(super) const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, scopes, syncSettings, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version, refreshedAt, leaseUntil, calendarCursor, activeSyncJob";
+
+pub(super) fn parse_job_id(raw: &str) -> Result<JobId, StoreError> {
+    JobId::parse(raw).map_err(|_| StoreError::Corrupt("job id".into()))
+}

@@ -11,17 +11,17 @@ use super::codec::*;
 use super::keys;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
-use crate::domain::{Integration, IntegrationStatus, SyncCounts, SyncJob, SyncStatus};
-use crate::ids::{IntegrationId, UserId};
+use crate::domain::{Integration, IntegrationStatus, SyncCounts, SyncJob, SyncStatus, SyncType};
+use crate::ids::{IntegrationId, JobId, UserId};
 use crate::store::{JobOutcome, JobStart, StoreError, SyncJobs};
 
 /// Jobs are kept for a month, then TTL removes them.
 const JOB_RETENTION_SECS: i64 = 30 * 24 * 3600;
 
-fn job_key(integration: &str, job_id: &str) -> HashMap<String, AttributeValue> {
+fn job_key(integration: &str, job_id: &JobId) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (keys::PK.to_string(), s(keys::integration(integration))),
-        (keys::SK.to_string(), s(keys::sync_job(job_id))),
+        (keys::SK.to_string(), s(keys::sync_job(job_id.as_str()))),
     ])
 }
 
@@ -31,11 +31,12 @@ fn job_from(item: &HashMap<String, AttributeValue>) -> Result<SyncJob, StoreErro
     let count =
         |name: &str| -> Result<u64, StoreError> { Ok(it.opt_n(name)?.unwrap_or(0).max(0) as u64) };
     Ok(SyncJob {
-        job_id: it.s("jobId")?,
+        job_id: parse_job_id(&it.s("jobId")?)?,
         user_id: UserId::parse(&it.s("userId")?).map_err(|_| corrupt("userId"))?,
         integration_id: IntegrationId::parse(&it.s("integrationId")?)
             .map_err(|_| corrupt("integrationId"))?,
-        sync_type: it.s("syncType")?,
+        sync_type: SyncType::parse(&it.s("syncType")?)
+            .ok_or_else(|| StoreError::Corrupt("sync type".into()))?,
         full: matches!(item.get("full"), Some(AttributeValue::Bool(true))),
         status: SyncStatus::parse(&it.s("status")?).ok_or_else(|| corrupt("status"))?,
         counts: SyncCounts {
@@ -66,10 +67,10 @@ impl SyncJobs for DynamoTable {
         let now = crate::clock::now_epoch();
         let mut item = job_key(job.integration_id.as_str(), &job.job_id);
         item.extend([
-            ("jobId".to_string(), s(job.job_id.clone())),
+            ("jobId".to_string(), s(job.job_id.as_str())),
             ("userId".to_string(), s(job.user_id.as_str())),
             ("integrationId".to_string(), s(job.integration_id.as_str())),
-            ("syncType".to_string(), s(job.sync_type.clone())),
+            ("syncType".to_string(), s(job.sync_type.as_str())),
             ("full".to_string(), AttributeValue::Bool(job.full)),
             ("status".to_string(), s(SyncStatus::Queued.as_str())),
             ("createdAt".to_string(), s(job.created_at.clone())),
@@ -93,7 +94,7 @@ impl SyncJobs for DynamoTable {
                     "#status = :connected AND (attribute_not_exists(activeSyncJob) OR activeSyncAt < :stale)",
                 )
                 .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":job", s(job.job_id.clone()))
+                .expression_attribute_values(":job", s(job.job_id.as_str()))
                 .expression_attribute_values(":now", n(now))
                 .expression_attribute_values(":stale", n(stale_before))
                 .expression_attribute_values(
@@ -137,7 +138,7 @@ impl SyncJobs for DynamoTable {
     async fn get(
         &self,
         integration: &IntegrationId,
-        job_id: &str,
+        job_id: &JobId,
     ) -> Result<Option<SyncJob>, StoreError> {
         let out = self
             .client
@@ -243,7 +244,7 @@ impl SyncJobs for DynamoTable {
             .key(keys::PK, s(keys::user(job.user_id.as_str())))
             .key(keys::SK, s(keys::integration(job.integration_id.as_str())))
             .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":job", s(job.job_id.clone()));
+            .expression_attribute_values(":job", s(job.job_id.as_str()));
         match outcome {
             JobOutcome::Succeeded { cursor, swept } => {
                 job_update = job_update

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 use futures_util::StreamExt;
 
 use crate::domain::{EventRecord, RecordChange};
-use crate::ids::IntegrationId;
+use crate::ids::{IntegrationId, JobId};
 use crate::store::{StoreError, StoredMark, SyncedEvents};
 
 /// The page mark of records a full sync's final sweep marked deleted.
@@ -85,7 +85,7 @@ impl SyncedEvents for DynamoTable {
         &self,
         integration: &IntegrationId,
         records: &[(EventRecord, RecordChange)],
-        job_id: &str,
+        job_id: &JobId,
         page_index: u32,
     ) -> Result<(), StoreError> {
         let mut batches = Vec::new();
@@ -99,7 +99,7 @@ impl SyncedEvents for DynamoTable {
                     ("title".to_string(), s(truncate(&record.title, 1024))),
                     ("attendees".to_string(), list(&record.attendees)),
                     ("deleted".to_string(), AttributeValue::Bool(record.deleted)),
-                    ("syncJob".to_string(), s(job_id)),
+                    ("syncJob".to_string(), s(job_id.as_str())),
                     ("syncPage".to_string(), n(page_index)),
                     ("syncChange".to_string(), s(change.as_str())),
                 ]);
@@ -134,7 +134,7 @@ impl SyncedEvents for DynamoTable {
     async fn sweep_unlisted(
         &self,
         integration: &IntegrationId,
-        job_id: &str,
+        job_id: &JobId,
     ) -> Result<u64, StoreError> {
         let pk = keys::integration(integration.as_str());
         let mut swept = 0;
@@ -153,7 +153,7 @@ impl SyncedEvents for DynamoTable {
                 .expression_attribute_names("#deleted", "deleted")
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .expression_attribute_values(":prefix", s("EVENT#"))
-                .expression_attribute_values(":job", s(job_id))
+                .expression_attribute_values(":job", s(job_id.as_str()))
                 .expression_attribute_values(":no", AttributeValue::Bool(false))
                 .expression_attribute_values(":sweep", n(SWEEP_PAGE))
                 .set_exclusive_start_key(start.take())
@@ -163,7 +163,7 @@ impl SyncedEvents for DynamoTable {
             for item in out.items() {
                 let it = Item(item);
                 swept += 1;
-                if it.opt_s("syncJob").as_deref() == Some(job_id) {
+                if it.opt_s("syncJob").as_deref() == Some(job_id.as_str()) {
                     continue;
                 }
                 self.client
@@ -176,7 +176,7 @@ impl SyncedEvents for DynamoTable {
                     )
                     .expression_attribute_names("#deleted", "deleted")
                     .expression_attribute_values(":yes", AttributeValue::Bool(true))
-                    .expression_attribute_values(":job", s(job_id))
+                    .expression_attribute_values(":job", s(job_id.as_str()))
                     .expression_attribute_values(":sweep", n(SWEEP_PAGE))
                     .expression_attribute_values(":change", s(RecordChange::Deleted.as_str()))
                     .send()

@@ -1,0 +1,101 @@
+//! A fetched page into stored records: stable record ids, each event's change against what the
+//! store holds, and the page's batched write.
+
+use sha2::{Digest, Sha256};
+
+use super::source::ProviderEvent;
+use crate::app::App;
+use crate::domain::{EventRecord, RecordChange, SyncCounts, SyncJob};
+use crate::ids::IntegrationId;
+use crate::store::{StoreError, StoredMark};
+
+/// The record id the API shows (docs/openapi.yaml `Event.id`): stable per (integration, provider event).
+pub(super) fn record_id(integration: &IntegrationId, external_id: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [integration.as_str(), external_id] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    crate::ids::hex(&hash.finalize()[..16])
+}
+
+/// How this page changes a record, given what the store holds.
+pub(super) fn classify(
+    event: &ProviderEvent,
+    mark: Option<&StoredMark>,
+    job: &SyncJob,
+) -> RecordChange {
+    if let Some(m) = mark
+        && m.written_by
+            .as_ref()
+            .is_some_and(|(j, p)| j == job.job_id.as_str() && *p == job.page_index)
+        && let Some(change) = m.change
+    {
+        // This very page wrote it before a crash: count it as that run did.
+        return change;
+    }
+    match (mark, event.deleted) {
+        (None, false) => RecordChange::Created,
+        (None, true) => RecordChange::Unchanged,
+        (Some(m), true) if m.deleted => RecordChange::Unchanged,
+        (Some(_), true) => RecordChange::Deleted,
+        (Some(m), false) if !m.deleted && m.updated_at == event.updated_at => {
+            RecordChange::Unchanged
+        }
+        (Some(_), false) => RecordChange::Updated,
+    }
+}
+
+/// Writes one page's records and returns what they count for.
+pub(super) async fn write_page(
+    app: &App,
+    job: &SyncJob,
+    events: &[ProviderEvent],
+) -> Result<SyncCounts, StoreError> {
+    let mut counts = SyncCounts::default();
+    if events.is_empty() {
+        return Ok(counts);
+    }
+    // A provider may list an event twice in one page: the last one wins, counted once.
+    let mut unique: Vec<&ProviderEvent> = Vec::with_capacity(events.len());
+    for event in events {
+        match unique
+            .iter()
+            .position(|e| e.external_id == event.external_id)
+        {
+            Some(i) => unique[i] = event,
+            None => unique.push(event),
+        }
+    }
+    let ids: Vec<String> = unique.iter().map(|e| e.external_id.clone()).collect();
+    let marks = app.synced_events.marks(&job.integration_id, &ids).await?;
+    let mut records = Vec::with_capacity(unique.len());
+    for event in unique {
+        let change = classify(event, marks.get(&event.external_id), job);
+        match change {
+            RecordChange::Created => counts.created += 1,
+            RecordChange::Updated => counts.updated += 1,
+            RecordChange::Deleted => counts.deleted += 1,
+            RecordChange::Unchanged => {}
+        }
+        records.push((
+            EventRecord {
+                id: record_id(&job.integration_id, &event.external_id),
+                external_id: event.external_id.clone(),
+                title: event.title.clone(),
+                description: event.description.clone(),
+                start_time: event.start_time.clone(),
+                end_time: event.end_time.clone(),
+                attendees: event.attendees.clone(),
+                location: event.location.clone(),
+                updated_at: event.updated_at.clone(),
+                deleted: event.deleted,
+            },
+            change,
+        ));
+    }
+    app.synced_events
+        .put_page(&job.integration_id, &records, &job.job_id, job.page_index)
+        .await?;
+    Ok(counts)
+}
