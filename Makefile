@@ -3,7 +3,11 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: dev test token backend-token bootstrap lint fmt template-lint build-release bench
+.PHONY: help dev test token backend-token bootstrap lint fmt template-lint build-release bench
+
+## help: this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
 ## dev: moto + local OAuth server + dev gateway on loopback; prints `ready <base URL>`
 dev: bootstrap
@@ -26,6 +30,7 @@ test: bootstrap template-lint
 bootstrap:
 	@scripts/bootstrap.sh
 
+## template-lint: cfn-lint of template.yaml
 template-lint: bootstrap
 	$(VENV)/bin/cfn-lint template.yaml
 
@@ -33,6 +38,7 @@ template-lint: bootstrap
 lint:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+## fmt: format every crate
 fmt:
 	$(CARGO) fmt --all
 

@@ -187,7 +187,7 @@ pub fn verifier_row<'a>(
     }
 }
 
-/// The API's `Integration` (api.md): tokens never appear in it.
+/// The API's `Integration` (docs/openapi.yaml `Integration`): tokens never appear in it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationView {
@@ -308,7 +308,7 @@ pub struct RequestOrigin {
     pub user_agent: Option<String>,
 }
 
-/// An audit entry (api.md `AuditEntry`). `user_id` None files it under the anonymous partition
+/// An audit entry (docs/openapi.yaml `AuditEntry`). `user_id` None files it under the anonymous partition
 /// (e.g. a forged state on the public callback, where nobody is known).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -426,7 +426,7 @@ pub struct SyncJob {
     pub final_cursor: Option<String>,
 }
 
-/// api.md's sync job.
+/// The API's sync job (docs/openapi.yaml `SyncJob`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncJobView<'a> {
@@ -460,7 +460,7 @@ impl<'a> From<&'a SyncJob> for SyncJobView<'a> {
     }
 }
 
-/// A synced calendar event (api.md `Event`).
+/// A synced calendar event (docs/openapi.yaml `Event`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventRecord {

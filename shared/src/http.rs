@@ -1,5 +1,5 @@
 //! The HTTP edge shared by every function: a plain request type the handlers take (built from an
-//! API Gateway HTTP API event, or by the dev gateway), and the response envelope of api.md.
+//! API Gateway HTTP API event, or by the dev gateway), and the response envelope of docs/openapi.yaml.
 
 use std::collections::HashMap;
 

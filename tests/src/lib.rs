@@ -352,22 +352,36 @@ impl TestApp {
         Reply(shared::handlers::dispatch(&self.app, function, req).await)
     }
 
-    /// connect → login and consent at the OAuth server → GET callback; the integration's JSON.
-    pub async fn connect(&self, user: &str) -> serde_json::Value {
+    /// POST /providers/demo/connect as `user` with `body`: the authorization URL.
+    pub async fn start_connect(&self, user: &str, body: serde_json::Value) -> String {
         let started = self
             .send(
                 request(Method::POST, "/providers/demo/connect")
                     .user(user)
-                    .path_param("provider", "demo")
+                    .json(body)
                     .build(),
             )
             .await;
         assert_eq!(started.status(), 200, "{}", started.body());
-        let auth_url = started.data()["authUrl"]
+        started.data()["authUrl"]
             .as_str()
             .unwrap_or_default()
-            .to_string();
-        let redirect = browser::authorize(&auth_url, user).await;
+            .to_string()
+    }
+
+    /// [`TestApp::start_connect`], then login and consent at the OAuth server: the provider's
+    /// redirect to the callback (code and state).
+    pub async fn authorized(
+        &self,
+        user: &str,
+        body: serde_json::Value,
+    ) -> browser::ProviderRedirect {
+        browser::authorize(&self.start_connect(user, body).await, user).await
+    }
+
+    /// connect → login and consent at the OAuth server → GET callback; the integration's JSON.
+    pub async fn connect(&self, user: &str) -> serde_json::Value {
+        let redirect = self.authorized(user, serde_json::json!({})).await;
         let reply = self.send(redirect.callback_request().build()).await;
         assert_eq!(reply.status(), 200, "callback: {}", reply.body());
         let list = self
@@ -389,6 +403,25 @@ impl TestApp {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// The token set stored for an integration, decrypted the way the service does.
+    pub async fn stored_tokens(&self, user: &str, id: &str) -> Option<shared::oauth::TokenSet> {
+        let user = shared::ids::UserId::parse(user).ok()?;
+        let id = shared::ids::IntegrationId::parse(id).ok()?;
+        let (integration, envelope) = self
+            .app
+            .integrations
+            .get_with_tokens(&user, &id)
+            .await
+            .ok()??;
+        let plain = self
+            .app
+            .cipher
+            .open(SealPurpose::TokenSet, &integration.token_row(), &envelope?)
+            .await
+            .ok()?;
+        shared::oauth::TokenSet::from_plaintext(&plain).ok()
     }
 
     /// Audit events recorded for `user` (None: the anonymous partition).

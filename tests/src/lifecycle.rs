@@ -17,6 +17,18 @@ pub struct OAuthStats {
     pub token_requests: HashMap<String, u64>,
     pub faulted_token_requests: u64,
     pub token_request_log: Vec<TokenRequestLog>,
+    /// Requests to the demo events API (dev/oauth-server/events-api.mjs).
+    #[serde(default)]
+    pub events_requests: u64,
+    #[serde(default)]
+    pub events_request_log: Vec<EventsRequestLog>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct EventsRequestLog {
+    /// Epoch milliseconds when the request arrived.
+    pub at: u64,
+    pub status: u16,
 }
 
 #[derive(Debug, serde::Deserialize)]

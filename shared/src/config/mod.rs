@@ -28,7 +28,7 @@ pub struct Settings {
     pub sync_queue_url: Option<String>,
 }
 
-/// `CALLBACK_COMPLETION`: `direct` (default, api.md): the GET callback exchanges the code.
+/// `CALLBACK_COMPLETION`: `direct` (default; docs/openapi.yaml): the GET callback exchanges the code.
 /// `app`: it hands code and state to the app, which completes with the POST callback and its
 /// user's JWT, so only the user who started the flow can finish it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

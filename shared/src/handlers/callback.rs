@@ -394,6 +394,9 @@ fn to_app(
     }
 }
 
+/// The popup page's template: `__NONCE__` and `__DATA__` are filled in per answer.
+const POPUP_PAGE: &str = include_str!("popup.html");
+
 /// A page that posts `message` to its opener on each allowlisted origin (postMessage drops it
 /// unless the opener is on that origin, so nothing reaches a foreign window), then closes.
 fn popup_page(status: StatusCode, message: &serde_json::Value, origins: &[String]) -> ApiResponse {
@@ -404,9 +407,9 @@ fn popup_page(status: StatusCode, message: &serde_json::Value, origins: &[String
     let data = serde_json::json!({"message": message, "origins": origins})
         .to_string()
         .replace('<', "\\u003c");
-    let body = format!(
-        r#"<!doctype html><html><head><meta charset="utf-8"><title>Connecting…</title></head><body><p id="status">You can close this window.</p><script nonce="{nonce}">(function(){{var d={data};if(window.opener){{d.origins.forEach(function(o){{try{{window.opener.postMessage(d.message,o);}}catch(e){{}}}});window.close();}}}})();</script></body></html>"#
-    );
+    let body = POPUP_PAGE
+        .replace("__NONCE__", &nonce)
+        .replace("__DATA__", &data);
     let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'none'");
     ApiResponse::html(status, body, &csp)
 }

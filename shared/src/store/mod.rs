@@ -94,7 +94,7 @@ pub struct RefreshedTokens<'a> {
     pub refreshed_at: i64,
 }
 
-/// The one-refresh-at-a-time protocol (architecture.md, "OAuth flow"). Every write after the
+/// The one-refresh-at-a-time protocol (docs/architecture.md, "Refresh protocol"). Every write after the
 /// lease is fenced: it applies only while `lease.owner` still holds the lease on the `version`
 /// the refresh read, so a refresh that outlived its lease can never overwrite a newer one.
 #[async_trait]

@@ -20,7 +20,7 @@ pub enum PageRequest<'a> {
     Next(&'a str),
 }
 
-/// One provider event, normalized to api.md's `Event` fields.
+/// One provider event, normalized to the API's `Event` fields (docs/openapi.yaml).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderEvent {
     pub external_id: String,

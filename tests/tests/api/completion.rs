@@ -21,16 +21,7 @@ async fn connect(t: &TestApp, user: &str, return_to: Option<&str>) -> String {
         Some(r) => serde_json::json!({ "returnTo": r }),
         None => serde_json::json!({}),
     };
-    let reply = t
-        .send(
-            request(Method::POST, "/providers/demo/connect")
-                .user(user)
-                .json(body)
-                .build(),
-        )
-        .await;
-    assert_eq!(reply.status(), 200, "{}", reply.body());
-    reply.data()["authUrl"].as_str().unwrap().to_string()
+    t.start_connect(user, body).await
 }
 
 async fn integrations(t: &TestApp, user: &str) -> serde_json::Value {

@@ -4,33 +4,6 @@ use integration_tests::browser::introspect;
 use integration_tests::{CLIENT_ID, CLIENT_SECRET, TestApp, request};
 use lambda_http::http::Method;
 use secrecy::ExposeSecret;
-use shared::crypto::{RowBinding, SealPurpose};
-use shared::ids::{IntegrationId, UserId};
-use shared::oauth::TokenSet;
-
-/// The token set stored for an integration, decrypted the way the service does.
-pub async fn stored_tokens(t: &TestApp, user: &str, id: &str) -> Option<TokenSet> {
-    let user = UserId::parse(user).ok()?;
-    let id = IntegrationId::parse(id).ok()?;
-    let (integration, envelope) = t
-        .app
-        .integrations
-        .get_with_tokens(&user, &id)
-        .await
-        .ok()??;
-    let row = RowBinding {
-        user_id: user.as_str(),
-        record_id: id.as_str(),
-        provider: integration.provider.as_str(),
-    };
-    let plain = t
-        .app
-        .cipher
-        .open(SealPurpose::TokenSet, &row, &envelope?)
-        .await
-        .ok()?;
-    TokenSet::from_plaintext(&plain).ok()
-}
 
 #[tokio::test]
 async fn connect_login_callback_list_then_disconnect_revokes_at_the_provider() {
@@ -46,7 +19,8 @@ async fn connect_login_callback_list_then_disconnect_revokes_at_the_provider() {
     );
     let id = integration["id"].as_str().unwrap().to_string();
 
-    let tokens = stored_tokens(&t, "alice", &id)
+    let tokens = t
+        .stored_tokens("alice", &id)
         .await
         .expect("tokens stored and decryptable");
     let refresh = tokens
@@ -90,7 +64,7 @@ async fn connect_login_callback_list_then_disconnect_revokes_at_the_provider() {
         "refresh token still active"
     );
     assert!(
-        stored_tokens(&t, "alice", &id).await.is_none(),
+        t.stored_tokens("alice", &id).await.is_none(),
         "tokens deleted"
     );
 

@@ -178,3 +178,60 @@ fn readme_names_each_routes_function_and_handler() {
         );
     }
 }
+
+/// Every `*.md` / `*.yaml` a source comment cites is a file of the repository (by its path from
+/// the root, or README.md), and a quoted section after it (`docs/architecture.md, "Refresh
+/// protocol"`) is one of that file's headings.
+#[test]
+fn every_document_the_code_cites_is_in_the_repository() {
+    let root = devstack::repo_root();
+    let mut stack: Vec<std::path::PathBuf> = ["shared/src", "functions", "dev/src", "tests/src"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    let mut missing = Vec::new();
+    let mut cited = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for line in text.lines().filter(|l| l.trim_start().starts_with("//")) {
+                for word in line.split(|c: char| c.is_whitespace() || "(),`".contains(c)) {
+                    let word = word.trim_end_matches(['.', ':', ';', '\'']);
+                    if !(word.ends_with(".md") || word.ends_with(".yaml")) {
+                        continue;
+                    }
+                    cited += 1;
+                    let file = root.join(word);
+                    let Ok(doc) = std::fs::read_to_string(&file) else {
+                        missing.push(format!("{}: {word}", path.display()));
+                        continue;
+                    };
+                    let after = line.split(word).nth(1).unwrap_or_default();
+                    if let Some(section) =
+                        after.strip_prefix(", \"").and_then(|s| s.split('"').next())
+                    {
+                        let heading = doc
+                            .lines()
+                            .any(|l| l.starts_with('#') && l.contains(section));
+                        if !heading {
+                            missing.push(format!("{}: {word}, \"{section}\"", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(cited > 10, "the scan found only {cited} citations");
+    assert!(
+        missing.is_empty(),
+        "cited but not in the repository: {missing:#?}"
+    );
+}

@@ -10,8 +10,6 @@ use integration_tests::{CLIENT_ID, CLIENT_SECRET, Options, TestApp, request};
 use lambda_http::http::Method;
 use secrecy::ExposeSecret;
 
-use crate::flow::stored_tokens;
-
 fn own_server() -> Options {
     Options {
         own_oauth_server: true,
@@ -20,7 +18,7 @@ fn own_server() -> Options {
 }
 
 async fn access_token(t: &TestApp, user: &str, id: &str) -> String {
-    stored_tokens(t, user, id)
+    t.stored_tokens(user, id)
         .await
         .expect("stored tokens")
         .access_token
@@ -243,7 +241,8 @@ async fn invalid_grant_expires_the_integration_once_and_for_all() {
     let t = TestApp::with(own_server()).await;
     let id = t.connected("frank").await;
     // The user revokes the app at the provider (RFC 7009 on the real server).
-    let refresh = stored_tokens(&t, "frank", &id)
+    let refresh = t
+        .stored_tokens("frank", &id)
         .await
         .unwrap()
         .refresh_token

@@ -10,8 +10,6 @@ use lambda_http::http::Method;
 use secrecy::ExposeSecret;
 use shared::crypto::{Envelope, RowBinding, SealPurpose};
 
-use crate::flow::stored_tokens;
-
 /// The PKCE verifier of the one pending authorization in the table, decrypted.
 async fn pending_verifier(t: &TestApp, user: &str) -> String {
     let items = t
@@ -86,7 +84,7 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
         .as_str()
         .unwrap()
         .to_string();
-    let tokens = stored_tokens(&t, "alice", &id).await.unwrap();
+    let tokens = t.stored_tokens("alice", &id).await.unwrap();
     let access = tokens.access_token.expose_secret().to_string();
     let refresh = tokens
         .refresh_token
@@ -118,7 +116,7 @@ async fn no_secret_reaches_any_log_line_during_a_full_flow() {
         )
         .await;
     assert_eq!(handed_out.status(), 200, "{}", handed_out.body());
-    let rotated = stored_tokens(&t, "alice", &id).await.unwrap();
+    let rotated = t.stored_tokens("alice", &id).await.unwrap();
     let rotated_access = rotated.access_token.expose_secret().to_string();
     let rotated_refresh = rotated.refresh_token.unwrap().expose_secret().to_string();
     assert_ne!(

@@ -1,6 +1,5 @@
 //! The callback redirects only to allowlisted return URLs.
 
-use integration_tests::browser::authorize;
 use integration_tests::{TestApp, request};
 use lambda_http::http::Method;
 
@@ -26,12 +25,10 @@ async fn a_foreign_return_to_is_refused_at_connect_and_never_redirected_to() {
 #[tokio::test]
 async fn an_allowed_return_to_gets_the_result_and_no_return_to_gets_the_popup_page() {
     let t = TestApp::new().await;
-    let req = request(Method::POST, "/providers/demo/connect")
-        .user("alice")
-        .json(serde_json::json!({"returnTo": "http://localhost:3000/settings?tab=integrations"}))
-        .build();
-    let reply = t.send(req).await;
-    let redirect = authorize(reply.data()["authUrl"].as_str().unwrap(), "alice").await;
+    let return_to = "http://localhost:3000/settings?tab=integrations";
+    let redirect = t
+        .authorized("alice", serde_json::json!({ "returnTo": return_to }))
+        .await;
     let reply = t.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 302, "{}", reply.body());
     let location = url::Url::parse(&reply.header("location").unwrap()).unwrap();
@@ -44,14 +41,7 @@ async fn an_allowed_return_to_gets_the_result_and_no_return_to_gets_the_popup_pa
     assert_eq!(query["status"], "connected");
     assert_eq!(query["integrationId"].len(), 32);
 
-    let reply = t
-        .send(
-            request(Method::POST, "/providers/demo/connect")
-                .user("bob")
-                .build(),
-        )
-        .await;
-    let redirect = authorize(reply.data()["authUrl"].as_str().unwrap(), "bob").await;
+    let redirect = t.authorized("bob", serde_json::json!({})).await;
     let reply = t.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 200);
     assert!(
@@ -69,6 +59,20 @@ async fn an_allowed_return_to_gets_the_result_and_no_return_to_gets_the_popup_pa
         reply.body().contains("oauth-success") && reply.body().contains("http://localhost:3000")
     );
     assert!(!reply.body().contains("\"*\""), "never posts to any origin");
+    // The page's one script runs under its CSP: it carries the header's nonce.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|n| n.split('\'').next())
+        .unwrap();
+    assert!(
+        reply
+            .body()
+            .contains(&format!("<script nonce=\"{nonce}\">")),
+        "{}",
+        reply.body()
+    );
+    assert!(!reply.body().contains("__"), "a placeholder left unfilled");
 }
 
 #[tokio::test]

@@ -1,21 +1,13 @@
 //! `state` is unforgeable, single use, short-lived, and bound to its user and provider; every
 //! refusal is INVALID_STATE and leaves an `invalid_state_detected` audit entry.
 
-use integration_tests::browser::{authorize, state_of};
+use integration_tests::browser::state_of;
 use integration_tests::{Options, TestApp, request};
 use lambda_http::http::Method;
 
 /// connect as `user`; the authUrl's state and the provider's redirect (code + state) after login.
 async fn started(t: &TestApp, user: &str) -> integration_tests::browser::ProviderRedirect {
-    let reply = t
-        .send(
-            request(Method::POST, "/providers/demo/connect")
-                .user(user)
-                .build(),
-        )
-        .await;
-    assert_eq!(reply.status(), 200, "{}", reply.body());
-    authorize(reply.data()["authUrl"].as_str().unwrap(), user).await
+    t.authorized(user, serde_json::json!({})).await
 }
 
 async fn get_callback(

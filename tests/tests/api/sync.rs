@@ -38,13 +38,7 @@ fn counts(job: &serde_json::Value) -> (u64, u64, u64) {
 }
 
 async fn events_requests(t: &TestApp) -> u64 {
-    let stats: serde_json::Value = reqwest::get(format!("{}/__stats", t.oauth_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    stats["eventsRequests"].as_u64().unwrap()
+    t.oauth_stats().await.events_requests
 }
 
 #[tokio::test]
@@ -218,15 +212,9 @@ async fn a_rate_limited_provider_is_waited_for_and_the_sync_completes() {
     let job = sync(&t, "emil", &id, false).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(counts(&job), (600, 0, 0));
-    let stats: serde_json::Value = reqwest::get(format!("{}/__stats", t.oauth_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let log = stats["eventsRequestLog"].as_array().unwrap();
-    let at = |i: usize| log[i]["at"].as_u64().unwrap();
-    assert_eq!(log[0]["status"], 429);
+    let log = t.oauth_stats().await.events_request_log;
+    let at = |i: usize| log[i].at;
+    assert_eq!(log[0].status, 429);
     assert!(at(1) - at(0) >= 1000, "Retry-After: 1 honoured");
 }
 

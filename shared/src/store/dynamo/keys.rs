@@ -1,4 +1,4 @@
-//! Key and attribute names of the single table (docs/architecture.md, "Data").
+//! Key and attribute names of the single table (docs/architecture.md, "The single table").
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";

@@ -1,4 +1,4 @@
-//! Every store port against one DynamoDB table (docs/architecture.md, "Data"): the key schema,
+//! Every store port against one DynamoDB table (docs/architecture.md, "The single table"): the key schema,
 //! the item codec, and one file per port.
 
 use aws_sdk_dynamodb::Client;
