@@ -3,8 +3,9 @@
 // One parser for both, so their request formats cannot drift apart.
 
 // Returns `{ faults: { responses, repeat } }` or `{ error }`. `minStatus` is the lowest status
-// a fault may have; `stringFields` the optional string fields a response may carry.
-export function parseFaults(text, { minStatus, stringFields }) {
+// a fault may have; `stringFields` the optional string fields a response may carry;
+// `holdAllowed`: a response may be `{holdMs}` instead (the token endpoint's).
+export function parseFaults(text, { minStatus, stringFields, holdAllowed = false }) {
   let input;
   try {
     input = JSON.parse(text || '{}');
@@ -16,6 +17,16 @@ export function parseFaults(text, { minStatus, stringFields }) {
     return { error: '`responses` must be an array' };
   }
   for (const r of responses) {
+    if (r && holdAllowed && r.holdMs !== undefined) {
+      // Served by the real provider, its answer held back this long (a slow network).
+      if (!(Number.isInteger(r.holdMs) && r.holdMs >= 0 && r.holdMs <= 60000)) {
+        return { error: '`holdMs` must be an integer 0..60000 (milliseconds)' };
+      }
+      if (Object.keys(r).some((k) => k !== 'holdMs')) {
+        return { error: 'a `holdMs` response takes no other field' };
+      }
+      continue;
+    }
     if (!r || !Number.isInteger(r.status) || r.status < minStatus || r.status > 599) {
       return { error: `each response needs an integer \`status\` (${minStatus}..599)` };
     }
@@ -31,7 +42,9 @@ export function parseFaults(text, { minStatus, stringFields }) {
   const keep = ['status', 'retryAfter', ...stringFields];
   return {
     faults: {
-      responses: responses.map((r) => Object.fromEntries(keep.map((k) => [k, r[k]]))),
+      responses: responses.map((r) => (r.holdMs !== undefined && holdAllowed
+        ? { holdMs: r.holdMs }
+        : Object.fromEntries(keep.map((k) => [k, r[k]])))),
       repeat: input?.repeat === true,
     },
   };

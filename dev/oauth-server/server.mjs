@@ -75,6 +75,9 @@ const zeroCounts = () => ({ authorization_code: 0, refresh_token: 0 });
 let counts = zeroCounts();
 let faultedTokenRequests = 0;
 let tokenRequestLog = [];
+// The tokens of answers a `holdMs` fault held back: what the client is about to receive, so a
+// test can check at introspection what became of them. Only these, and only on this local server.
+let heldAnswers = [];
 // Canned answers for the next POST /token requests (POST /__faults/token). With `repeat`, the
 // last one is never used up: a provider that never recovers.
 let faults = { responses: [], repeat: false };
@@ -84,6 +87,7 @@ const statsBody = () => ({
   faultedTokenRequests,
   // Entries are appended when a request finishes; listed in order of arrival.
   tokenRequestLog: [...tokenRequestLog].sort((a, b) => a.at - b.at),
+  heldAnswers,
   ...eventsApi.stats(),
 });
 
@@ -160,6 +164,7 @@ provider.use(async (ctx, next) => {
     counts = zeroCounts();
     faultedTokenRequests = 0;
     tokenRequestLog = [];
+    heldAnswers = [];
     faults = { responses: [], repeat: false };
     eventsApi.reset();
     ctx.body = statsBody();
@@ -176,7 +181,9 @@ provider.use(async (ctx, next) => {
       return;
     }
     if (ctx.method === 'POST') {
-      const parsed = parseFaults(await readBody(ctx.req), { minStatus: 200, stringFields: ['error'] });
+      const parsed = parseFaults(await readBody(ctx.req), {
+        minStatus: 200, stringFields: ['error'], holdAllowed: true,
+      });
       if (parsed.error) {
         ctx.status = 400;
         ctx.body = { error: 'invalid_request', error_description: parsed.error };
@@ -187,6 +194,17 @@ provider.use(async (ctx, next) => {
       return;
     }
   }
+  if (ctx.method === 'POST' && ctx.path === '/token/revocation') {
+    await next();
+    // Which held answers' tokens a client asked to revoke (cascading revocation at this
+    // provider makes "inactive" alone no proof that the client did).
+    const token = ctx.oidc?.body?.token;
+    for (const held of heldAnswers) {
+      if (token && token === held.accessToken) held.revocationRequested.push('access');
+      if (token && token === held.refreshToken) held.revocationRequested.push('refresh');
+    }
+    return;
+  }
   const isToken = ctx.method === 'POST' && ctx.path === '/token';
   if (!isToken) {
     await next();
@@ -194,6 +212,27 @@ provider.use(async (ctx, next) => {
   }
   const at = Date.now();
   const fault = nextFault();
+  if (fault && fault.holdMs !== undefined) {
+    // The real provider handles it (a refresh token is rotated now); the client hears of it
+    // only `holdMs` later: a refresh held in flight after the provider answered.
+    let status;
+    try {
+      await next();
+      status = ctx.status;
+    } finally {
+      const grantType = ctx.oidc?.body?.grant_type || null;
+      recordTokenRequest({ at, grantType, status: status ?? ctx.status, faulted: false });
+    }
+    if (ctx.body && typeof ctx.body === 'object') {
+      heldAnswers.push({
+        accessToken: ctx.body.access_token ?? null,
+        refreshToken: ctx.body.refresh_token ?? null,
+        revocationRequested: [],
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, fault.holdMs));
+    return;
+  }
   if (fault) {
     // The provider never sees this request, so its body is ours to read.
     let grantType = null;

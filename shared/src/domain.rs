@@ -141,8 +141,12 @@ pub struct Integration {
     pub expires_at: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
-    /// Optimistic-concurrency counter, bumped on every write.
-    pub version: u64,
+    /// The token version (stored as `version`): bumped by every write of the token set or the
+    /// token status (connect, refresh completion, expiry, disconnect) and by nothing else. The
+    /// refresh lease is taken on it and its completion fenced on it, so no other write of the
+    /// row (settings, sync bookkeeping, schedules) can fence a refresh out, and a completion
+    /// writes only the token attributes (docs/architecture.md, "Refresh protocol").
+    pub token_version: u64,
     /// When the tokens were last obtained from the provider by a refresh, epoch seconds.
     pub refreshed_at: Option<i64>,
     /// Until when a refresh holds the integration's lease, epoch milliseconds (None: free).

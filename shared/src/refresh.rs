@@ -154,7 +154,7 @@ pub async fn fresh_tokens(
             .lease_until_ms
             .is_some_and(|until| until >= now_ms);
         if !lease_held {
-            if waited_on == Some(integration.version)
+            if waited_on == Some(integration.token_version)
                 && let Some(error) = &integration.last_error
             {
                 return Err(RefreshError::ProviderUnavailable {
@@ -182,7 +182,7 @@ pub async fn fresh_tokens(
             tokio::time::sleep(poll / 5).await;
             continue;
         }
-        waited_on = Some(integration.version);
+        waited_on = Some(integration.token_version);
         if Instant::now() + poll > deadline {
             return Err(RefreshError::LeaseBusy);
         }
@@ -203,7 +203,7 @@ async fn open_tokens(
     TokenSet::from_plaintext(&plain).map_err(|_| RefreshError::Malformed)
 }
 
-/// Steps 3 and 4, holding the lease taken on `integration.version`.
+/// Steps 3 and 4, holding the lease taken on `integration.token_version`.
 async fn refresh_under_lease(
     app: &App,
     integration: Integration,
@@ -281,6 +281,10 @@ async fn refresh_under_lease(
                         refreshed: true,
                     })
                 }
+                Err(RefreshError::Store(StoreError::Conflict)) => {
+                    release_quietly(app, &integration, &lease, None).await;
+                    superseded(app, provider, &integration, &tokens, origin).await
+                }
                 Err(e) => {
                     // The provider has issued tokens we could not store. Where it rotates
                     // refresh tokens, the stored one is now spent; where it does not (or allows
@@ -341,6 +345,63 @@ async fn refresh_under_lease(
             } else {
                 Err(RefreshError::ProviderRejected(code))
             }
+        }
+    }
+}
+
+/// The fenced write found that another token write came first. A disconnect: the tokens the
+/// provider just issued belong to nobody now, so they are revoked (the disconnect revoked the
+/// ones it removed, not these). A reconnect (or a refresh that took over): the newer tokens are
+/// the answer. A lost lease (the same token version, another owner): a conflict, as before.
+async fn superseded(
+    app: &App,
+    provider: &Provider,
+    integration: &Integration,
+    issued: &TokenSet,
+    origin: &RequestOrigin,
+) -> Result<FreshTokens, RefreshError> {
+    let id = integration.id.as_str();
+    let now = app
+        .integrations
+        .get_with_tokens(&integration.user_id, &integration.id)
+        .await?;
+    match now {
+        Some((row, Some(envelope)))
+            if row.status == IntegrationStatus::Connected
+                && row.token_version > integration.token_version =>
+        {
+            tracing::info!(
+                integration_id = id,
+                "refresh superseded by a newer connection"
+            );
+            let tokens = open_tokens(app, &row, &envelope).await?;
+            Ok(FreshTokens {
+                integration: row,
+                tokens,
+                refreshed: false,
+            })
+        }
+        Some((row, _)) if row.status == IntegrationStatus::Connected => {
+            Err(RefreshError::Store(StoreError::Conflict))
+        }
+        row => {
+            let status = row.map_or(IntegrationStatus::Disconnected, |(r, _)| r.status);
+            let revoked = app.oauth.revoke(provider, issued).await;
+            tracing::info!(integration_id = id, status = status.as_str(), revoked = ?revoked.as_ref().ok(), "refresh superseded by a disconnect; its tokens revoked");
+            let reason = if revoked.is_ok() {
+                "superseded_revoked"
+            } else {
+                "superseded_not_revoked"
+            };
+            audit(
+                app,
+                integration,
+                origin,
+                AuditEvent::TokenRefreshFailed,
+                Some(reason),
+            )
+            .await;
+            Err(RefreshError::NotConnected(status))
         }
     }
 }

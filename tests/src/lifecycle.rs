@@ -17,11 +17,24 @@ pub struct OAuthStats {
     pub token_requests: HashMap<String, u64>,
     pub faulted_token_requests: u64,
     pub token_request_log: Vec<TokenRequestLog>,
+    /// The tokens of answers a `holdMs` fault held back (dev/oauth-server/README.md).
+    #[serde(default)]
+    pub held_answers: Vec<HeldAnswer>,
     /// Requests to the demo events API (dev/oauth-server/events-api.mjs).
     #[serde(default)]
     pub events_requests: u64,
     #[serde(default)]
     pub events_request_log: Vec<EventsRequestLog>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldAnswer {
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    /// `access` / `refresh`: a revocation request presented that token.
+    #[serde(default)]
+    pub revocation_requested: Vec<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]

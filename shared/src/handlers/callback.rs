@@ -292,7 +292,7 @@ async fn exchange_and_save(
         expires_at: tokens.expires_at,
         created_at: timestamp.clone(),
         updated_at: timestamp,
-        version: 0,
+        token_version: 0,
         refreshed_at: None,
         lease_until_ms: None,
         calendar_cursor: None,

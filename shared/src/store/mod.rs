@@ -70,8 +70,9 @@ pub trait IntegrationRecords: Send + Sync {
         id: &IntegrationId,
     ) -> Result<Option<(Integration, Option<Envelope>)>, StoreError>;
     async fn list(&self, user: &UserId) -> Result<Vec<Integration>, StoreError>;
-    /// Marks the integration disconnected and removes its tokens in one write, if `version`
-    /// still matches (else [`StoreError::Conflict`]); returns the sealed tokens it removed.
+    /// Marks the integration disconnected and removes its tokens in one write, bumping the
+    /// token version (a refresh in flight is fenced out); returns the sealed tokens it removed,
+    /// whichever those were by then. [`StoreError::Conflict`]: the row is gone.
     async fn mark_disconnected(
         &self,
         integration: &Integration,
@@ -100,7 +101,7 @@ pub struct RefreshedTokens<'a> {
 #[async_trait]
 pub trait RefreshLeases: Send + Sync {
     /// Takes the lease if it is free or expired at `now_ms`, the integration is connected and
-    /// still at `integration.version`. Ok(false) when any of that does not hold.
+    /// still at `integration.token_version`. Ok(false) when any of that does not hold.
     async fn acquire(
         &self,
         integration: &Integration,
@@ -268,6 +269,8 @@ pub trait SyncedEvents: Send + Sync {
 #[async_trait]
 pub trait SyncSchedules: Send + Sync {
     /// Saves the settings; enabled ones enter the due-sync index at `next_sync_at`.
+    /// [`StoreError::Conflict`]: the integration is not connected. Not a token write (it
+    /// neither checks nor bumps the token version).
     async fn save_sync_settings(
         &self,
         integration: &Integration,

@@ -163,7 +163,7 @@ pub(super) fn integration_from(
         expires_at: it.opt_n("expiresAt")?,
         created_at: it.s("createdAt")?,
         updated_at: it.s("updatedAt")?,
-        version: it.opt_n("version")?.unwrap_or(0) as u64,
+        token_version: it.opt_n("version")?.unwrap_or(0) as u64,
         refreshed_at: it.opt_n("refreshedAt")?,
         lease_until_ms: it.opt_n("leaseUntil")?,
         calendar_cursor: it.opt_s("calendarCursor"),

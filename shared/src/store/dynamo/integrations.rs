@@ -188,12 +188,13 @@ impl IntegrationRecords for DynamoTable {
             .key(keys::PK, s(keys::user(i.user_id.as_str())))
             .key(keys::SK, s(keys::integration(i.id.as_str())))
             .update_expression("SET #status = :status, updatedAt = :now, version = version + :one REMOVE tokenEnvelope, expiresAt, GSI1PK, GSI1SK")
-            .condition_expression("version = :version")
+            // Whatever tokens the row holds now are the ones removed (and returned, to revoke):
+            // a refresh completing meanwhile does not make the disconnect fail.
+            .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(IntegrationStatus::Disconnected.as_str()))
             .expression_attribute_values(":now", s(crate::clock::now_rfc3339()))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":version", n(i.version))
             // The old item: the envelope this write removed, so exactly its holder revokes it.
             .return_values(ReturnValue::AllOld)
             .send()

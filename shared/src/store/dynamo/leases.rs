@@ -45,7 +45,7 @@ impl RefreshLeases for DynamoTable {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":owner", s(lease.owner.clone()))
             .expression_attribute_values(":until", n(lease.until_ms))
-            .expression_attribute_values(":version", n(i.version))
+            .expression_attribute_values(":version", n(i.token_version))
             .expression_attribute_values(":connected", s(IntegrationStatus::Connected.as_str()))
             .expression_attribute_values(":now", n(now_ms))
             .send()
@@ -61,7 +61,7 @@ impl RefreshLeases for DynamoTable {
     ) -> Result<Integration, StoreError> {
         let mut values = HashMap::from([
             (":owner".to_string(), s(lease.owner.clone())),
-            (":version".to_string(), n(i.version)),
+            (":version".to_string(), n(i.token_version)),
             (":tokens".to_string(), envelope_value(tokens.envelope)),
             (":refreshed".to_string(), n(tokens.refreshed_at)),
             (":now".to_string(), s(crate::clock::now_rfc3339())),
@@ -129,7 +129,7 @@ impl RefreshLeases for DynamoTable {
             .expression_attribute_values(":now", s(crate::clock::now_rfc3339()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":owner", s(lease.owner.clone()))
-            .expression_attribute_values(":version", n(i.version))
+            .expression_attribute_values(":version", n(i.token_version))
             .send()
             .await;
         match result {

@@ -30,15 +30,15 @@ impl SyncSchedules for DynamoTable {
             .table_name(&self.table)
             .key(keys::PK, s(keys::user(i.user_id.as_str())))
             .key(keys::SK, s(keys::integration(i.id.as_str())))
-            .condition_expression("version = :version AND #status = :connected")
+            // Not a token write: neither conditioned on the token version nor bumping it, so a
+            // refresh in flight is not fenced out by it (docs/architecture.md, "Refresh protocol").
+            .condition_expression("#status = :connected")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":version", n(i.version))
             .expression_attribute_values(":connected", s(IntegrationStatus::Connected.as_str()))
             .expression_attribute_values(":settings", sync_settings_value(settings))
             .expression_attribute_values(":now", s(crate::clock::now_rfc3339()))
-            .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew);
-        let base = "SET syncSettings = :settings, updatedAt = :now, version = version + :one";
+        let base = "SET syncSettings = :settings, updatedAt = :now";
         request = match next_sync_at {
             Some(at) => {
                 let (pk, sk) = sync_index_values(i.id.as_str(), at);
