@@ -137,7 +137,9 @@ pub async fn fresh_tokens(
             return Err(RefreshError::NotConnected(integration.status));
         }
         let envelope = envelope.ok_or(RefreshError::Malformed)?;
-        let now_ms = now_epoch_ms();
+        // The lease's clock, here and in the store, starts before the acquire is sent: time the
+        // acquire itself takes is already the lease's.
+        let (now_ms, lease_start) = (now_epoch_ms(), Instant::now());
         let lead = app
             .catalogue
             .get(integration.provider.as_str())
@@ -172,7 +174,9 @@ pub async fn fresh_tokens(
                 until_ms: now_ms + tuning.lease.as_millis() as i64,
             };
             if app.leases.acquire(&integration, &lease, now_ms).await? {
-                return refresh_under_lease(app, integration, &envelope, lease, origin).await;
+                let lease_end = lease_start + tuning.lease;
+                return refresh_under_lease(app, integration, &envelope, lease, lease_end, origin)
+                    .await;
             }
             // Another caller got there first, or the row changed: read it again (after a short
             // pause, and never past the deadline, whatever keeps the condition from holding).
@@ -203,15 +207,17 @@ async fn open_tokens(
     TokenSet::from_plaintext(&plain).map_err(|_| RefreshError::Malformed)
 }
 
-/// Steps 3 and 4, holding the lease taken on `integration.token_version`.
+/// Steps 3 and 4, holding the lease taken on `integration.token_version` until `lease_end`.
+/// Each step starts only if it can end before the lease does: past it another caller may take
+/// the lease and present the refresh token the provider just rotated.
 async fn refresh_under_lease(
     app: &App,
     integration: Integration,
     envelope: &Envelope,
     lease: RefreshLease,
+    lease_end: Instant,
     origin: &RequestOrigin,
 ) -> Result<FreshTokens, RefreshError> {
-    let leased_at = Instant::now();
     let current = match open_tokens(app, &integration, envelope).await {
         Ok(tokens) => tokens,
         Err(e) => {
@@ -259,8 +265,18 @@ async fn refresh_under_lease(
         });
     }
 
-    let provider_deadline = leased_at + app.refresh_tuning.lease - app.refresh_tuning.write_reserve;
+    let tuning = &app.refresh_tuning;
+    let provider_deadline = lease_end - tuning.write_reserve;
     let id = integration.id.as_str();
+    if Instant::now() + tuning.provider_attempt > provider_deadline {
+        // The acquire (or the read of the tokens) took most of the lease: too late to start.
+        tracing::warn!(
+            integration_id = id,
+            "lease too short to call the provider; released"
+        );
+        release_quietly(app, &integration, &lease, None).await;
+        return Err(RefreshError::NoTimeLeft);
+    }
     match call_token_endpoint(app, provider, &current, id, provider_deadline).await {
         Ok(mut tokens) => {
             // RFC 6749 §6: a response without a refresh token leaves the old one valid.
@@ -270,7 +286,6 @@ async fn refresh_under_lease(
             if tokens.scopes.is_empty() {
                 tokens.scopes = current.scopes;
             }
-            let lease_end = leased_at + app.refresh_tuning.lease;
             match store_refreshed(app, provider, &integration, &lease, &tokens, lease_end).await {
                 Ok(updated) => {
                     tracing::info!(integration_id = id, "token refreshed");
@@ -487,10 +502,16 @@ async fn store_refreshed(
     lease_end: Instant,
 ) -> Result<Integration, RefreshError> {
     let retry = app.refresh_tuning.write_retry;
+    let attempt_limit = app.refresh_tuning.write_attempt;
     let mut sealed: Option<Envelope> = None;
     let mut attempt = 0;
     loop {
-        let result = async {
+        if Instant::now() + attempt_limit > lease_end {
+            return Err(RefreshError::NoTimeLeft);
+        }
+        // An attempt that outlasts its limit may still land; a retry is then fenced out (the
+        // token version moved) and `superseded` finds these tokens stored.
+        let result = tokio::time::timeout(attempt_limit, async {
             let envelope = match &sealed {
                 Some(e) => e.clone(),
                 None => {
@@ -513,14 +534,19 @@ async fn store_refreshed(
                 refreshed_at: now_epoch(),
             };
             Ok::<_, RefreshError>(app.leases.complete(integration, lease, refreshed).await?)
-        }
-        .await;
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(RefreshError::Store(StoreError::Service(
+                "the write attempt timed out".into(),
+            )))
+        });
         let delay = retry.delay(attempt);
         match result {
             Err(e)
                 if e.is_transient()
                     && attempt + 1 < retry.attempts
-                    && Instant::now() + delay < lease_end =>
+                    && Instant::now() + delay + attempt_limit <= lease_end =>
             {
                 tracing::warn!(integration_id = integration.id.as_str(), attempt, error = %e, "storing refreshed tokens failed; retrying");
                 tokio::time::sleep(delay).await;

@@ -3,7 +3,8 @@
 //! has already replaced the old one there); to test that, the store has to fail on demand, on
 //! the real wire protocol and through the real AWS SDK. Point the SDK's endpoint at
 //! [`FaultProxy::url`]: requests are forwarded to moto unchanged, except the ones chosen with
-//! [`FaultProxy::fail_next`], which get a DynamoDB `InternalServerError` instead.
+//! [`FaultProxy::fail_next`], which get a DynamoDB `InternalServerError` instead, and the ones
+//! chosen with [`FaultProxy::delay_next_containing`], which are forwarded late (a slow store).
 //!
 //! Note that the AWS SDK retries a `500` (standard retry mode: 3 attempts in all), so making one
 //! SDK call fail takes as many injected faults as it makes attempts.
@@ -56,6 +57,8 @@ struct Shared {
 }
 
 struct Fault {
+    /// None: answer with an injected error; Some: forward after this long.
+    delay: Option<Duration>,
     operation_prefix: String,
     body_contains: Option<String>,
     /// Matching requests still let through before the faults start.
@@ -151,6 +154,29 @@ impl FaultProxy {
         );
     }
 
+    /// Forwards the next `count` requests for `operation_prefix` whose body contains
+    /// `body_contains` only after `delay`: DynamoDB answering slowly (latency, throttling
+    /// retries). The request is applied upstream after the delay, whether or not the client
+    /// still waits for it.
+    pub fn delay_next_containing(
+        &self,
+        operation_prefix: &str,
+        body_contains: &str,
+        delay: Duration,
+        count: usize,
+    ) {
+        if count == 0 {
+            return;
+        }
+        self.shared.lock().faults.push(Fault {
+            delay: Some(delay),
+            operation_prefix: operation_prefix.to_string(),
+            body_contains: Some(body_contains.to_string()),
+            skip: 0,
+            left: count,
+        });
+    }
+
     fn push_fault(
         &self,
         operation_prefix: &str,
@@ -162,6 +188,7 @@ impl FaultProxy {
             return;
         }
         self.shared.lock().faults.push(Fault {
+            delay: None,
             operation_prefix: operation_prefix.to_string(),
             body_contains,
             skip,
@@ -208,8 +235,9 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts a request for `operation` and says whether it gets an injected fault.
-    fn take_fault(&self, operation: &str, body: &[u8]) -> bool {
+    /// Counts a request for `operation` and says whether a fault applies: None, or the fault's
+    /// delay (None within: answer with an injected error).
+    fn take_fault(&self, operation: &str, body: &[u8]) -> Option<Option<Duration>> {
         let mut state = self.lock();
         *state.counts.entry(operation.to_string()).or_insert(0) += 1;
         let body = String::from_utf8_lossy(body);
@@ -218,20 +246,21 @@ impl Shared {
                 && operation.starts_with(f.operation_prefix.as_str())
                 && f.body_contains.as_deref().is_none_or(|n| body.contains(n))
         });
-        let Some(index) = rule else {
-            return false;
-        };
+        let index = rule?;
         let fault = &mut state.faults[index];
         if fault.skip > 0 {
             fault.skip -= 1;
-            return false;
+            return None;
         }
         fault.left -= 1;
+        let delay = fault.delay;
         if fault.left == 0 {
             state.faults.remove(index);
         }
-        state.failed += 1;
-        true
+        if delay.is_none() {
+            state.failed += 1;
+        }
+        Some(delay)
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -252,10 +281,13 @@ impl Shared {
                 );
             }
         };
-        if let Some(operation) = &operation
-            && self.take_fault(operation, &body)
+        match operation
+            .as_deref()
+            .and_then(|operation| self.take_fault(operation, &body))
         {
-            return injected_fault();
+            Some(None) => return injected_fault(),
+            Some(Some(delay)) => tokio::time::sleep(delay).await,
+            None => {}
         }
 
         let path_and_query = parts

@@ -19,6 +19,9 @@ pub struct RefreshTuning {
     pub write_reserve: Duration,
     /// The longest a single provider attempt can take (the HTTP client's timeout).
     pub provider_attempt: Duration,
+    /// The longest one attempt at the fenced write may take; an attempt starts only if this
+    /// much of the lease is left.
+    pub write_attempt: Duration,
     pub provider_retry: Backoff,
     /// A longer `Retry-After` than this is not waited for here: the error goes back to the
     /// caller (or the message to the queue) with the provider's `Retry-After`.
@@ -43,6 +46,7 @@ impl Default for RefreshTuning {
             lease: Duration::from_secs(25),
             write_reserve: Duration::from_secs(6),
             provider_attempt: PROVIDER_TIMEOUT,
+            write_attempt: Duration::from_secs(2),
             provider_retry: Backoff {
                 attempts: 4,
                 base: Duration::from_millis(250),

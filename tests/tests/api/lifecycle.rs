@@ -471,3 +471,56 @@ async fn a_waiting_caller_reports_the_lease_holders_failure_instead_of_calling_a
         "one caller's bounded attempts, not two callers'"
     );
 }
+
+/// The lease is counted from before the acquire is sent, and nothing starts under it that could
+/// not end before it does. Here the acquire takes 3 s of a 4 s lease (a slow store): the caller
+/// must not call the provider, or a second caller that takes the lapsed lease presents the
+/// refresh token the first one's answer (still on its way) has just rotated, and the provider
+/// revokes the grant.
+#[tokio::test]
+async fn a_slow_acquire_leaves_no_time_to_call_the_provider_under_the_lease() {
+    let mut tuning = integration_tests::fast_tuning();
+    tuning.lease = Duration::from_secs(4);
+    tuning.write_reserve = Duration::from_secs(1);
+    tuning.provider_attempt = Duration::from_millis(1500);
+    tuning.write_attempt = Duration::from_millis(1000);
+    tuning.manual_refresh_window_secs = 0;
+    let t = TestApp::with(Options {
+        own_oauth_server: true,
+        store_proxy: true,
+        refresh_tuning: Some(tuning),
+        ..Options::default()
+    })
+    .await;
+    let id = t.connected("lena").await;
+    t.reset_oauth_stats().await;
+    let store = t.store.as_ref().unwrap();
+    store.delay_next_containing("UpdateItem", "SET leaseOwner", Duration::from_secs(3), 1);
+    // Whoever reaches the provider first has its answer held 2 s after the rotation.
+    t.token_endpoint_faults(serde_json::json!([{ "holdMs": 2000 }]), false)
+        .await;
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(4300)).await;
+        t.manual_refresh("lena", &id).await
+    };
+    let (first, second) = tokio::join!(t.manual_refresh("lena", &id), second);
+    assert_eq!(
+        (first.status(), first.error_code().as_str()),
+        (503, "TOKEN_REFRESH_ERROR"),
+        "{}",
+        first.body()
+    );
+    assert_eq!(second.status(), 200, "{}", second.body());
+    assert_eq!(
+        t.oauth_stats().await.refreshes_served(),
+        1,
+        "only the second"
+    );
+    let again = t.manual_refresh("lena", &id).await;
+    assert_eq!(
+        again.status(),
+        200,
+        "the grant still refreshes: {}",
+        again.body()
+    );
+}
