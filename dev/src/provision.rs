@@ -163,6 +163,22 @@ pub async fn provision_refresh_queues(
     .await
 }
 
+/// template.yaml's RecoveryQueue and RecoveryDeadLetterQueue, as [`provision_refresh_queues`].
+pub async fn provision_recovery_queues(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+    visibility_timeout_secs: u32,
+    max_receives: u32,
+) -> anyhow::Result<QueuePair> {
+    provision_queue_pair(
+        aws,
+        &format!("{name}-recovery"),
+        visibility_timeout_secs,
+        max_receives,
+    )
+    .await
+}
+
 /// template.yaml's SyncQueue and SyncDeadLetterQueue, as [`provision_refresh_queues`].
 pub async fn provision_sync_queues(
     aws: &aws_config::SdkConfig,

@@ -29,6 +29,8 @@ pub struct App {
     pub refresh_queue: Option<Arc<dyn MessageQueue>>,
     /// Set where `SYNC_QUEUE_URL` is (the sync routes, the scheduler, the sync worker).
     pub sync_queue: Option<Arc<dyn MessageQueue>>,
+    /// Set where `RECOVERY_QUEUE_URL` is (every function that refreshes).
+    pub recovery_queue: Option<Arc<dyn MessageQueue>>,
     pub refresh_tuning: RefreshTuning,
     pub sync_jobs: Arc<dyn SyncJobs>,
     pub synced_events: Arc<dyn SyncedEvents>,
@@ -74,13 +76,15 @@ impl App {
                 Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), url)) as Arc<dyn MessageQueue>
             })
         };
-        let (refresh_queue, sync_queue) = (
+        let (refresh_queue, sync_queue, recovery_queue) = (
             queue(&settings.refresh_queue_url),
             queue(&settings.sync_queue_url),
+            queue(&settings.recovery_queue_url),
         );
         let mut app = Self::new(settings, catalogue, table, keys)?;
         app.refresh_queue = refresh_queue;
         app.sync_queue = sync_queue;
+        app.recovery_queue = recovery_queue;
         Ok(app)
     }
 
@@ -105,6 +109,7 @@ impl App {
             audit_trail: table,
             refresh_queue: None,
             sync_queue: None,
+            recovery_queue: None,
             sync_tuning: SyncTuning::default(),
             refresh_tuning: RefreshTuning::default(),
             oauth: OAuthHttp::new()?,
@@ -118,6 +123,11 @@ impl App {
     ) -> Self {
         self.refresh_queue = refresh;
         self.sync_queue = sync;
+        self
+    }
+
+    pub fn with_recovery_queue(mut self, queue: Option<Arc<dyn MessageQueue>>) -> Self {
+        self.recovery_queue = queue;
         self
     }
 

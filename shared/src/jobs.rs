@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::domain::RequestOrigin;
-use crate::queue::{QueueError, RefreshRequest};
+use crate::queue::{QueueError, RefreshRequest, TokenRecovery};
 use crate::refresh::{RefreshError, RefreshPolicy, fresh_tokens};
 use crate::store::{StoreError, keys};
 
@@ -192,6 +192,65 @@ pub async fn refresh_batch(app: &App, event: SqsEvent, deadline: Instant) -> Sqs
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
         }
+    }
+    response
+}
+
+/// The token-recovery consumer: applies each message's sealed tokens (see
+/// [`crate::refresh::recover`]). A message whose store write failed comes back soon
+/// (`recovery_retry_base`, 5 s, doubling per receive, at most a minute): until it is applied,
+/// the next refresh of that integration would present a spent refresh token. A malformed one is
+/// left for the dead-letter queue.
+pub async fn recovery_batch(app: &App, event: SqsEvent, _deadline: Instant) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let origin = RequestOrigin {
+            correlation_id: id.clone(),
+            ip: None,
+            user_agent: None,
+        };
+        let parsed = message
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<TokenRecovery>(b).ok());
+        let outcome = match &parsed {
+            Some(recovery) => crate::refresh::recover(app, recovery, &origin).await,
+            None => Err(RefreshError::Malformed),
+        };
+        let retry_after = match outcome {
+            Ok(_) => continue,
+            Err(RefreshError::Malformed) => {
+                tracing::error!(
+                    message_id = id.as_str(),
+                    "malformed recovery message; left for the dead-letter queue"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(message_id = id.as_str(), error = %e, "tokens not recovered yet; the message comes back");
+                let receives: u32 = message
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                let tuning = &app.refresh_tuning;
+                let delay = tuning
+                    .recovery_retry_base
+                    .saturating_mul(2u32.saturating_pow(receives.saturating_sub(1)))
+                    .min(tuning.recovery_retry_cap);
+                Some(delay)
+            }
+        };
+        if let (Some(delay), Some(queue), Some(receipt)) =
+            (retry_after, &app.recovery_queue, &message.receipt_handle)
+            && let Err(e) = queue.redeliver_after(receipt, delay).await
+        {
+            tracing::warn!(message_id = id.as_str(), error = %e, "could not shorten the retry delay");
+        }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        response.batch_item_failures.push(failure);
     }
     response
 }

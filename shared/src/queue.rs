@@ -1,11 +1,15 @@
-//! The queues: the scheduler's fan-out to the refresh workers, and sync jobs to the sync
-//! workers. One narrow port, and its SQS adapter (tested against moto's SQS, the real wire
+//! The queues: the scheduler's fan-out to the refresh workers, sync jobs to the sync workers,
+//! and tokens in flight to the token-recovery function. One narrow port, and its SQS adapter (tested against moto's SQS, the real wire
 //! protocol).
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::crypto::Envelope;
 use crate::ids::{IntegrationId, UserId};
 
 /// One refresh to do: the body of a refresh-queue message.
@@ -36,6 +40,64 @@ impl RefreshRequest {
             UserId::parse(&request.user_id).ok()?,
             IntegrationId::parse(&request.integration_id).ok()?,
         ))
+    }
+}
+
+/// Tokens a refresh obtained from the provider but could not store before its lease ended: the
+/// body of a token-recovery message. The token set travels sealed (the envelope as stored, bound
+/// to its row), never as plaintext; `token_version` is the one the refresh read, so the tokens
+/// are applied only if no other token set was written since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRecovery {
+    pub user_id: String,
+    pub integration_id: String,
+    pub token_version: u64,
+    pub envelope: SealedEnvelope,
+    pub expires_at: Option<i64>,
+    pub refresh_at: Option<i64>,
+    pub refreshed_at: i64,
+}
+
+/// An [`Envelope`] as JSON (its byte fields in base64).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SealedEnvelope {
+    pub v: u8,
+    pub key_id: String,
+    pub edk: String,
+    pub nonce: String,
+    pub ct: String,
+}
+
+impl From<&Envelope> for SealedEnvelope {
+    fn from(e: &Envelope) -> Self {
+        Self {
+            v: e.version,
+            key_id: e.key_id.clone(),
+            edk: STANDARD.encode(&e.encrypted_data_key),
+            nonce: STANDARD.encode(&e.nonce),
+            ct: STANDARD.encode(&e.ciphertext),
+        }
+    }
+}
+
+impl SealedEnvelope {
+    pub fn envelope(&self) -> Option<Envelope> {
+        Some(Envelope {
+            version: self.v,
+            key_id: self.key_id.clone(),
+            encrypted_data_key: STANDARD.decode(&self.edk).ok()?,
+            nonce: STANDARD.decode(&self.nonce).ok()?,
+            ciphertext: STANDARD.decode(&self.ct).ok()?,
+        })
+    }
+}
+
+impl TokenRecovery {
+    pub fn body(&self) -> String {
+        // Strings and numbers: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 

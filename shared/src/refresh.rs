@@ -29,6 +29,7 @@ use crate::domain::{
 use crate::ids::{IntegrationId, UserId};
 use crate::oauth::Renewal;
 use crate::oauth::{ProviderError, TokenSet};
+use crate::queue::{SealedEnvelope, TokenRecovery};
 use crate::store::{RefreshLease, RefreshedTokens, StoreError};
 
 /// When a caller wants new tokens rather than the stored ones.
@@ -286,7 +287,18 @@ async fn refresh_under_lease(
             if tokens.scopes.is_empty() {
                 tokens.scopes = current.scopes;
             }
-            match store_refreshed(app, provider, &integration, &lease, &tokens, lease_end).await {
+            let mut sealed = None;
+            let stored = store_refreshed(
+                app,
+                provider,
+                &integration,
+                &lease,
+                &tokens,
+                lease_end,
+                &mut sealed,
+            )
+            .await;
+            match stored {
                 Ok(updated) => {
                     tracing::info!(integration_id = id, "token refreshed");
                     audit(app, &integration, origin, AuditEvent::TokenRefreshed, None).await;
@@ -301,16 +313,27 @@ async fn refresh_under_lease(
                     superseded(app, provider, &integration, &tokens, origin).await
                 }
                 Err(e) => {
-                    // The provider has issued tokens we could not store. Where it rotates
-                    // refresh tokens, the stored one is now spent; where it does not (or allows
-                    // a grace period), the next attempt recovers with it once the lease expires.
+                    // The provider has issued tokens we could not store, and where it rotates
+                    // refresh tokens the stored one is now spent: the sealed tokens go to the
+                    // recovery queue, whose consumer applies them once the store answers.
                     tracing::error!(integration_id = id, error = %crate::report::error_chain(&e), "refreshed tokens could not be stored");
+                    let queued = match &sealed {
+                        Some(envelope) => {
+                            queue_for_recovery(app, provider, &integration, &tokens, envelope).await
+                        }
+                        None => false,
+                    };
+                    let reason = if queued {
+                        "store_write_failed_recovery_queued"
+                    } else {
+                        "store_write_failed"
+                    };
                     audit(
                         app,
                         &integration,
                         origin,
                         AuditEvent::TokenRefreshFailed,
-                        Some("store_write_failed"),
+                        Some(reason),
                     )
                     .await;
                     Err(e)
@@ -491,8 +514,9 @@ async fn call_token_endpoint(
     }
 }
 
-/// Seals the new tokens and writes them under the lease, retrying while the store or the key
-/// service fails and the lease still has time for it (past it, the write would be fenced out).
+/// Seals the new tokens (once, into `sealed`) and writes them under the lease, retrying while
+/// the store or the key service fails and the lease still has time for it (past it, the write
+/// would be fenced out).
 async fn store_refreshed(
     app: &App,
     provider: &Provider,
@@ -500,10 +524,10 @@ async fn store_refreshed(
     lease: &RefreshLease,
     tokens: &TokenSet,
     lease_end: Instant,
+    sealed: &mut Option<Envelope>,
 ) -> Result<Integration, RefreshError> {
     let retry = app.refresh_tuning.write_retry;
     let attempt_limit = app.refresh_tuning.write_attempt;
-    let mut sealed: Option<Envelope> = None;
     let mut attempt = 0;
     loop {
         if Instant::now() + attempt_limit > lease_end {
@@ -512,7 +536,7 @@ async fn store_refreshed(
         // An attempt that outlasts its limit may still land; a retry is then fenced out (the
         // token version moved) and `superseded` finds these tokens stored.
         let result = tokio::time::timeout(attempt_limit, async {
-            let envelope = match &sealed {
+            let envelope = match &*sealed {
                 Some(e) => e.clone(),
                 None => {
                     let e = app
@@ -523,7 +547,7 @@ async fn store_refreshed(
                             &tokens.to_plaintext(),
                         )
                         .await?;
-                    sealed = Some(e.clone());
+                    *sealed = Some(e.clone());
                     e
                 }
             };
@@ -555,6 +579,108 @@ async fn store_refreshed(
             other => return other,
         }
     }
+}
+
+/// Sends tokens the refresh could not store to the recovery queue, sealed as they would have
+/// been stored. false: there is no recovery queue here, or it did not take the message.
+async fn queue_for_recovery(
+    app: &App,
+    provider: &Provider,
+    integration: &Integration,
+    tokens: &TokenSet,
+    envelope: &Envelope,
+) -> bool {
+    let Some(queue) = &app.recovery_queue else {
+        return false;
+    };
+    let message = TokenRecovery {
+        user_id: integration.user_id.to_string(),
+        integration_id: integration.id.to_string(),
+        token_version: integration.token_version,
+        envelope: SealedEnvelope::from(envelope),
+        expires_at: tokens.expires_at,
+        refresh_at: provider.refresh_at(tokens),
+        refreshed_at: now_epoch(),
+    };
+    match queue.send_all(&[message.body()]).await {
+        Ok(0) => {
+            tracing::warn!(
+                integration_id = integration.id.as_str(),
+                "refreshed tokens queued for recovery"
+            );
+            true
+        }
+        Ok(_) | Err(_) => {
+            tracing::error!(
+                integration_id = integration.id.as_str(),
+                "refreshed tokens could not be queued for recovery; they are lost"
+            );
+            false
+        }
+    }
+}
+
+/// What became of a recovery message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// The tokens are stored (audited `token_recovered`).
+    Applied,
+    /// A newer token set was written meanwhile, or the integration is gone or disconnected (then
+    /// the recovered tokens were revoked): nothing to apply.
+    Obsolete,
+}
+
+/// The token-recovery consumer's step: applies the sealed tokens of `message` if the token
+/// version is still the one the failed refresh read.
+pub async fn recover(
+    app: &App,
+    message: &TokenRecovery,
+    origin: &RequestOrigin,
+) -> Result<Recovery, RefreshError> {
+    let (Ok(user), Ok(id), Some(envelope)) = (
+        UserId::parse(&message.user_id),
+        IntegrationId::parse(&message.integration_id),
+        message.envelope.envelope(),
+    ) else {
+        return Err(RefreshError::Malformed);
+    };
+    let tokens = RefreshedTokens {
+        envelope: &envelope,
+        expires_at: message.expires_at,
+        refresh_at: message.refresh_at,
+        refreshed_at: message.refreshed_at,
+    };
+    if let Some(integration) = app
+        .leases
+        .recover(&user, &id, message.token_version, tokens)
+        .await?
+    {
+        tracing::info!(integration_id = id.as_str(), "refreshed tokens recovered");
+        audit(app, &integration, origin, AuditEvent::TokenRecovered, None).await;
+        return Ok(Recovery::Applied);
+    }
+    // Not applied. If the integration was disconnected, these tokens are nobody's: revoke them.
+    match app.integrations.get(&user, &id).await? {
+        Some(row) if row.status == IntegrationStatus::Disconnected => {
+            if let Some(provider) = app.catalogue.get(row.provider.as_str()) {
+                let plain = app
+                    .cipher
+                    .open(SealPurpose::TokenSet, &row.token_row(), &envelope)
+                    .await?;
+                let tokens =
+                    TokenSet::from_plaintext(&plain).map_err(|_| RefreshError::Malformed)?;
+                let revoked = app.oauth.revoke(provider, &tokens).await;
+                tracing::info!(integration_id = id.as_str(), revoked = ?revoked.as_ref().ok(), "recovered tokens of a disconnected integration revoked");
+            }
+        }
+        _ => {
+            tracing::info!(
+                integration_id = id.as_str(),
+                "recovered tokens obsolete: a newer token set is stored"
+            );
+        }
+    }
+    Ok(Recovery::Obsolete)
 }
 
 /// Marks the integration `expired` outside a refresh (a provider API rejected a token we had

@@ -22,6 +22,7 @@ pub enum Function {
     ListEvents,
     UpdateIntegration,
     SyncWorker,
+    TokenRecovery,
 }
 
 impl Function {
@@ -44,6 +45,7 @@ impl Function {
             Self::ListEvents => "list-events",
             Self::UpdateIntegration => "update-integration",
             Self::SyncWorker => "sync-worker",
+            Self::TokenRecovery => "token-recovery",
         }
     }
 
@@ -65,6 +67,7 @@ impl Function {
         Self::ListEvents,
         Self::UpdateIntegration,
         Self::SyncWorker,
+        Self::TokenRecovery,
     ];
 }
 

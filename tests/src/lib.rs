@@ -147,6 +147,7 @@ pub struct TestApp {
     pub store: Option<FaultProxy>,
     pub queues: Option<QueuePair>,
     pub sync_queues: Option<QueuePair>,
+    pub recovery_queues: Option<QueuePair>,
     _own_oauth_server: Option<GuardedChild>,
 }
 
@@ -166,6 +167,8 @@ pub struct Options {
     pub refresh_queue: Option<(u32, u32)>,
     /// A sync queue and its dead-letter queue on moto, likewise.
     pub sync_queue: Option<(u32, u32)>,
+    /// A token-recovery queue and its dead-letter queue on moto, likewise.
+    pub recovery_queue: Option<(u32, u32)>,
     pub sync_tuning: Option<shared::config::SyncTuning>,
     pub refresh_tuning: Option<RefreshTuning>,
     /// The provider catalogue's text (the embedded one when None).
@@ -236,6 +239,14 @@ impl TestApp {
                 provision::provision_sync_queues(&stack.aws, &table_name, visibility, receives)
                     .await
                     .expect("sync queues"),
+            ),
+            None => None,
+        };
+        let recovery_queues = match options.recovery_queue {
+            Some((visibility, receives)) => Some(
+                provision::provision_recovery_queues(&stack.aws, &table_name, visibility, receives)
+                    .await
+                    .expect("recovery queues"),
             ),
             None => None,
         };
@@ -318,6 +329,7 @@ impl TestApp {
         )
         .expect("app")
         .with_queues(queue(&queues), queue(&sync_queues))
+        .with_recovery_queue(queue(&recovery_queues))
         .with_refresh_tuning(options.refresh_tuning.unwrap_or_else(fast_tuning))
         .with_sync_tuning(options.sync_tuning.unwrap_or_else(fast_sync_tuning));
         Self {
@@ -333,6 +345,7 @@ impl TestApp {
             store,
             queues,
             sync_queues,
+            recovery_queues,
             _own_oauth_server: own_oauth_server.map(|(child, _)| child),
         }
     }

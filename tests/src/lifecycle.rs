@@ -156,6 +156,23 @@ impl TestApp {
         .await
     }
 
+    /// One poll of the token-recovery queue through the token-recovery handler, as Lambda's
+    /// event source mapping would: (messages received, messages reported failed).
+    pub async fn poll_recovery_queue(&self) -> (usize, usize) {
+        let queue = &self
+            .recovery_queues
+            .as_ref()
+            .expect("recovery queue")
+            .queue_url;
+        let outcome = devstack::poller::poll_once(&self.sqs, queue, 2, |event| {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(8);
+            shared::jobs::recovery_batch(&self.app, event, deadline)
+        })
+        .await
+        .expect("poll");
+        (outcome.received, outcome.failed)
+    }
+
     /// One refresh-worker invocation with these message bodies; the ids of the failed messages.
     pub async fn run_worker(&self, bodies: &[String]) -> Vec<String> {
         let mut event = SqsEvent::default();

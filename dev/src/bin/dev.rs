@@ -39,6 +39,8 @@ async fn main() -> anyhow::Result<()> {
     // A short visibility timeout: a failed refresh is retried within seconds, not minutes.
     let queues = provision::provision_refresh_queues(&aws, "oauth-connector-dev", 10, 3).await?;
     let sync_queues = provision::provision_sync_queues(&aws, "oauth-connector-dev", 30, 3).await?;
+    let recovery_queues =
+        provision::provision_recovery_queues(&aws, "oauth-connector-dev", 10, 60).await?;
     let scheduler_every =
         std::time::Duration::from_secs(u64::from(u16_var("DEV_SCHEDULER_SECONDS", 30)?));
 
@@ -77,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         ("OIDC_CLIENT_SECRET", client_secret),
         ("REFRESH_QUEUE_URL", queues.queue_url.clone()),
         ("SYNC_QUEUE_URL", sync_queues.queue_url.clone()),
+        ("RECOVERY_QUEUE_URL", recovery_queues.queue_url.clone()),
     ]);
     let env = |name: &str| {
         std::env::var(name)
@@ -107,6 +110,12 @@ async fn main() -> anyhow::Result<()> {
         sync_queues.queue_url.clone(),
         Worker::Sync,
     ));
+    tokio::spawn(poll_queue(
+        app.clone(),
+        aws_sdk_sqs::Client::new(&aws),
+        recovery_queues.queue_url.clone(),
+        Worker::Recovery,
+    ));
     devstack::process::wait_for_http(
         &format!("{base_url}/health"),
         std::time::Duration::from_secs(10),
@@ -117,10 +126,11 @@ async fn main() -> anyhow::Result<()> {
     println!("local OAuth server (provider `demo`): {oauth_url}  (any login/password)");
     println!("user token: make token USER=alice   backend token: make backend-token");
     println!(
-        "refresh scheduler every {}s; refresh queue: {}; sync queue: {}",
+        "refresh scheduler every {}s; refresh queue: {}; sync queue: {}; recovery queue: {}",
         scheduler_every.as_secs(),
         queues.queue_url,
-        sync_queues.queue_url
+        sync_queues.queue_url,
+        recovery_queues.queue_url
     );
     println!("demo calendar: curl -X POST -d '{{\"count\":50}}' {oauth_url}/__events/alice/seed");
     println!("ready {base_url}");
@@ -146,6 +156,7 @@ async fn run_scheduler(app: Arc<App>, every: std::time::Duration) {
 enum Worker {
     Refresh,
     Sync,
+    Recovery,
 }
 
 /// A worker's event source mapping, locally (one batch at a time).
@@ -165,12 +176,16 @@ async fn poll_queue(app: Arc<App>, sqs: aws_sdk_sqs::Client, queue_url: String, 
                         let deadline = now + std::time::Duration::from_secs(118);
                         shared::jobs::sync_batch(&app, event, deadline).await
                     }
+                    Worker::Recovery => {
+                        let deadline = now + std::time::Duration::from_secs(8);
+                        shared::jobs::recovery_batch(&app, event, deadline).await
+                    }
                 }
             }
         })
         .await;
         if let Err(e) = polled {
-            tracing::error!(error = %e, "polling the refresh queue failed");
+            tracing::error!(error = %e, queue = queue_url.as_str(), "polling a queue failed");
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     }

@@ -26,6 +26,9 @@ pub struct Settings {
     pub refresh_queue_url: Option<String>,
     /// The sync queue (sync requests, scheduled syncs, continuations).
     pub sync_queue_url: Option<String>,
+    /// The token-recovery queue: sealed tokens a refresh obtained but could not store (the
+    /// functions that refresh send to it; the token-recovery function applies them).
+    pub recovery_queue_url: Option<String>,
 }
 
 /// `CALLBACK_COMPLETION`: `direct` (default; docs/openapi.yaml): the GET callback exchanges the code.
@@ -97,6 +100,7 @@ impl Settings {
             refresh_margin_secs,
             refresh_queue_url: env("REFRESH_QUEUE_URL").filter(|v| !v.is_empty()),
             sync_queue_url: env("SYNC_QUEUE_URL").filter(|v| !v.is_empty()),
+            recovery_queue_url: env("RECOVERY_QUEUE_URL").filter(|v| !v.is_empty()),
             table_name: required("TABLE_NAME")?,
             kms_key_id: required("KMS_KEY_ID")?,
             state_key,

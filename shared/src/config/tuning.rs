@@ -38,6 +38,11 @@ pub struct RefreshTuning {
     /// after the queue's visibility timeout (6 minutes: long against a 10-minute margin).
     pub queue_retry_base: Duration,
     pub queue_retry_cap: Duration,
+    /// A recovery message whose write failed comes back after this, doubling per receive up
+    /// to `recovery_retry_cap`: quick, since until it is applied the next refresh of that
+    /// integration would present a spent refresh token.
+    pub recovery_retry_base: Duration,
+    pub recovery_retry_cap: Duration,
 }
 
 impl Default for RefreshTuning {
@@ -63,6 +68,8 @@ impl Default for RefreshTuning {
             request_budget: Duration::from_secs(27),
             queue_retry_base: Duration::from_secs(20),
             queue_retry_cap: Duration::from_secs(300),
+            recovery_retry_base: Duration::from_secs(5),
+            recovery_retry_cap: Duration::from_secs(60),
         }
     }
 }

@@ -75,7 +75,10 @@ macro_rules! http_handlers {
             match function {
                 $(Function::$function => serve(app, function, $module::$handler, req).await,)+
                 // No route leads to these (routes.rs): they take schedule and queue events.
-                Function::RefreshScheduler | Function::RefreshWorker | Function::SyncWorker => {
+                Function::RefreshScheduler
+                | Function::RefreshWorker
+                | Function::SyncWorker
+                | Function::TokenRecovery => {
                     let error = ApiError::Validation("not an HTTP function".into());
                     ApiResponse::from_error(&req.request_id, &error)
                 }

@@ -124,6 +124,17 @@ pub trait RefreshLeases: Send + Sync {
         lease: &RefreshLease,
         error: &IntegrationError,
     ) -> Result<(), StoreError>;
+    /// Applies tokens a refresh could not store in time (token recovery): the same attributes as
+    /// [`RefreshLeases::complete`], and the lease cleared, if the token version is still
+    /// `token_version` and the integration connected. Ok(None): a newer token set was written,
+    /// or the integration is no longer connected; the tokens were not applied.
+    async fn recover(
+        &self,
+        user: &UserId,
+        id: &IntegrationId,
+        token_version: u64,
+        tokens: RefreshedTokens<'_>,
+    ) -> Result<Option<Integration>, StoreError>;
     /// Gives the lease back without new tokens (the provider failed), recording `error`.
     async fn release(
         &self,

@@ -246,4 +246,18 @@ async fn scheduled_and_queue_events_give_their_documented_outcomes() {
         ["msg-poison"],
         "only the poison message goes back to the queue"
     );
+    let text = std::fs::read_to_string(dir.join("sqs-token-recovery.json")).unwrap();
+    let batch: SqsEvent = serde_json::from_str(&text).unwrap();
+    assert_eq!(batch.records.len(), 2);
+    let response = shared::jobs::recovery_batch(&t.app, batch, deadline).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["msg-poison"],
+        "obsolete tokens are done with; only the poison message goes back to the queue"
+    );
 }

@@ -524,3 +524,111 @@ async fn a_slow_acquire_leaves_no_time_to_call_the_provider_under_the_lease() {
         again.body()
     );
 }
+
+/// The store fails after the provider rotated the refresh token, for longer than the lease: the
+/// new tokens, sealed, go to the recovery queue, and once the store answers they are applied;
+/// the integration works without reconnecting (the old refresh token is spent: presenting it
+/// would revoke the grant).
+#[tokio::test]
+async fn tokens_a_store_outage_kept_out_of_the_row_are_recovered_once_it_answers() {
+    let mut tuning = integration_tests::fast_tuning();
+    tuning.write_retry.attempts = 2;
+    tuning.manual_refresh_window_secs = 0;
+    tuning.recovery_retry_base = Duration::from_millis(200);
+    let t = TestApp::with(Options {
+        own_oauth_server: true,
+        store_proxy: true,
+        refresh_tuning: Some(tuning),
+        recovery_queue: Some((30, 60)),
+        ..Options::default()
+    })
+    .await;
+    let id = t.connected("rhea").await;
+    let before = access_token(&t, "rhea", &id).await;
+    t.expire_in("rhea", &id, 60).await;
+    t.reset_oauth_stats().await;
+    let store = t.store.as_ref().unwrap();
+    // Every token write fails: the refresh's and, while this lasts, the recovery's.
+    store.fail_next_containing("UpdateItem", "refreshedAt = :refreshed", 1000);
+
+    let reply = t.token_route("rhea", &id).await;
+    assert_eq!(reply.status(), 503, "{}", reply.body());
+    assert_eq!(t.oauth_stats().await.refreshes_served(), 1);
+    let events = t.audit_events(Some("rhea")).await;
+    assert!(
+        events.iter().any(|e| e["event"] == "token_refresh_failed"
+            && e["reason"] == "store_write_failed_recovery_queued"),
+        "{events:?}"
+    );
+    // Still down: the message comes back.
+    assert_eq!(t.poll_recovery_queue().await, (1, 1));
+    assert_eq!(access_token(&t, "rhea", &id).await, before);
+
+    store.clear_faults();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(t.poll_recovery_queue().await, (1, 0));
+    let events = t.audit_events(Some("rhea")).await;
+    assert!(
+        events.iter().any(|e| e["event"] == "token_recovered"),
+        "{events:?}"
+    );
+    let recovered = access_token(&t, "rhea", &id).await;
+    assert_ne!(recovered, before, "the provider's new tokens are stored");
+    let held = t.integration_item("rhea", &id).await;
+    assert!(
+        !held.contains_key("leaseUntil"),
+        "the failed refresh's lease is cleared"
+    );
+
+    // The integration works: the token route hands out the recovered token, and the next
+    // refresh presents the recovered refresh token, which the provider accepts.
+    let reply = t.token_route("rhea", &id).await;
+    assert_eq!(reply.status(), 200, "{}", reply.body());
+    assert_eq!(reply.data()["accessToken"], recovered.as_str());
+    let again = t.manual_refresh("rhea", &id).await;
+    assert_eq!(again.status(), 200, "{}", again.body());
+    assert_eq!(t.oauth_stats().await.refreshes_served(), 2);
+    let got = t
+        .send(
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("rhea")
+                .build(),
+        )
+        .await;
+    assert_eq!(got.data()["integration"]["status"], "connected");
+}
+
+/// A recovery that comes after a newer token set (here: a reconnect) is not applied.
+#[tokio::test]
+async fn a_recovery_older_than_the_stored_tokens_is_not_applied() {
+    let mut tuning = integration_tests::fast_tuning();
+    tuning.write_retry.attempts = 2;
+    let t = TestApp::with(Options {
+        own_oauth_server: true,
+        store_proxy: true,
+        refresh_tuning: Some(tuning),
+        recovery_queue: Some((30, 60)),
+        ..Options::default()
+    })
+    .await;
+    let id = t.connected("tess").await;
+    t.expire_in("tess", &id, 60).await;
+    let store = t.store.as_ref().unwrap();
+    store.fail_next_containing("UpdateItem", "refreshedAt = :refreshed", 1000);
+    assert_eq!(t.token_route("tess", &id).await.status(), 503);
+    store.clear_faults();
+    // The user connects again: a newer token set.
+    t.connect("tess").await;
+    let after_reconnect = access_token(&t, "tess", &id).await;
+    assert_eq!(
+        t.poll_recovery_queue().await,
+        (1, 0),
+        "done with, not retried"
+    );
+    assert_eq!(access_token(&t, "tess", &id).await, after_reconnect);
+    let events = t.audit_events(Some("tess")).await;
+    assert!(
+        !events.iter().any(|e| e["event"] == "token_recovered"),
+        "{events:?}"
+    );
+}

@@ -4,13 +4,53 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::DynamoTable;
 use super::codec::*;
 use super::keys;
 use crate::domain::{Integration, IntegrationError, IntegrationStatus};
+use crate::ids::{IntegrationId, UserId};
 use crate::store::{RefreshLease, RefreshLeases, RefreshedTokens, StoreError};
+
+/// A refreshed token set's write: the envelope, expiry and refresh-index keys, the token
+/// version bumped, the lease and `lastError` removed. The caller adds its condition's values.
+fn token_write(
+    id: &str,
+    tokens: &RefreshedTokens<'_>,
+) -> (String, HashMap<String, AttributeValue>) {
+    let mut values = HashMap::from([
+        (":tokens".to_string(), envelope_value(tokens.envelope)),
+        (":refreshed".to_string(), n(tokens.refreshed_at)),
+        (":now".to_string(), s(crate::clock::now_rfc3339())),
+        (":one".to_string(), n(1)),
+    ]);
+    let mut set = vec![
+        "tokenEnvelope = :tokens",
+        "refreshedAt = :refreshed",
+        "updatedAt = :now",
+        "version = version + :one",
+    ];
+    let mut remove = vec!["leaseOwner", "leaseUntil", "lastError"];
+    match tokens.expires_at {
+        Some(at) => {
+            values.insert(":expires".into(), n(at));
+            set.push("expiresAt = :expires");
+        }
+        None => remove.push("expiresAt"),
+    }
+    match tokens.refresh_at {
+        Some(at) => {
+            let (pk, sk) = refresh_index_values(id, at);
+            values.insert(":gsi1pk".into(), pk);
+            values.insert(":gsi1sk".into(), sk);
+            set.extend(["GSI1PK = :gsi1pk", "GSI1SK = :gsi1sk"]);
+        }
+        None => remove.extend([keys::GSI1PK, keys::GSI1SK]),
+    }
+    let expression = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
+    (expression, values)
+}
 
 /// The fence every write after the lease carries.
 const FENCE: &str = "leaseOwner = :owner AND version = :version";
@@ -59,44 +99,12 @@ impl RefreshLeases for DynamoTable {
         lease: &RefreshLease,
         tokens: RefreshedTokens<'_>,
     ) -> Result<Integration, StoreError> {
-        let mut values = HashMap::from([
-            (":owner".to_string(), s(lease.owner.clone())),
-            (":version".to_string(), n(i.token_version)),
-            (":tokens".to_string(), envelope_value(tokens.envelope)),
-            (":refreshed".to_string(), n(tokens.refreshed_at)),
-            (":now".to_string(), s(crate::clock::now_rfc3339())),
-            (":one".to_string(), n(1)),
-        ]);
-        let mut set = vec![
-            "tokenEnvelope = :tokens",
-            "refreshedAt = :refreshed",
-            "updatedAt = :now",
-            "version = version + :one",
-        ];
-        let mut remove = vec!["leaseOwner", "leaseUntil", "lastError"];
-        match tokens.expires_at {
-            Some(at) => {
-                values.insert(":expires".into(), n(at));
-                set.push("expiresAt = :expires");
-            }
-            None => remove.push("expiresAt"),
-        }
-        match tokens.refresh_at {
-            Some(at) => {
-                let (pk, sk) = refresh_index_values(i.id.as_str(), at);
-                values.insert(":gsi1pk".into(), pk);
-                values.insert(":gsi1sk".into(), sk);
-                set.extend(["GSI1PK = :gsi1pk", "GSI1SK = :gsi1sk"]);
-            }
-            None => remove.extend([keys::GSI1PK, keys::GSI1SK]),
-        }
+        let (expression, mut values) = token_write(i.id.as_str(), &tokens);
+        values.insert(":owner".into(), s(lease.owner.clone()));
+        values.insert(":version".into(), n(i.token_version));
         let result = self
             .integration_update(i)
-            .update_expression(format!(
-                "SET {} REMOVE {}",
-                set.join(", "),
-                remove.join(", ")
-            ))
+            .update_expression(expression)
             .condition_expression(FENCE)
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
@@ -109,6 +117,46 @@ impl RefreshLeases for DynamoTable {
                     .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
             ),
             Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    async fn recover(
+        &self,
+        user: &UserId,
+        id: &IntegrationId,
+        token_version: u64,
+        tokens: RefreshedTokens<'_>,
+    ) -> Result<Option<Integration>, StoreError> {
+        let (expression, mut values) = token_write(id.as_str(), &tokens);
+        values.insert(":version".into(), n(token_version));
+        values.insert(
+            ":connected".into(),
+            s(IntegrationStatus::Connected.as_str()),
+        );
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(user.as_str())))
+            .key(keys::SK, s(keys::integration(id.as_str())))
+            .update_expression(expression)
+            // No lease condition: the refresh that obtained these held it, and whoever holds it
+            // now still works on this token version, so it is fenced out by the bump.
+            .condition_expression("version = :version AND #status = :connected")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => integration_from(
+                out.attributes
+                    .as_ref()
+                    .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
+            )
+            .map(Some),
+            Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(service_error(e)),
         }
     }
