@@ -89,7 +89,9 @@ class Calendar {
     this.updatedMs = Math.max(this.updatedMs, event.updatedMs);
   }
 
-  seed(count) {
+  // `longIds`: the last ones get ids of 1,100 characters (beyond a DynamoDB key), for tests
+  // of a record the connector cannot store.
+  seed(count, longIds = 0) {
     // Start times: from tomorrow 00:00 UTC over the next six weeks, during the (UTC) day.
     const base = Math.floor(Date.now() / DAY) * DAY + DAY;
     for (let i = 0; i < count; i += 1) {
@@ -97,7 +99,7 @@ class Calendar {
       this.nextNumber += 1;
       const start = base + (n % 42) * DAY + (8 + (n % 10)) * HOUR + (n % 2) * 30 * 60_000;
       const event = {
-        id: `ev${String(n).padStart(6, '0')}`,
+        id: `ev${String(n).padStart(6, '0')}${i >= count - longIds ? 'x'.repeat(1100) : ''}`,
         number: n,
         status: 'confirmed',
         summary: `Event ${n}`,
@@ -469,7 +471,11 @@ export function createEventsApi({ provider, readBody }) {
         badRequest(ctx, `\`count\` must be an integer 0..${MAX_SEED}`);
         return;
       }
-      cal.seed(input.count);
+      if (input.longIds !== undefined && !count(input.longIds, input.count)) {
+        badRequest(ctx, '`longIds` must be an integer 0..count');
+        return;
+      }
+      cal.seed(input.count, input.longIds ?? 0);
       ctx.body = { created: input.count, total: cal.events.size, live: cal.live().length };
     } else if (action === 'change') {
       if (!count(input.update, MAX_SEED) || !count(input.delete, MAX_SEED)) {

@@ -405,6 +405,9 @@ pub struct SyncCounts {
     pub created: u64,
     pub updated: u64,
     pub deleted: u64,
+    /// Records the provider sent that cannot be stored (an id over the key limit): left out,
+    /// counted, and the job goes on.
+    pub skipped: u64,
 }
 
 /// A sync job as stored: status, counts, and its checkpoint (the page to fetch next).

@@ -2,6 +2,7 @@
 //! ports to DynamoDB, KMS and providers, and their adapters.
 
 pub mod app;
+pub mod body;
 pub mod catalogue;
 pub mod clock;
 pub mod config;

@@ -28,6 +28,15 @@ impl TestApp {
         .await;
     }
 
+    /// As [`TestApp::seed_events`], the last `long_ids` with ids too long to store.
+    pub async fn seed_events_with_long_ids(&self, user: &str, count: usize, long_ids: usize) {
+        self.events_control(
+            &format!("/__events/{user}/seed"),
+            serde_json::json!({ "count": count, "longIds": long_ids }),
+        )
+        .await;
+    }
+
     /// Updates the first `update` live events and deletes the next `delete`; their ids.
     pub async fn change_events(
         &self,

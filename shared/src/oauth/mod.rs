@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::body::{BodyError, SMALL_ANSWER_LIMIT, read_capped};
 use crate::catalogue::{
     ClientCredentials, EndpointSource, Endpoints, Provider, RefreshModel, RevocationStyle,
     RevokedTokens,
@@ -189,11 +190,12 @@ impl OAuthHttp {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response
-            .bytes()
+        let body = read_capped(response, SMALL_ANSWER_LIMIT)
             .await
-            .map_err(|e| ProviderError::Unavailable(without_url(e)))?
-            .to_vec();
+            .map_err(|e| match e {
+                BodyError::TooLarge { .. } => ProviderError::BadResponse(e.to_string()),
+                BodyError::Read(why) => ProviderError::Unavailable(why),
+            })?;
         Ok(Answer {
             status,
             content_type,

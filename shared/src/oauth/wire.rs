@@ -52,6 +52,10 @@ impl ProviderRequest {
     }
 }
 
+/// The longest token lifetime believed (ten years); Instagram's 60 days and the longest-lived
+/// providers' tokens are well within it.
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
+
 /// The userinfo request: the entry's method, the token as a bearer or in the query, the
 /// entry's headers over ours (GitHub's `Accept: application/vnd.github+json`).
 pub fn userinfo_request(
@@ -376,7 +380,9 @@ pub fn token_set(
     }
     .filter(|v| v.is_finite() && *v > 0.0)
     .map(|v| shape.expires_in_unit.to_seconds(v))
-    .or(shape.default_expires_in);
+    .or(shape.default_expires_in)
+    // A provider's number is not trusted to be sane: 1e300 must not wrap into the past.
+    .map(|secs| secs.clamp(0, MAX_TOKEN_LIFETIME_SECS));
     let scopes = match at.get("scope") {
         Some(serde_json::Value::String(s)) => split_scopes(s),
         Some(serde_json::Value::Array(items)) => items
@@ -389,7 +395,7 @@ pub fn token_set(
         access_token: SecretString::from(access_token.to_string()),
         refresh_token: text("refresh_token").map(|r| SecretString::from(r.to_string())),
         token_type: "Bearer".into(),
-        expires_at: lifetime.map(|secs| now + secs),
+        expires_at: lifetime.map(|secs| now.saturating_add(secs)),
         issued_at: Some(now),
         scopes,
     })

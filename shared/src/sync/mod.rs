@@ -288,6 +288,7 @@ async fn drive(
         job.counts.created += counts.created;
         job.counts.updated += counts.updated;
         job.counts.deleted += counts.deleted;
+        job.counts.skipped += counts.skipped;
         job.page_index += 1;
         job.page_token = page.next_page.clone();
         if last {

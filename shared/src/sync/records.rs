@@ -46,6 +46,15 @@ pub(super) fn classify(
     }
 }
 
+/// DynamoDB sort keys take 1,024 bytes; `EVENT#` and some room leave 1,000 for the id.
+const MAX_EXTERNAL_ID_BYTES: usize = 1000;
+
+/// A provider event id the table can key: non-empty, within the key limit, no control
+/// characters.
+pub(super) fn storable_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_EXTERNAL_ID_BYTES && !id.chars().any(char::is_control)
+}
+
 /// Writes one page's records and returns what they count for.
 pub(super) async fn write_page(
     app: &App,
@@ -59,6 +68,16 @@ pub(super) async fn write_page(
     // A provider may list an event twice in one page: the last one wins, counted once.
     let mut unique: Vec<&ProviderEvent> = Vec::with_capacity(events.len());
     for event in events {
+        if !storable_id(&event.external_id) {
+            // One record the table cannot key must not fail the page (and the job) for good.
+            tracing::warn!(
+                integration_id = job.integration_id.as_str(),
+                id_bytes = event.external_id.len(),
+                "provider event with an unstorable id skipped"
+            );
+            counts.skipped += 1;
+            continue;
+        }
         match unique
             .iter()
             .position(|e| e.external_id == event.external_id)

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::body::{BodyError, PAGE_ANSWER_LIMIT, read_capped};
 use crate::catalogue::{CalendarApi, CalendarSource};
 
 /// Which page to fetch.
@@ -95,10 +96,12 @@ pub async fn fetch_page(
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
-    let body = response
-        .bytes()
+    let body = read_capped(response, PAGE_ANSWER_LIMIT)
         .await
-        .map_err(|e| FetchError::Unavailable(e.without_url().to_string()))?;
+        .map_err(|e| match e {
+            BodyError::TooLarge { .. } => FetchError::BadResponse(e.to_string()),
+            BodyError::Read(why) => FetchError::Unavailable(why),
+        })?;
     match status.as_u16() {
         200 => {}
         401 => return Err(FetchError::Unauthorized),

@@ -258,6 +258,21 @@ fn lifetimes_come_as_numbers_strings_other_units_or_not_at_all() {
         ),
         Some(4600)
     );
+    // An absurd lifetime is clamped, never wrapped into the past.
+    for absurd in [
+        serde_json::json!(1e300),
+        serde_json::json!("1e300"),
+        serde_json::json!(i64::MAX),
+    ] {
+        assert_eq!(
+            read(
+                "",
+                serde_json::json!({"access_token": "a", "expires_in": absurd})
+            ),
+            Some(1000 + MAX_TOKEN_LIFETIME_SECS),
+            "{absurd}"
+        );
+    }
 }
 
 #[test]

@@ -480,3 +480,15 @@ async fn a_stale_job_replaced_by_a_new_one_still_finishes_its_own_row() {
         "the active job cleared by its own finish"
     );
 }
+
+#[tokio::test]
+async fn an_event_the_table_cannot_key_is_skipped_and_counted_and_the_job_goes_on() {
+    let t = TestApp::with(options()).await;
+    let id = t.connected("otto").await;
+    t.seed_events_with_long_ids("otto", 10, 2).await;
+    let job = sync(&t, "otto", &id, false).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(counts(&job), (8, 0, 0));
+    assert_eq!(job["counts"]["skipped"], 2, "{job}");
+    assert_eq!(t.synced_events("otto", &id).await.len(), 8);
+}

@@ -43,6 +43,7 @@ fn job_from(item: &HashMap<String, AttributeValue>) -> Result<SyncJob, StoreErro
             created: count("created")?,
             updated: count("updated")?,
             deleted: count("deleted")?,
+            skipped: count("skipped")?,
         },
         error: it.integration_error("error")?,
         created_at: it.s("createdAt")?,
@@ -191,8 +192,9 @@ impl SyncJobs for DynamoTable {
             .expression_attribute_values(":next", n(job.page_index + 1))
             .expression_attribute_values(":c", n(counts.created))
             .expression_attribute_values(":u", n(counts.updated))
-            .expression_attribute_values(":d", n(counts.deleted));
-        let add = "ADD created :c, updated :u, deleted :d";
+            .expression_attribute_values(":d", n(counts.deleted))
+            .expression_attribute_values(":k", n(counts.skipped));
+        let add = "ADD created :c, updated :u, deleted :d, skipped :k";
         request = match (next_page, final_cursor) {
             (Some(token), _) => request
                 .update_expression(format!("SET pageIndex = :next, pageToken = :token {add}"))

@@ -60,6 +60,21 @@ async fn unprocessed_pause(round: u32) {
     tokio::time::sleep(backoff.delay(round)).await;
 }
 
+/// At most this many attendees, each cut to an e-mail address's longest (RFC 5321: 254): an
+/// item stays far below DynamoDB's 400 KB whatever the provider lists.
+const MAX_ATTENDEES: usize = 500;
+const MAX_ATTENDEE_BYTES: usize = 254;
+
+fn attendees_value(attendees: &[String]) -> AttributeValue {
+    AttributeValue::L(
+        attendees
+            .iter()
+            .take(MAX_ATTENDEES)
+            .map(|a| s(truncate(a, MAX_ATTENDEE_BYTES)))
+            .collect(),
+    )
+}
+
 #[async_trait]
 impl SyncedEvents for DynamoTable {
     async fn marks(
@@ -97,7 +112,7 @@ impl SyncedEvents for DynamoTable {
                     ("id".to_string(), s(record.id.clone())),
                     ("externalId".to_string(), s(record.external_id.clone())),
                     ("title".to_string(), s(truncate(&record.title, 1024))),
-                    ("attendees".to_string(), list(&record.attendees)),
+                    ("attendees".to_string(), attendees_value(&record.attendees)),
                     ("deleted".to_string(), AttributeValue::Bool(record.deleted)),
                     ("syncJob".to_string(), s(job_id.as_str())),
                     ("syncPage".to_string(), n(page_index)),
