@@ -142,7 +142,13 @@ pub async fn sync_batch(app: &App, event: SqsEvent, deadline: Instant) -> SqsBat
                     ip: None,
                     user_agent: None,
                 };
-                crate::sync::run_job(app, &sync, &origin, deadline).await
+                let receives: u32 = message
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                let last_delivery = receives >= app.settings.sync_max_receives;
+                crate::sync::run_job(app, &sync, &origin, deadline, last_delivery).await
                     == crate::sync::JobRun::Done
             }
         };

@@ -158,7 +158,10 @@ pub async fn fresh_tokens(
             .is_some_and(|until| until >= now_ms);
         if !lease_held {
             if waited_on == Some(integration.token_version)
-                && let Some(error) = &integration.last_error
+                && let Some(error) = integration
+                    .last_error
+                    .as_ref()
+                    .filter(|e| is_refresh_failure(Some(e)))
             {
                 return Err(RefreshError::ProviderUnavailable {
                     source: ProviderError::Unavailable(format!(
@@ -366,8 +369,7 @@ async fn refresh_under_lease(
                 ProviderError::Rejected { error } => error.clone(),
                 _ => "provider_unavailable".to_string(),
             };
-            let error =
-                integration_error("TOKEN_REFRESH_ERROR", &format!("refresh failed: {code}"));
+            let error = integration_error(REFRESH_FAILURE, &format!("refresh failed: {code}"));
             release_quietly(app, &integration, &lease, Some(&error)).await;
             tracing::warn!(integration_id = id, error = %e, transient, "refresh failed");
             audit(
@@ -455,6 +457,13 @@ async fn audit(
         AuditEntry::new(event, Some(&integration.user_id), origin).integration(integration);
     entry.reason = reason.map(str::to_string);
     app.audit(entry).await
+}
+
+/// The code a failed refresh records as `lastError` (a sync's failures have their own codes).
+const REFRESH_FAILURE: &str = "TOKEN_REFRESH_ERROR";
+
+fn is_refresh_failure(error: Option<&IntegrationError>) -> bool {
+    error.is_some_and(|e| e.code == REFRESH_FAILURE)
 }
 
 fn integration_error(code: &str, message: &str) -> IntegrationError {
@@ -556,6 +565,7 @@ async fn store_refreshed(
                 expires_at: tokens.expires_at,
                 refresh_at: provider.refresh_at(tokens),
                 refreshed_at: now_epoch(),
+                clear_error: is_refresh_failure(integration.last_error.as_ref()),
             };
             Ok::<_, RefreshError>(app.leases.complete(integration, lease, refreshed).await?)
         })
@@ -649,6 +659,8 @@ pub async fn recover(
         expires_at: message.expires_at,
         refresh_at: message.refresh_at,
         refreshed_at: message.refreshed_at,
+        // The failed refresh recorded no error of its own; leave whatever is there.
+        clear_error: false,
     };
     if let Some(integration) = app
         .leases

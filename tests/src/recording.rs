@@ -634,6 +634,7 @@ async fn rewrite_tokens(
                     .get(integration.provider.as_str())
                     .and_then(|p| p.refresh_at(&tokens)),
                 refreshed_at: integration.refreshed_at.unwrap_or(now - 3600),
+                clear_error: false,
             },
         )
         .await

@@ -29,6 +29,13 @@ pub struct Settings {
     /// The token-recovery queue: sealed tokens a refresh obtained but could not store (the
     /// functions that refresh send to it; the token-recovery function applies them).
     pub recovery_queue_url: Option<String>,
+    /// `SYNC_MAX_PAGES` (default 1000, 250 events a page): a job that pages past it fails
+    /// (`SYNC_PAGE_LIMIT`) instead of paging for ever through continuation messages.
+    pub sync_max_pages: u32,
+    /// `SYNC_MAX_RECEIVES` (default 3): the sync queue's redrive `maxReceiveCount`. On the last
+    /// delivery a job that fails again ends `failed` (`SYNC_ABANDONED`) rather than staying
+    /// `running` while its message sits in the dead-letter queue.
+    pub sync_max_receives: u32,
 }
 
 /// `CALLBACK_COMPLETION`: `direct` (default; docs/openapi.yaml): the GET callback exchanges the code.
@@ -53,6 +60,18 @@ impl Settings {
         };
         let state_key = StateKey::new(required("STATE_SECRET")?.into_bytes())
             .map_err(|e| ConfigError(format!("STATE_SECRET: {e}")))?;
+        let positive = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            match env(name).filter(|v| !v.is_empty()) {
+                Some(v) => v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError(format!("{name} must be a positive integer"))),
+                None => Ok(default),
+            }
+        };
+        let sync_max_pages = positive("SYNC_MAX_PAGES", 1000)?;
+        let sync_max_receives = positive("SYNC_MAX_RECEIVES", 3)?;
         let state_ttl_secs = match env("STATE_TTL_SECONDS").filter(|v| !v.is_empty()) {
             Some(v) => v
                 .parse::<i64>()
@@ -101,6 +120,8 @@ impl Settings {
             refresh_queue_url: env("REFRESH_QUEUE_URL").filter(|v| !v.is_empty()),
             sync_queue_url: env("SYNC_QUEUE_URL").filter(|v| !v.is_empty()),
             recovery_queue_url: env("RECOVERY_QUEUE_URL").filter(|v| !v.is_empty()),
+            sync_max_pages,
+            sync_max_receives,
             table_name: required("TABLE_NAME")?,
             kms_key_id: required("KMS_KEY_ID")?,
             state_key,

@@ -93,6 +93,9 @@ pub struct RefreshedTokens<'a> {
     /// When the refresh index should offer them for renewal; None: they leave it.
     pub refresh_at: Option<i64>,
     pub refreshed_at: i64,
+    /// Remove `lastError`: it was a refresh failure, which these tokens end. A sync's failure
+    /// stays for the app to show until a sync succeeds.
+    pub clear_error: bool,
 }
 
 /// The one-refresh-at-a-time protocol (docs/architecture.md, "Refresh protocol"). Every write after the

@@ -130,12 +130,15 @@ pub enum JobRun {
 }
 
 /// Runs (or goes on with) the job of `message` until it finishes, must wait, or the time
-/// before `deadline` runs short.
+/// before `deadline` runs short. On the message's `last_delivery` (the queue's redrive limit),
+/// a failure ends the job `failed` (`SYNC_ABANDONED`) instead of leaving it `running` while the
+/// message goes to the dead-letter queue.
 pub async fn run_job(
     app: &App,
     message: &SyncMessage,
     origin: &RequestOrigin,
     deadline: Instant,
+    last_delivery: bool,
 ) -> JobRun {
     let (Ok(user), Ok(id), Ok(job_id)) = (
         UserId::parse(&message.user_id),
@@ -150,11 +153,41 @@ pub async fn run_job(
     };
     match drive(app, &user, &id, &job_id, message, origin, deadline).await {
         Ok(run) => run,
+        Err(e) if last_delivery => {
+            tracing::error!(integration_id = id.as_str(), job_id = message.job_id.as_str(), error = %crate::report::error_chain(&e), "sync failed on its last delivery; the job is abandoned");
+            match abandon(app, &user, &id, &job_id, origin, &e).await {
+                Ok(()) => JobRun::Done,
+                // The store is still down: the message goes to the dead-letter queue.
+                Err(_) => JobRun::Retry,
+            }
+        }
         Err(e) => {
             tracing::warn!(integration_id = id.as_str(), job_id = message.job_id.as_str(), error = %crate::report::error_chain(&e), "sync interrupted; the message goes back to the queue");
             JobRun::Retry
         }
     }
+}
+
+/// Ends a running job whose message the queue will not deliver again.
+async fn abandon(
+    app: &App,
+    user: &UserId,
+    id: &IntegrationId,
+    job_id: &JobId,
+    origin: &RequestOrigin,
+    error: &DriveError,
+) -> Result<(), StoreError> {
+    let Some(job) = app.sync_jobs.get(id, job_id).await? else {
+        return Ok(());
+    };
+    if job.status != SyncStatus::Running || job.user_id != *user {
+        return Ok(());
+    }
+    let message = format!(
+        "the sync failed on each of {} deliveries; last: {error}",
+        app.settings.sync_max_receives
+    );
+    fail(app, &job, origin, "SYNC_ABANDONED", &message).await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -239,7 +272,27 @@ async fn drive(
     }
     // The access token for every page of this run, re-read only when it nears expiry.
     let mut token: Option<crate::oauth::TokenSet> = None;
+    let mut first_page = true;
     loop {
+        // A newer job replaced this one (it went stale): stop before writing anything more, so
+        // two listings never sweep each other's records.
+        let active = if first_page {
+            integration.active_sync_job.as_ref() == Some(&job.job_id)
+        } else {
+            still_active(app, &job).await?
+        };
+        if !active {
+            return superseded(app, &job, origin).await;
+        }
+        first_page = false;
+        if job.page_index >= app.settings.sync_max_pages {
+            let message = format!(
+                "the provider was still paging after {} pages",
+                app.settings.sync_max_pages
+            );
+            fail(app, &job, origin, "SYNC_PAGE_LIMIT", &message).await?;
+            return Ok(JobRun::Done);
+        }
         let page = match fetch_with_token(app, &job, &source, origin, deadline, &mut token).await {
             Ok(page) => page,
             Err(Fetched::CursorInvalid) => {
@@ -268,6 +321,12 @@ async fn drive(
                 .await?;
                 return Ok(JobRun::Done);
             }
+            Err(Fetched::Refused(why)) => {
+                // Not worth another try: 403 insufficient permissions, an unreadable page.
+                let message = format!("the provider refused the sync: {why}");
+                fail(app, &job, origin, "PROVIDER_ERROR", &message).await?;
+                return Ok(JobRun::Done);
+            }
             Err(Fetched::Later(e)) => return Err(e),
         };
         let counts = write_page(app, &job, &page.events).await?;
@@ -294,6 +353,9 @@ async fn drive(
         if last {
             job.listed = true;
             job.final_cursor = page.next_cursor.clone();
+            if !still_active(app, &job).await? {
+                return superseded(app, &job, origin).await;
+            }
             finish_listing(app, &mut job, &integration, origin).await?;
             return Ok(JobRun::Done);
         }
@@ -314,6 +376,36 @@ async fn drive(
             return Ok(JobRun::Done);
         }
     }
+}
+
+/// Whether the integration still names `job` as its active sync.
+async fn still_active(app: &App, job: &SyncJob) -> Result<bool, StoreError> {
+    let integration = app
+        .integrations
+        .get(&job.user_id, &job.integration_id)
+        .await?;
+    Ok(integration.is_some_and(|i| i.active_sync_job.as_ref() == Some(&job.job_id)))
+}
+
+async fn superseded(
+    app: &App,
+    job: &SyncJob,
+    origin: &RequestOrigin,
+) -> Result<JobRun, DriveError> {
+    tracing::info!(
+        integration_id = job.integration_id.as_str(),
+        job_id = job.job_id.as_str(),
+        "sync job superseded by a newer one; stopped without sweeping"
+    );
+    fail(
+        app,
+        job,
+        origin,
+        "CONFLICT",
+        "superseded by a newer sync job",
+    )
+    .await?;
+    Ok(JobRun::Done)
 }
 
 /// After the last page: the sweep of a full listing, then the job `succeeded` with the cursor
@@ -391,6 +483,8 @@ async fn fail(
 
 enum Fetched {
     CursorInvalid,
+    /// A refusal or an answer no retry will change.
+    Refused(String),
     /// The provider rejects the tokens even right after a refresh (or the grant is gone).
     Expired,
     Later(DriveError),
@@ -479,6 +573,7 @@ async fn fetch_with_token(
                 attempt += 1;
                 policy = margin;
             }
+            Err(FetchError::BadResponse(why)) => return Err(Fetched::Refused(why)),
             Err(e) => return Err(Fetched::Later(e.into())),
         }
     }

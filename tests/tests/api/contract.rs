@@ -163,3 +163,17 @@ fn every_function_of_the_template_is_in_the_function_list() {
         "ReportBatchItemFailures"
     );
 }
+
+#[test]
+fn the_sync_worker_knows_the_sync_queues_redrive_limit() {
+    let template = yaml("template.yaml");
+    let resources = &template["Resources"];
+    let limit = resources["SyncQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+        .as_u64()
+        .expect("SyncQueue has a redrive limit");
+    let told = resources["SyncWorkerFunction"]["Properties"]["Environment"]["Variables"]
+        ["SYNC_MAX_RECEIVES"]
+        .as_str()
+        .expect("SYNC_MAX_RECEIVES is set");
+    assert_eq!(told, limit.to_string());
+}

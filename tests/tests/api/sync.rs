@@ -470,10 +470,16 @@ async fn a_stale_job_replaced_by_a_new_one_still_finishes_its_own_row() {
     );
     assert_ne!(a, b, "the stale job was replaced");
     t.drain_sync_queue(LONG).await;
-    for job in [&a, &b] {
-        let job = t.sync_job("max", &id, job).await;
-        assert_eq!(job["status"], "succeeded", "{job}");
-    }
+    // The replaced job stops without listing or sweeping; the newer one does the work.
+    let first = t.sync_job("max", &id, &a).await;
+    assert_eq!(
+        (first["status"].as_str(), first["error"]["code"].as_str()),
+        (Some("failed"), Some("CONFLICT")),
+        "{first}"
+    );
+    let second = t.sync_job("max", &id, &b).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    assert_eq!(counts(&second), (30, 0, 0));
     let integration = t.integration_item("max", &id).await;
     assert!(
         !integration.contains_key("activeSyncJob"),
@@ -491,4 +497,152 @@ async fn an_event_the_table_cannot_key_is_skipped_and_counted_and_the_job_goes_o
     assert_eq!(counts(&job), (8, 0, 0));
     assert_eq!(job["counts"]["skipped"], 2, "{job}");
     assert_eq!(t.synced_events("otto", &id).await.len(), 8);
+}
+
+/// A job replaced while it is between pages (its continuation queued) stops at its next page:
+/// two full listings never run side by side, so neither can sweep the other's records.
+#[tokio::test]
+async fn a_job_replaced_mid_listing_stops_at_its_next_page() {
+    let mut tuning = integration_tests::fast_sync_tuning();
+    tuning.stale_job_secs = -60;
+    let t = TestApp::with(Options {
+        sync_tuning: Some(tuning),
+        ..options()
+    })
+    .await;
+    let id = t.connected("nia").await;
+    t.seed_events("nia", 600).await;
+    let first = t.request_sync("nia", &id, serde_json::json!({})).await;
+    let a = first.data()["jobId"].as_str().unwrap().to_string();
+    // One invocation with too little time for a second page: page 1, then a continuation.
+    let queue = &t.sync_queues.as_ref().unwrap().queue_url;
+    let polled = devstack::poller::poll_once(&t.sqs, queue, 1, |event| {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        shared::jobs::sync_batch(&t.app, event, deadline)
+    })
+    .await
+    .unwrap();
+    assert_eq!((polled.received, polled.failed), (1, 0));
+    assert_eq!(t.sync_job("nia", &id, &a).await["counts"]["created"], 250);
+    let second = t.request_sync("nia", &id, serde_json::json!({})).await;
+    let b = second.data()["jobId"].as_str().unwrap().to_string();
+    assert_ne!(a, b);
+    t.drain_sync_queue(LONG).await;
+    let first = t.sync_job("nia", &id, &a).await;
+    assert_eq!(first["error"]["code"], "CONFLICT", "{first}");
+    assert_eq!(
+        first["counts"]["created"], 250,
+        "no page after it was replaced"
+    );
+    let second = t.sync_job("nia", &id, &b).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    let events = t.synced_events("nia", &id).await;
+    assert_eq!(events.len(), 600);
+    assert!(events.iter().all(|e| e["deleted"] == false));
+}
+
+async fn integration_error(t: &TestApp, user: &str, id: &str) -> serde_json::Value {
+    t.send(
+        request(Method::GET, &format!("/integrations/{id}"))
+            .user(user)
+            .build(),
+    )
+    .await
+    .data()["integration"]["lastError"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_refusal_no_retry_changes_fails_the_job_at_once_and_shows_on_the_integration() {
+    let t = TestApp::with(options()).await;
+    let id = t.connected("ola").await;
+    t.seed_events("ola", 10).await;
+    t.events_api_faults(
+        serde_json::json!([{"status": 403, "reason": "insufficientPermissions"}]),
+        true,
+    )
+    .await;
+    let reply = t.request_sync("ola", &id, serde_json::json!({})).await;
+    let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
+    let (invocations, failures) = t.drain_sync_queue(LONG).await;
+    assert_eq!(
+        (invocations, failures),
+        (1, 0),
+        "failed at once, not retried"
+    );
+    let job = t.sync_job("ola", &id, &job_id).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "PROVIDER_ERROR");
+    assert_eq!(
+        integration_error(&t, "ola", &id).await["code"],
+        "PROVIDER_ERROR"
+    );
+    // The next success clears it.
+    t.events_api_faults(serde_json::json!([]), false).await;
+    assert_eq!(sync(&t, "ola", &id, false).await["status"], "succeeded");
+    assert!(integration_error(&t, "ola", &id).await.is_null());
+}
+
+#[tokio::test]
+async fn a_provider_that_never_stops_paging_hits_the_page_cap() {
+    let t = TestApp::with(Options {
+        env: vec![("SYNC_MAX_PAGES".into(), "2".into())],
+        ..options()
+    })
+    .await;
+    let id = t.connected("pia").await;
+    t.seed_events("pia", 600).await;
+    let job = sync(&t, "pia", &id, false).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "SYNC_PAGE_LIMIT");
+    assert_eq!(job["counts"]["created"], 500, "two pages, then the cap");
+    assert_eq!(
+        integration_error(&t, "pia", &id).await["code"],
+        "SYNC_PAGE_LIMIT"
+    );
+}
+
+#[tokio::test]
+async fn a_job_that_fails_on_its_last_delivery_ends_failed_instead_of_running_for_ever() {
+    let t = TestApp::with(options()).await;
+    let id = t.connected("quin").await;
+    t.seed_events("quin", 10).await;
+    // The provider stays unavailable: each delivery's retries run out.
+    t.events_api_faults(serde_json::json!([{"status": 503}]), true)
+        .await;
+    let reply = t.request_sync("quin", &id, serde_json::json!({})).await;
+    let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
+    // Each failed delivery comes back after the queue's 1 s visibility timeout.
+    let (mut invocations, mut failures) = (0, 0);
+    for _ in 0..20 {
+        let (i, f) = t.drain_sync_queue(LONG).await;
+        (invocations, failures) = (invocations + i, failures + f);
+        if t.sync_job("quin", &id, &job_id).await["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        (invocations, failures),
+        (3, 2),
+        "two deliveries back to the queue, the third (the redrive limit) ends the job"
+    );
+    let job = t.sync_job("quin", &id, &job_id).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "SYNC_ABANDONED");
+    assert_eq!(
+        integration_error(&t, "quin", &id).await["code"],
+        "SYNC_ABANDONED"
+    );
+    let dlq = &t.sync_queues.as_ref().unwrap().dead_letter_url;
+    let parked = t
+        .sqs
+        .receive_message()
+        .queue_url(dlq)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert!(parked.is_empty(), "nothing left in the dead-letter queue");
 }

@@ -14,7 +14,7 @@ use crate::ids::{IntegrationId, UserId};
 use crate::store::{RefreshLease, RefreshLeases, RefreshedTokens, StoreError};
 
 /// A refreshed token set's write: the envelope, expiry and refresh-index keys, the token
-/// version bumped, the lease and `lastError` removed. The caller adds its condition's values.
+/// version bumped, the lease removed (and a refresh failure's `lastError`). The caller adds its condition's values.
 fn token_write(
     id: &str,
     tokens: &RefreshedTokens<'_>,
@@ -31,7 +31,10 @@ fn token_write(
         "updatedAt = :now",
         "version = version + :one",
     ];
-    let mut remove = vec!["leaseOwner", "leaseUntil", "lastError"];
+    let mut remove = vec!["leaseOwner", "leaseUntil"];
+    if tokens.clear_error {
+        remove.push("lastError");
+    }
     match tokens.expires_at {
         Some(at) => {
             values.insert(":expires".into(), n(at));

@@ -255,7 +255,8 @@ impl SyncJobs for DynamoTable {
                     )
                     .expression_attribute_values(":done", s(SyncStatus::Succeeded.as_str()))
                     .expression_attribute_values(":swept", n(swept));
-                let clear = "REMOVE activeSyncJob, activeSyncAt";
+                // A success clears the failure a job left for the app to show.
+                let clear = "REMOVE activeSyncJob, activeSyncAt, lastError";
                 integration_update = integration_update
                     .expression_attribute_values(":now", s(now))
                     // The active job is cleared only if it is this one.
@@ -276,8 +277,10 @@ impl SyncJobs for DynamoTable {
                     .expression_attribute_names("#error", "error")
                     .expression_attribute_values(":failed", s(SyncStatus::Failed.as_str()))
                     .expression_attribute_values(":error", integration_error_value(error));
-                integration_update =
-                    integration_update.update_expression("REMOVE activeSyncJob, activeSyncAt");
+                // The failure is the integration's `lastError` too, for the app to show.
+                integration_update = integration_update
+                    .update_expression("SET lastError = :error REMOVE activeSyncJob, activeSyncAt")
+                    .expression_attribute_values(":error", integration_error_value(error));
             }
         }
         // Clear the active job only when it is this one (a stale job may have been replaced).
