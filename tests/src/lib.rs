@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod fault_proxy;
+pub mod iam;
 pub mod lifecycle;
 pub mod logs;
 pub mod provider_fake;
@@ -296,19 +297,41 @@ impl TestApp {
         let store = options
             .store_proxy
             .then(|| FaultProxy::start(&stack.moto_url).expect("fault proxy"));
-        let app_dynamodb = match &store {
-            Some(proxy) => aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&stack.aws)
-                    .endpoint_url(proxy.url())
-                    .build(),
-            ),
-            None => dynamodb.clone(),
-        };
+        // The app's clients check each request against its function's IAM policy (iam.rs).
+        let iam = iam::IamCheck::new();
+        let mut app_dynamodb =
+            aws_sdk_dynamodb::config::Builder::from(&stack.aws).interceptor(iam.clone());
+        if let Some(proxy) = &store {
+            app_dynamodb = app_dynamodb.endpoint_url(proxy.url());
+        }
+        let app_dynamodb = aws_sdk_dynamodb::Client::from_conf(app_dynamodb.build());
+        let app_kms = aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&stack.aws)
+                .interceptor(iam.clone())
+                .build(),
+        );
+        let app_sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&stack.aws)
+                .interceptor(iam.clone())
+                .build(),
+        );
+        let mut queue_names = std::collections::BTreeMap::new();
+        for (pair, logical) in [
+            (&queues, "RefreshQueue"),
+            (&sync_queues, "SyncQueue"),
+            (&recovery_queues, "RecoveryQueue"),
+        ] {
+            if let Some(pair) = pair {
+                queue_names.insert(pair.queue_url.clone(), logical);
+            }
+        }
+        iam.set_resources(iam::Resources {
+            table: table_name.clone(),
+            key_id: resources.kms_key_id.clone(),
+            queues: queue_names,
+        });
         let keys = Arc::new(CountingKeys {
-            inner: KmsDataKeys::new(
-                aws_sdk_kms::Client::new(&stack.aws),
-                resources.kms_key_id.clone(),
-            ),
+            inner: KmsDataKeys::new(app_kms, resources.kms_key_id.clone()),
             generated: AtomicUsize::new(0),
             decrypted: AtomicUsize::new(0),
             seen_plaintext: Default::default(),
@@ -316,7 +339,7 @@ impl TestApp {
         let queue = |pair: &Option<QueuePair>| {
             pair.as_ref().map(|q| {
                 Arc::new(shared::queue::SqsQueue::new(
-                    sqs.clone(),
+                    app_sqs.clone(),
                     q.queue_url.clone(),
                 )) as Arc<dyn shared::queue::MessageQueue>
             })
@@ -362,7 +385,8 @@ impl TestApp {
     /// Runs a request through one named function, whatever its path: `sam local invoke` of an
     /// event file, where the template, not the path, picks the function.
     pub async fn call(&self, function: Function, req: ApiRequest) -> Reply {
-        Reply(shared::handlers::dispatch(&self.app, function, req).await)
+        let served = shared::handlers::dispatch(&self.app, function, req);
+        Reply(iam::as_function(function, served).await)
     }
 
     /// POST /providers/demo/connect as `user` with `body`: the authorization URL.
@@ -416,6 +440,15 @@ impl TestApp {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// One run of the refresh scheduler (its EventBridge schedule, at `now`).
+    pub async fn schedule(
+        &self,
+        now: i64,
+    ) -> Result<shared::jobs::SchedulerReport, shared::jobs::SchedulerError> {
+        let run = shared::jobs::schedule_refreshes(&self.app, now);
+        iam::as_function(Function::RefreshScheduler, run).await
     }
 
     /// The token set stored for an integration, decrypted the way the service does.

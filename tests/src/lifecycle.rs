@@ -166,7 +166,8 @@ impl TestApp {
             .queue_url;
         let outcome = devstack::poller::poll_once(&self.sqs, queue, 2, |event| {
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(8);
-            shared::jobs::recovery_batch(&self.app, event, deadline)
+            let run = shared::jobs::recovery_batch(&self.app, event, deadline);
+            crate::iam::as_function(shared::Function::TokenRecovery, run)
         })
         .await
         .expect("poll");
@@ -183,7 +184,8 @@ impl TestApp {
             event.records.push(message);
         }
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(55);
-        shared::jobs::refresh_batch(&self.app, event, deadline)
+        let run = shared::jobs::refresh_batch(&self.app, event, deadline);
+        crate::iam::as_function(shared::Function::RefreshWorker, run)
             .await
             .batch_item_failures
             .into_iter()

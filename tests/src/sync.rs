@@ -131,7 +131,8 @@ impl TestApp {
         loop {
             let outcome = devstack::poller::poll_once(&self.sqs, queue, 1, |event| {
                 let deadline = tokio::time::Instant::now() + budget;
-                shared::jobs::sync_batch(&self.app, event, deadline)
+                let run = shared::jobs::sync_batch(&self.app, event, deadline);
+                crate::iam::as_function(shared::Function::SyncWorker, run)
             })
             .await
             .expect("poll");

@@ -146,13 +146,8 @@ async fn a_scheduled_sync_beside_a_refresh_keeps_both() {
     let patched = patch(&t, "cyd", &id, settings(true, "hourly")).await;
     assert_eq!(patched.status(), 200, "{}", patched.body());
     // The scheduler queues the due sync and moves the integration's next sync (its own write).
-    let (refresh, report) = beside_a_refresh(
-        &t,
-        "cyd",
-        &id,
-        shared::jobs::schedule_refreshes(&t.app, shared::clock::now_epoch()),
-    )
-    .await;
+    let (refresh, report) =
+        beside_a_refresh(&t, "cyd", &id, t.schedule(shared::clock::now_epoch())).await;
     assert_eq!(report.expect("scheduler run").syncs_queued, 1);
     assert_eq!(refresh.status(), 200, "refresh: {}", refresh.body());
     still_refreshes(&t, "cyd", &id).await;

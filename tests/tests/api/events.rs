@@ -226,16 +226,18 @@ async fn scheduled_and_queue_events_give_their_documented_outcomes() {
     let text = std::fs::read_to_string(dir.join("scheduled-refresh.json")).unwrap();
     let scheduled: EventBridgeEvent = serde_json::from_str(&text).unwrap();
     assert_eq!(scheduled.detail_type, "Scheduled Event");
-    let report = shared::jobs::schedule_refreshes(&t.app, shared::clock::now_epoch())
-        .await
-        .unwrap();
+    let report = t.schedule(shared::clock::now_epoch()).await.unwrap();
     assert_eq!((report.due, report.unsent), (0, 0));
 
     let text = std::fs::read_to_string(dir.join("sqs-refresh-worker.json")).unwrap();
     let batch: SqsEvent = serde_json::from_str(&text).unwrap();
     assert_eq!(batch.records.len(), 2);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    let response = shared::jobs::refresh_batch(&t.app, batch, deadline).await;
+    let response = integration_tests::iam::as_function(
+        shared::Function::RefreshWorker,
+        shared::jobs::refresh_batch(&t.app, batch, deadline),
+    )
+    .await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -249,7 +251,11 @@ async fn scheduled_and_queue_events_give_their_documented_outcomes() {
     let text = std::fs::read_to_string(dir.join("sqs-token-recovery.json")).unwrap();
     let batch: SqsEvent = serde_json::from_str(&text).unwrap();
     assert_eq!(batch.records.len(), 2);
-    let response = shared::jobs::recovery_batch(&t.app, batch, deadline).await;
+    let response = integration_tests::iam::as_function(
+        shared::Function::TokenRecovery,
+        shared::jobs::recovery_batch(&t.app, batch, deadline),
+    )
+    .await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()

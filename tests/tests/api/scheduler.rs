@@ -130,7 +130,7 @@ async fn scheduler_sends_exactly_the_due_integrations_reading_only_those() {
         .collect();
     assert_eq!(due.len(), 100);
 
-    let report = shared::jobs::schedule_refreshes(&t.app, now).await.unwrap();
+    let report = t.schedule(now).await.unwrap();
     assert_eq!((report.due, report.sent, report.unsent), (100, 100, 0));
     let shards = usize::from(keys::REFRESH_SHARDS);
     assert!(
@@ -156,23 +156,17 @@ async fn the_refresh_index_follows_connect_refresh_and_disconnect() {
     );
     let queue = t.queues.as_ref().unwrap().queue_url.clone();
 
-    let report = shared::jobs::schedule_refreshes(&t.app, now_epoch())
-        .await
-        .unwrap();
+    let report = t.schedule(now_epoch()).await.unwrap();
     assert_eq!(report.due, 0, "an hour-long token is not due");
     t.expire_in("lena", &id, 60).await;
-    let report = shared::jobs::schedule_refreshes(&t.app, now_epoch())
-        .await
-        .unwrap();
+    let report = t.schedule(now_epoch()).await.unwrap();
     assert_eq!(report.due, 1);
     let messages = drain(&t, &queue).await;
     assert_eq!(messages, [refresh_message("lena", &id)]);
 
     // The worker refreshes it: the index entry moves to the new expiry, out of the due range.
     assert!(t.run_worker(&messages).await.is_empty());
-    let report = shared::jobs::schedule_refreshes(&t.app, now_epoch())
-        .await
-        .unwrap();
+    let report = t.schedule(now_epoch()).await.unwrap();
     assert_eq!(report.due, 0);
     // A message for a fresh integration is a no-op success.
     assert!(t.run_worker(&messages).await.is_empty());
@@ -218,7 +212,10 @@ async fn poison_message_is_retried_then_dead_lettered_while_its_batch_succeeds()
     loop {
         let outcome = devstack::poller::poll_once(&t.sqs, &queues.queue_url, 1, |event| {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-            shared::jobs::refresh_batch(&t.app, event, deadline)
+            integration_tests::iam::as_function(
+                shared::Function::RefreshWorker,
+                shared::jobs::refresh_batch(&t.app, event, deadline),
+            )
         })
         .await
         .unwrap();
@@ -292,7 +289,10 @@ async fn a_refresh_that_failed_for_now_comes_back_before_the_visibility_timeout(
     let run = || {
         devstack::poller::poll_once(&t.sqs, &queue, 1, |event| {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-            shared::jobs::refresh_batch(&t.app, event, deadline)
+            integration_tests::iam::as_function(
+                shared::Function::RefreshWorker,
+                shared::jobs::refresh_batch(&t.app, event, deadline),
+            )
         })
     };
     let first = run().await.unwrap();

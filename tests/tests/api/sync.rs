@@ -151,7 +151,11 @@ async fn the_same_message_twice_changes_nothing() {
         message.message_id = Some("dup".into());
         message.body = Some(body.clone());
         event.records.push(message);
-        shared::jobs::sync_batch(&t.app, event, tokio::time::Instant::now() + LONG).await
+        integration_tests::iam::as_function(
+            shared::Function::SyncWorker,
+            shared::jobs::sync_batch(&t.app, event, tokio::time::Instant::now() + LONG),
+        )
+        .await
     };
     // Two deliveries at once (SQS is at-least-once), then a third after the job finished.
     let (a, b) = tokio::join!(deliver(), deliver());
@@ -356,17 +360,13 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
     assert_eq!(patch.data()["integration"]["syncSettings"]["enabled"], true);
 
     let now = shared::clock::now_epoch();
-    let report = shared::jobs::schedule_refreshes(&t.app, now).await.unwrap();
+    let report = t.schedule(now).await.unwrap();
     assert_eq!((report.syncs_due, report.syncs_queued), (1, 1));
     t.drain_sync_queue(LONG).await;
     assert_eq!(t.synced_events("jon", &id).await.len(), 20);
-    let report = shared::jobs::schedule_refreshes(&t.app, now + 60)
-        .await
-        .unwrap();
+    let report = t.schedule(now + 60).await.unwrap();
     assert_eq!(report.syncs_due, 0, "next one in an hour");
-    let report = shared::jobs::schedule_refreshes(&t.app, now + 3601)
-        .await
-        .unwrap();
+    let report = t.schedule(now + 3601).await.unwrap();
     assert_eq!(report.syncs_due, 1);
 
     let off = t
@@ -377,9 +377,7 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
         )
         .await;
     assert_eq!(off.status(), 200);
-    let report = shared::jobs::schedule_refreshes(&t.app, now + 7300)
-        .await
-        .unwrap();
+    let report = t.schedule(now + 7300).await.unwrap();
     assert_eq!(report.syncs_due, 0, "disabled: out of the due-sync index");
 }
 
@@ -518,7 +516,10 @@ async fn a_job_replaced_mid_listing_stops_at_its_next_page() {
     let queue = &t.sync_queues.as_ref().unwrap().queue_url;
     let polled = devstack::poller::poll_once(&t.sqs, queue, 1, |event| {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-        shared::jobs::sync_batch(&t.app, event, deadline)
+        integration_tests::iam::as_function(
+            shared::Function::SyncWorker,
+            shared::jobs::sync_batch(&t.app, event, deadline),
+        )
     })
     .await
     .unwrap();
