@@ -204,7 +204,7 @@ pub async fn refresh_batch(app: &App, event: SqsEvent, deadline: Instant) -> Sqs
 
 /// The token-recovery consumer: applies each message's sealed tokens (see
 /// [`crate::refresh::recover`]). A message whose store write failed comes back soon
-/// (`recovery_retry_base`, 5 s, doubling per receive, at most a minute): until it is applied,
+/// (`recovery_retry_base`, 1 s, doubling per receive, at most a minute): until it is applied,
 /// the next refresh of that integration would present a spent refresh token. A malformed one is
 /// left for the dead-letter queue.
 pub async fn recovery_batch(app: &App, event: SqsEvent, _deadline: Instant) -> SqsBatchResponse {

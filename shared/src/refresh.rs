@@ -175,7 +175,10 @@ pub async fn fresh_tokens(
             }
             let lease = RefreshLease {
                 owner: crate::ids::random_id(),
-                until_ms: now_ms + tuning.lease.as_millis() as i64,
+                // Stored longer than this caller works under it: a holder whose write failed
+                // leaves the lease standing for the recovery grace, so nobody presents the
+                // refresh token it just spent before `token-recovery` stores the new one.
+                until_ms: now_ms + (tuning.lease + tuning.recovery_grace).as_millis() as i64,
             };
             if app.leases.acquire(&integration, &lease, now_ms).await? {
                 let lease_end = lease_start + tuning.lease;
@@ -313,7 +316,15 @@ async fn refresh_under_lease(
                 }
                 Err(RefreshError::Store(StoreError::Conflict)) => {
                     release_quietly(app, &integration, &lease, None).await;
-                    superseded(app, provider, &integration, &tokens, origin).await
+                    superseded(
+                        app,
+                        provider,
+                        &integration,
+                        &tokens,
+                        sealed.as_ref(),
+                        origin,
+                    )
+                    .await
                 }
                 Err(e) => {
                     // The provider has issued tokens we could not store, and where it rotates
@@ -393,11 +404,15 @@ async fn refresh_under_lease(
 /// provider just issued belong to nobody now, so they are revoked (the disconnect revoked the
 /// ones it removed, not these). A reconnect (or a refresh that took over): the newer tokens are
 /// the answer. A lost lease (the same token version, another owner): a conflict, as before.
+/// How long a refresh that lost to a disconnect waits on revoking what it obtained.
+const REVOKE_WITHIN: Duration = Duration::from_secs(3);
+
 async fn superseded(
     app: &App,
     provider: &Provider,
     integration: &Integration,
     issued: &TokenSet,
+    sealed: Option<&Envelope>,
     origin: &RequestOrigin,
 ) -> Result<FreshTokens, RefreshError> {
     let id = integration.id.as_str();
@@ -422,11 +437,20 @@ async fn superseded(
             })
         }
         Some((row, _)) if row.status == IntegrationStatus::Connected => {
+            // This refresh outlived its lease and another holds it on the same token version,
+            // presenting the refresh token just spent: ours are the live ones. Recovery stores
+            // them unless a newer token set gets there first (the version decides).
+            if let Some(envelope) = sealed {
+                queue_for_recovery(app, provider, integration, issued, envelope).await;
+            }
             Err(RefreshError::Store(StoreError::Conflict))
         }
         row => {
             let status = row.map_or(IntegrationStatus::Disconnected, |(r, _)| r.status);
-            let revoked = app.oauth.revoke(provider, issued).await;
+            // Bounded: the caller's answer must not wait on a slow revocation endpoint.
+            let revoked = tokio::time::timeout(REVOKE_WITHIN, app.oauth.revoke(provider, issued))
+                .await
+                .unwrap_or_else(|_| Err(ProviderError::Unavailable("revocation timed out".into())));
             tracing::info!(integration_id = id, status = status.as_str(), revoked = ?revoked.as_ref().ok(), "refresh superseded by a disconnect; its tokens revoked");
             let reason = if revoked.is_ok() {
                 "superseded_revoked"

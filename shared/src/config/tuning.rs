@@ -15,6 +15,10 @@ pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(8);
 #[derive(Debug, Clone, Copy)]
 pub struct RefreshTuning {
     pub lease: Duration,
+    /// The stored lease lasts this much longer than the holder works under it: after a write
+    /// that failed through the lease, the time `token-recovery` has to store the new tokens
+    /// before another caller may refresh.
+    pub recovery_grace: Duration,
     /// Kept free at the end of the lease for the fenced write and its retries.
     pub write_reserve: Duration,
     /// The longest a single provider attempt can take (the HTTP client's timeout).
@@ -49,6 +53,7 @@ impl Default for RefreshTuning {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(25),
+            recovery_grace: Duration::from_secs(60),
             write_reserve: Duration::from_secs(6),
             provider_attempt: PROVIDER_TIMEOUT,
             write_attempt: Duration::from_secs(2),
@@ -68,7 +73,7 @@ impl Default for RefreshTuning {
             request_budget: Duration::from_secs(27),
             queue_retry_base: Duration::from_secs(20),
             queue_retry_cap: Duration::from_secs(300),
-            recovery_retry_base: Duration::from_secs(5),
+            recovery_retry_base: Duration::from_secs(1),
             recovery_retry_cap: Duration::from_secs(60),
         }
     }

@@ -41,7 +41,8 @@ pub async fn get(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
 
 /// DELETE /integrations/{id}: remove the tokens and mark the integration disconnected in one
 /// conditional write, then revoke the removed tokens at the provider (best effort, reported as
-/// `revoked`). Revoking first could kill tokens a concurrent reconnect had just stored.
+/// `revoked`). The write removes whatever tokens the row holds by then, so exactly those are
+/// revoked, and a refresh completing meanwhile does not make it fail.
 pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let integration = owned_integration(app, req).await?;
     if integration.status == IntegrationStatus::Disconnected {

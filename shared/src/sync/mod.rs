@@ -267,6 +267,9 @@ async fn drive(
     };
     if job.listed {
         // An earlier run committed the last page but did not get to finish.
+        if integration.active_sync_job.as_ref() != Some(&job.job_id) {
+            return superseded(app, &job, origin).await;
+        }
         finish_listing(app, &mut job, &integration, origin).await?;
         return Ok(JobRun::Done);
     }

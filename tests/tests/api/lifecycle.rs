@@ -535,6 +535,12 @@ async fn tokens_a_store_outage_kept_out_of_the_row_are_recovered_once_it_answers
     tuning.write_retry.attempts = 2;
     tuning.manual_refresh_window_secs = 0;
     tuning.recovery_retry_base = Duration::from_millis(200);
+    // A short working lease, so the test can outlast it; the stored one adds the grace.
+    tuning.lease = Duration::from_secs(3);
+    tuning.write_reserve = Duration::from_secs(1);
+    tuning.provider_attempt = Duration::from_secs(1);
+    tuning.write_attempt = Duration::from_millis(500);
+    tuning.request_budget = Duration::from_secs(4);
     let t = TestApp::with(Options {
         own_oauth_server: true,
         store_proxy: true,
@@ -563,6 +569,16 @@ async fn tokens_a_store_outage_kept_out_of_the_row_are_recovered_once_it_answers
     // Still down: the message comes back.
     assert_eq!(t.poll_recovery_queue().await, (1, 1));
     assert_eq!(access_token(&t, "rhea", &id).await, before);
+    // Past the working lease, within the grace: another caller does not refresh (it would
+    // present the refresh token the provider has just rotated).
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let waited = t.token_route("rhea", &id).await;
+    assert_eq!(waited.status(), 503, "{}", waited.body());
+    assert_eq!(
+        t.oauth_stats().await.refreshes_served(),
+        1,
+        "no second refresh"
+    );
 
     store.clear_faults();
     tokio::time::sleep(Duration::from_millis(300)).await;

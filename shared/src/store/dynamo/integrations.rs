@@ -51,7 +51,9 @@ impl IntegrationRecords for DynamoTable {
             "syncSettings = if_not_exists(syncSettings, :sync)",
             "version = if_not_exists(version, :zero) + :one",
         ];
-        let mut remove = vec!["lastError"];
+        // A new token set fences out any refresh in flight (the version moves), so its lease,
+        // and a failed holder's lingering one, no longer protects anything.
+        let mut remove = vec!["lastError", "leaseOwner", "leaseUntil"];
         for (attr, placeholder, value) in [
             ("displayName", ":name", i.display_name.as_ref()),
             ("email", ":email", i.email.as_ref()),
