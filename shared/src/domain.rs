@@ -266,6 +266,7 @@ pub enum AuditEvent {
     TokenRefreshed,
     TokenRefreshFailed,
     TokenRecovered,
+    TokenIssued,
     IntegrationDisconnected,
     SyncRequested,
     SyncCompleted,
@@ -282,6 +283,7 @@ impl AuditEvent {
             Self::TokenRefreshed => "token_refreshed",
             Self::TokenRefreshFailed => "token_refresh_failed",
             Self::TokenRecovered => "token_recovered",
+            Self::TokenIssued => "token_issued",
             Self::IntegrationDisconnected => "integration_disconnected",
             Self::SyncRequested => "sync_requested",
             Self::SyncCompleted => "sync_completed",
@@ -297,6 +299,7 @@ impl AuditEvent {
             Self::TokenRefreshed,
             Self::TokenRefreshFailed,
             Self::TokenRecovered,
+            Self::TokenIssued,
             Self::IntegrationDisconnected,
             Self::SyncRequested,
             Self::SyncCompleted,
@@ -336,6 +339,9 @@ pub struct AuditEntry {
     /// A short machine reason (`bad_mac`, `expired`, `access_denied`…), never free provider text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The backend principal a `token_issued` entry records (never the token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl AuditEntry {
@@ -350,6 +356,7 @@ impl AuditEntry {
             user_agent: origin.user_agent.clone(),
             correlation_id: origin.correlation_id.clone(),
             reason: None,
+            principal: None,
         }
     }
 

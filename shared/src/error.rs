@@ -17,6 +17,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// Authenticated, but not allowed here (a backend principal not on the allowlist).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("unknown or unconfigured provider: {0}")]
     InvalidProvider(String),
     #[error("the OAuth state is invalid, expired or already used")]
@@ -64,6 +67,7 @@ impl ApiError {
             | Self::InvalidState
             | Self::OAuthCallback(_) => 400,
             Self::Unauthorized => 401,
+            Self::Forbidden(_) => 403,
             Self::NotFound => 404,
             Self::Conflict(_) | Self::TokenExpired => 409,
             Self::PayloadTooLarge { .. } => 413,
@@ -85,6 +89,7 @@ impl ApiError {
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::Unauthorized => "UNAUTHORIZED",
+            Self::Forbidden(_) => "FORBIDDEN",
             Self::InvalidProvider(_) => "INVALID_PROVIDER",
             Self::InvalidState => "INVALID_STATE",
             Self::NotFound => "ACCOUNT_NOT_FOUND",

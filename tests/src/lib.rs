@@ -34,6 +34,8 @@ pub const CLIENT_SECRET: &str = "demo-secret-for-tests-8f3b2c";
 /// The API's base URL in tests; the provider redirects there, and the browser driver stops there.
 pub const API_BASE: &str = "http://127.0.0.1:1";
 pub const APP_ORIGIN: &str = "http://localhost:3000";
+/// The application backend's IAM principal in tests (allowlisted for the token route).
+pub const BACKEND_PRINCIPAL: &str = "arn:aws:iam::123456789012:user/app-backend";
 
 pub struct Stack {
     pub moto_url: String,
@@ -266,6 +268,8 @@ impl TestApp {
                 options.callback_completion.unwrap_or("direct").into(),
             ),
             ("DEMO_OAUTH_URL", oauth_url.clone()),
+            // The principal RequestBuilder::backend signs as, and the events' IAM context.
+            ("BACKEND_PRINCIPAL_ARNS", BACKEND_PRINCIPAL.into()),
             ("DEMO_CLIENT_ID", CLIENT_ID.into()),
             ("DEMO_CLIENT_SECRET", CLIENT_SECRET.into()),
             // Configured, never called: only its states and callback route are exercised.
@@ -548,7 +552,7 @@ impl RequestBuilder {
     }
     /// Signed by the application's backend (API Gateway's IAM authorization).
     pub fn backend(mut self) -> Self {
-        self.0.backend_principal = Some("arn:aws:iam::123456789012:user/app-backend".into());
+        self.0.backend_principal = Some(BACKEND_PRINCIPAL.into());
         self
     }
     pub fn path_param(mut self, name: &str, value: &str) -> Self {

@@ -80,6 +80,8 @@ async fn main() -> anyhow::Result<()> {
         ("REFRESH_QUEUE_URL", queues.queue_url.clone()),
         ("SYNC_QUEUE_URL", sync_queues.queue_url.clone()),
         ("RECOVERY_QUEUE_URL", recovery_queues.queue_url.clone()),
+        // `make backend-token` signs as `app-backend` (the dev gateway's stand-in for SigV4).
+        ("BACKEND_PRINCIPAL_ARNS", "app-backend".into()),
     ]);
     let env = |name: &str| {
         std::env::var(name)

@@ -36,6 +36,10 @@ pub struct Settings {
     /// delivery a job that fails again ends `failed` (`SYNC_ABANDONED`) rather than staying
     /// `running` while its message sits in the dead-letter queue.
     pub sync_max_receives: u32,
+    /// `BACKEND_PRINCIPAL_ARNS`: the IAM principals (user or role ARNs) the token route hands
+    /// tokens to. API Gateway lets any principal of the account with `execute-api:Invoke`
+    /// through (admins, CI roles); this narrows it to the app's backend. Empty: nobody.
+    pub backend_principals: Vec<String>,
 }
 
 /// `CALLBACK_COMPLETION`: `direct` (default; docs/openapi.yaml): the GET callback exchanges the code.
@@ -52,6 +56,17 @@ pub enum CallbackCompletion {
 pub struct ConfigError(pub String);
 
 impl Settings {
+    /// Whether `principal` (as API Gateway's IAM authorizer reports it) may use the token
+    /// route: listed as is, or, for a role ARN listed, any session of that role
+    /// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION` for `arn:aws:iam::ACCOUNT:role/NAME`).
+    pub fn backend_allowed(&self, principal: &str) -> bool {
+        self.backend_principals.iter().any(|allowed| {
+            allowed == principal
+                || assumed_role_of(allowed)
+                    .is_some_and(|session_prefix| principal.starts_with(&session_prefix))
+        })
+    }
+
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &str| {
             env(name)
@@ -122,6 +137,13 @@ impl Settings {
             recovery_queue_url: env("RECOVERY_QUEUE_URL").filter(|v| !v.is_empty()),
             sync_max_pages,
             sync_max_receives,
+            backend_principals: env("BACKEND_PRINCIPAL_ARNS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
             table_name: required("TABLE_NAME")?,
             kms_key_id: required("KMS_KEY_ID")?,
             state_key,
@@ -143,6 +165,14 @@ impl Settings {
             .contains(&origin)
             .then_some(url)
     }
+}
+
+/// `arn:aws:iam::123:role/path/Name` → `arn:aws:sts::123:assumed-role/Name/`.
+fn assumed_role_of(role_arn: &str) -> Option<String> {
+    let rest = role_arn.strip_prefix("arn:aws:iam::")?;
+    let (account, role) = rest.split_once(":role/")?;
+    let name = role.rsplit('/').next().filter(|n| !n.is_empty())?;
+    Some(format!("arn:aws:sts::{account}:assumed-role/{name}/"))
 }
 
 #[cfg(test)]

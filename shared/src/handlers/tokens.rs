@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::parse_integration_id;
 use crate::app::App;
-use crate::domain::{IntegrationView, epoch_to_rfc3339};
+use crate::domain::{AuditEntry, AuditEvent, IntegrationView, epoch_to_rfc3339};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::ids::UserId;
@@ -55,6 +55,11 @@ struct TokenView<'a> {
 /// this is one GetItem and, with the data key cached, no KMS call.
 pub async fn token(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let backend = req.backend()?;
+    if !app.settings.backend_allowed(backend) {
+        return Err(ApiError::Forbidden(
+            "this principal may not use the token route (BACKEND_PRINCIPAL_ARNS)".into(),
+        ));
+    }
     let user = UserId::parse(req.path_param("userId")?)
         .map_err(|e| ApiError::Validation(e.to_string()))?;
     let id = parse_integration_id(req)?;
@@ -74,6 +79,10 @@ pub async fn token(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
         refreshed = fresh.refreshed,
         "access token handed out"
     );
+    let mut entry = AuditEntry::new(AuditEvent::TokenIssued, Some(&user), &req.origin())
+        .integration(&fresh.integration);
+    entry.principal = Some(backend.to_string());
+    app.audit(entry).await;
     use secrecy::ExposeSecret;
     let view = TokenView {
         access_token: fresh.tokens.access_token.expose_secret(),

@@ -38,3 +38,31 @@ fn only_allowlisted_origins_are_redirect_targets() {
             .is_none()
     );
 }
+
+#[test]
+fn the_token_route_allowlist_matches_users_roles_and_their_sessions() {
+    let env = |k: &str| {
+        match k {
+        "STATE_SECRET" => Some("s".repeat(32)),
+        "TABLE_NAME" | "KMS_KEY_ID" => Some("x".into()),
+        "BACKEND_PRINCIPAL_ARNS" => Some(
+            "arn:aws:iam::123456789012:user/app-backend, arn:aws:iam::123456789012:role/svc/Backend"
+                .into(),
+        ),
+        _ => None,
+    }
+    };
+    let settings = Settings::from_env(&env).unwrap();
+    assert!(settings.backend_allowed("arn:aws:iam::123456789012:user/app-backend"));
+    assert!(settings.backend_allowed("arn:aws:sts::123456789012:assumed-role/Backend/i-0abc"));
+    assert!(!settings.backend_allowed("arn:aws:sts::123456789012:assumed-role/BackendX/i-0abc"));
+    assert!(!settings.backend_allowed("arn:aws:sts::999999999999:assumed-role/Backend/s"));
+    assert!(!settings.backend_allowed("arn:aws:iam::123456789012:user/admin"));
+    let none = Settings::from_env(&|k: &str| match k {
+        "STATE_SECRET" => Some("s".repeat(32)),
+        "TABLE_NAME" | "KMS_KEY_ID" => Some("x".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert!(!none.backend_allowed("arn:aws:iam::123456789012:user/app-backend"));
+}

@@ -23,7 +23,12 @@ async fn send(request: reqwest::RequestBuilder, token: Option<&str>) -> (u16, se
 
 #[tokio::test]
 async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
-    let t = TestApp::new().await;
+    // `make dev`'s allowlist: the backend token's subject.
+    let t = TestApp::with(integration_tests::Options {
+        env: vec![("BACKEND_PRINCIPAL_ARNS".into(), "app-backend".into())],
+        ..Default::default()
+    })
+    .await;
     let secret = "gateway-test-secret-0123456789abcdef".to_string();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -308,7 +308,7 @@ async fn invalid_grant_expires_the_integration_once_and_for_all() {
 }
 
 #[tokio::test]
-async fn token_route_on_a_fresh_token_is_one_get_item_and_no_kms_call() {
+async fn token_route_on_a_fresh_token_is_one_get_item_one_audit_write_and_no_kms_call() {
     let t = TestApp::with(Options {
         store_proxy: true,
         ..Options::default()
@@ -339,7 +339,8 @@ async fn token_route_on_a_fresh_token_is_one_get_item_and_no_kms_call() {
     let second = t.token_route("grace", &id).await;
     assert_eq!(second.status(), 200);
     assert_eq!(store.count("GetItem"), 1);
-    for other in ["UpdateItem", "PutItem", "Query", "DeleteItem"] {
+    assert_eq!(store.count("PutItem"), 1, "the token_issued audit entry");
+    for other in ["UpdateItem", "Query", "DeleteItem"] {
         assert_eq!(store.count(other), 0, "{other}");
     }
     assert_eq!(t.keys.calls(), kms_before, "data key cached: no KMS call");
@@ -366,6 +367,43 @@ async fn token_route_needs_the_backend_and_a_real_integration() {
     assert_eq!(
         (bad_id.status(), bad_id.error_code().as_str()),
         (400, "VALIDATION_ERROR")
+    );
+    // Another principal of the account (an admin, a CI role): authenticated, not allowed.
+    let mut admin = request(
+        Method::GET,
+        &format!("/users/heidi/integrations/{id}/token"),
+    )
+    .build();
+    admin.backend_principal = Some("arn:aws:iam::123456789012:user/admin".into());
+    let refused = t.send(admin).await;
+    assert_eq!(
+        (refused.status(), refused.error_code().as_str()),
+        (403, "FORBIDDEN"),
+        "{}",
+        refused.body()
+    );
+    // The allowlisted backend gets the token, and the hand-out is audited (never the token).
+    let issued = t.token_route("heidi", &id).await;
+    assert_eq!(issued.status(), 200, "{}", issued.body());
+    let events = t.audit_events(Some("heidi")).await;
+    let entry = events
+        .iter()
+        .find(|e| e["event"] == "token_issued")
+        .expect("a token_issued entry");
+    assert_eq!(entry["principal"], integration_tests::BACKEND_PRINCIPAL);
+    assert_eq!(entry["integrationId"], id.as_str());
+    let token = issued.data()["accessToken"].as_str().unwrap().to_string();
+    assert!(
+        !entry.to_string().contains(&token),
+        "no token in the audit entry"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "token_issued")
+            .count(),
+        1,
+        "refused and failed hand-outs are not `token_issued`"
     );
 }
 

@@ -49,6 +49,7 @@ impl AuditTrail for DynamoTable {
             ("ip", &e.ip),
             ("userAgent", &e.user_agent),
             ("reason", &e.reason),
+            ("principal", &e.principal),
         ] {
             if let Some(v) = value {
                 item.insert(name.to_string(), s(truncate(v, 512)));
@@ -112,6 +113,7 @@ impl AuditTrail for DynamoTable {
                 user_agent: it.opt_s("userAgent"),
                 correlation_id: it.s("correlationId")?,
                 reason: it.opt_s("reason"),
+                principal: it.opt_s("principal"),
             });
         }
         let next = out
