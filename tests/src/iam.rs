@@ -80,10 +80,18 @@ pub fn grants_of(template: &Value) -> Grants {
                     "only Allow statements are used"
                 );
                 let actions = one_or_many(&statement["Action"]);
-                let targets: Vec<String> = match &statement["Resource"] {
+                let mut targets: Vec<String> = match &statement["Resource"] {
                     Value::Sequence(items) => items.iter().map(logical).collect(),
                     single => vec![logical(single)],
                 };
+                // A KMS grant pinned to one encryption context: `TokenKey?purpose=token-set`.
+                let pinned =
+                    &statement["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"];
+                if let Some(purpose) = pinned.as_str() {
+                    for target in &mut targets {
+                        target.push_str(&format!("?purpose={purpose}"));
+                    }
+                }
                 for action in &actions {
                     for target in &targets {
                         granted.insert((action.clone(), target.clone()));
@@ -133,6 +141,10 @@ fn allows(granted: &BTreeSet<(String, String)>, action: &str, resource: &str) ->
         a == action
             && (r == "*"
                 || r == resource
+                // A grant without a condition covers every encryption context.
+                || resource
+                    .strip_prefix(r.as_str())
+                    .is_some_and(|rest| rest.starts_with('?'))
                 || r.strip_suffix('*').is_some_and(|p| resource.starts_with(p)))
     })
 }
@@ -192,12 +204,20 @@ fn required(target: &str, body: &serde_json::Value, names: &Resources) -> Vec<(S
         };
     }
     if target.starts_with("TrentService.") {
-        // Decrypt without KeyId: the key is the one in the ciphertext, ours.
-        let key = match body["KeyId"].as_str() {
+        // Without KeyId the key is the one in the ciphertext. The request's encryption context
+        // is what a pinned grant's condition compares.
+        let mut key = match body["KeyId"].as_str() {
             None => "TokenKey".to_string(),
-            Some(k) if k == names.key_id => "TokenKey".to_string(),
+            Some(k)
+                if k == names.key_id || k.ends_with(&names.key_id) || names.key_id.ends_with(k) =>
+            {
+                "TokenKey".to_string()
+            }
             Some(k) => format!("unknown key {k}"),
         };
+        if let Some(purpose) = body["EncryptionContext"]["purpose"].as_str() {
+            key.push_str(&format!("?purpose={purpose}"));
+        }
         return vec![(format!("kms:{operation}"), key)];
     }
     if target.starts_with("AmazonSQS.") {
@@ -322,6 +342,15 @@ mod tests {
             required("TrentService.Decrypt", &serde_json::json!({}), &n),
             [("kms:Decrypt".to_string(), "TokenKey".to_string())]
         );
+        let decrypt =
+            serde_json::json!({"KeyId": "k1", "EncryptionContext": {"purpose": "token-set"}});
+        assert_eq!(
+            required("TrentService.Decrypt", &decrypt, &n),
+            [(
+                "kms:Decrypt".to_string(),
+                "TokenKey?purpose=token-set".to_string()
+            )]
+        );
     }
 
     #[test]
@@ -331,6 +360,24 @@ mod tests {
         assert!(allows(sync, "sqs:SendMessage", "SyncQueue"));
         assert!(!allows(sync, "sqs:SendMessage", "RefreshQueue"));
         assert!(!allows(sync, "dynamodb:DeleteItem", "Table"));
+        // KMS grants are pinned to their purpose: connect seals verifiers, never token sets.
+        let connect = &grants["connect"];
+        assert!(allows(
+            connect,
+            "kms:GenerateDataKey",
+            "TokenKey?purpose=pkce-verifier"
+        ));
+        assert!(!allows(
+            connect,
+            "kms:GenerateDataKey",
+            "TokenKey?purpose=token-set"
+        ));
+        let disconnect = &grants["disconnect"];
+        assert!(!allows(
+            disconnect,
+            "kms:Decrypt",
+            "TokenKey?purpose=pkce-verifier"
+        ));
         let scheduler = &grants["refresh-scheduler"];
         assert!(allows(scheduler, "dynamodb:Query", "Table/index/GSI1"));
         assert!(!allows(scheduler, "dynamodb:Query", "Table"));

@@ -124,11 +124,15 @@ impl DataKeySource for CountingKeys {
     }
     async fn decrypt_data_key(
         &self,
+        key_id: &str,
         encrypted: &[u8],
         purpose: SealPurpose,
     ) -> Result<DataKey, shared::crypto::CryptoError> {
         self.decrypted.fetch_add(1, Ordering::SeqCst);
-        let key = self.inner.decrypt_data_key(encrypted, purpose).await?;
+        let key = self
+            .inner
+            .decrypt_data_key(key_id, encrypted, purpose)
+            .await?;
         self.remember(&key);
         Ok(key)
     }

@@ -164,7 +164,7 @@ impl EnvelopeCipher {
             return Err(CryptoError::Malformed("nonce length"));
         }
         let key = self
-            .key_for_opening(purpose, &envelope.encrypted_data_key)
+            .key_for_opening(purpose, &envelope.key_id, &envelope.encrypted_data_key)
             .await?;
         let cipher = Aes256Gcm::new_from_slice(key.expose_secret())
             .map_err(|_| CryptoError::Malformed("data key length"))?;
@@ -228,6 +228,7 @@ impl EnvelopeCipher {
     async fn key_for_opening(
         &self,
         purpose: SealPurpose,
+        key_id: &str,
         encrypted: &[u8],
     ) -> Result<Arc<DataKey>, CryptoError> {
         {
@@ -243,7 +244,11 @@ impl EnvelopeCipher {
                 None => {}
             }
         }
-        let key = Arc::new(self.source.decrypt_data_key(encrypted, purpose).await?);
+        let key = Arc::new(
+            self.source
+                .decrypt_data_key(key_id, encrypted, purpose)
+                .await?,
+        );
         self.decrypted
             .lock()
             .unwrap_or_else(|p| p.into_inner())

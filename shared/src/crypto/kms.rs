@@ -55,12 +55,14 @@ impl DataKeySource for KmsDataKeys {
 
     async fn decrypt_data_key(
         &self,
+        key_id: &str,
         encrypted: &[u8],
         purpose: SealPurpose,
     ) -> Result<DataKey, CryptoError> {
         let out = self
             .client
             .decrypt()
+            .key_id(key_id)
             .ciphertext_blob(Blob::new(encrypted))
             .encryption_context(CONTEXT_KEY, purpose.as_str())
             .send()

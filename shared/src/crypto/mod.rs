@@ -47,8 +47,11 @@ pub trait DataKeySource: Send + Sync {
         &self,
         purpose: SealPurpose,
     ) -> Result<GeneratedDataKey, CryptoError>;
+    /// `key_id`: the key the envelope says sealed it (Decrypt names it, so a ciphertext of
+    /// another key is refused rather than decrypted under whatever key it names).
     async fn decrypt_data_key(
         &self,
+        key_id: &str,
         encrypted: &[u8],
         purpose: SealPurpose,
     ) -> Result<DataKey, CryptoError>;

@@ -29,6 +29,7 @@ impl DataKeySource for XorKeys {
     }
     async fn decrypt_data_key(
         &self,
+        _: &str,
         encrypted: &[u8],
         _: SealPurpose,
     ) -> Result<DataKey, CryptoError> {
