@@ -2,78 +2,10 @@
 //! minimal Lambda Runtime API, release binary sizes, and KMS calls per token write.
 //! Usage: scripts/bench.sh (builds the release binaries first).
 
-use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use shared::crypto::{RowBinding, SealPurpose};
-use tokio::sync::mpsc;
-
-/// The Lambda Runtime API, just enough for one invocation: hands out `event` once and reports
-/// when the function posts its response.
-async fn runtime_api(event: String) -> anyhow::Result<(u16, mpsc::UnboundedReceiver<Instant>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let event = Arc::new(event);
-    tokio::spawn(async move {
-        let mut served = false;
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (tx, event) = (tx.clone(), event.clone());
-            let first = !served;
-            served = true;
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let (tx, event) = (tx.clone(), event.clone());
-                    async move {
-                        let path = req.uri().path().to_string();
-                        let mut response = Response::new(Full::new(Bytes::new()));
-                        if path.ends_with("/invocation/next") {
-                            if !first {
-                                // One invocation per process: park the second poll.
-                                tokio::time::sleep(Duration::from_secs(3600)).await;
-                            }
-                            *response.body_mut() =
-                                Full::new(Bytes::from(event.as_bytes().to_vec()));
-                            let headers = response.headers_mut();
-                            headers.insert(
-                                "lambda-runtime-aws-request-id",
-                                "bench-request-1".parse().unwrap_or_else(|_| unreachable!()),
-                            );
-                            headers.insert(
-                                "lambda-runtime-deadline-ms",
-                                "9999999999999".parse().unwrap_or_else(|_| unreachable!()),
-                            );
-                            headers.insert(
-                                "lambda-runtime-invoked-function-arn",
-                                "arn:aws:lambda:us-east-1:123456789012:function:bench"
-                                    .parse()
-                                    .unwrap_or_else(|_| unreachable!()),
-                            );
-                        } else if path.ends_with("/response") {
-                            let _ = req.into_body().collect().await;
-                            let _ = tx.send(Instant::now());
-                            *response.status_mut() = hyper::StatusCode::ACCEPTED;
-                        }
-                        Ok::<_, Infallible>(response)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok((port, rx))
-}
 
 struct ColdStart {
     to_response: Duration,
@@ -85,7 +17,7 @@ async fn cold_start(
     event: &str,
     env: &[(&str, String)],
 ) -> anyhow::Result<ColdStart> {
-    let (port, mut responses) = runtime_api(event.to_string()).await?;
+    let (port, mut responses) = devstack::runtime_api::runtime_api(event.to_string()).await?;
     let started = Instant::now();
     let mut child = tokio::process::Command::new(binary)
         .env_clear()
@@ -101,7 +33,7 @@ async fn cold_start(
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
-    let answered = tokio::time::timeout(Duration::from_secs(20), responses.recv())
+    let (answered, _) = tokio::time::timeout(Duration::from_secs(20), responses.recv())
         .await?
         .context("no response")?;
     let pid = child.id().unwrap_or_default();

@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod poller;
 pub mod process;
 pub mod provision;
+pub mod runtime_api;
 
 use std::path::PathBuf;
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use tokio::time::Instant;
 
 use lambda_http::lambda_runtime::{self, LambdaEvent};
-use lambda_http::{aws_lambda_events, service_fn, tracing as lambda_tracing};
+use lambda_http::{aws_lambda_events, service_fn};
 
 use crate::app::App;
 use crate::handlers::{Handler, serve};
@@ -22,7 +22,7 @@ where
     H: for<'a> Handler<'a> + Copy + Send + Sync + 'static,
 {
     // JSON lines when Lambda's LoggingConfig says so (template.yaml); the request id is on each line's span.
-    lambda_tracing::init_default_subscriber();
+    init_logging();
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
     lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
         let response = serve(app, function, handler, ApiRequest::from_lambda(event)).await;
@@ -34,7 +34,7 @@ where
 /// The refresh scheduler (`jobs::schedule_refreshes`): an EventBridge schedule's events. A run that could not send every
 /// message fails, so Lambda's retry of the asynchronous invocation (and the next run) sends them.
 pub async fn run_refresh_scheduler() -> Result<(), lambda_http::Error> {
-    lambda_tracing::init_default_subscriber();
+    init_logging();
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
     if app.refresh_queue.is_none() {
         return Err(crate::jobs::SchedulerError::NoQueue.into());
@@ -57,7 +57,7 @@ pub async fn run_queue_worker<H>(handler: H) -> Result<(), lambda_http::Error>
 where
     H: for<'a> BatchHandler<'a> + Copy + Send + Sync + 'static,
 {
-    lambda_tracing::init_default_subscriber();
+    init_logging();
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = invocation_deadline(event.context.deadline);
@@ -86,4 +86,57 @@ fn invocation_deadline(deadline_epoch_ms: u64) -> Instant {
     const ANSWER_MARGIN_MS: i64 = 2_000;
     let left_ms = deadline_epoch_ms as i64 - crate::clock::now_epoch_ms() - ANSWER_MARGIN_MS;
     Instant::now() + std::time::Duration::from_millis(left_ms.max(0) as u64)
+}
+
+/// Crates that see raw events, HTTP bodies and headers (the bearer JWT, the callback's code and
+/// state, a provider's token answer): `lambda_runtime` traces every raw event. Whatever
+/// `LogLevel` says, nothing below INFO of theirs is written.
+const TRANSPORT_TARGETS: &[&str] = &[
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tower",
+    "oauth2",
+    "aws_smithy",
+    "aws_sdk",
+    "aws_config",
+    "aws_runtime",
+];
+
+/// Logging as Lambda's advanced logging controls ask (`AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`,
+/// else info; JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`), with the transport crates capped
+/// at INFO.
+fn init_logging() {
+    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
+    use lambda_http::tracing::subscriber::prelude::*;
+    use lambda_http::tracing::subscriber::{Layer, fmt, registry};
+
+    let spec = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_default();
+    let levels = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse_lossy(spec);
+    let quiet = filter_fn(|meta| {
+        *meta.level() <= tracing::Level::INFO
+            || !TRANSPORT_TARGETS
+                .iter()
+                .any(|t| meta.target().starts_with(t))
+    });
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let lines = fmt::layer().with_target(false).without_time();
+    let lines = if json {
+        lines.json().boxed()
+    } else {
+        lines.boxed()
+    };
+    let _ = registry()
+        .with(levels)
+        .with(lines.with_filter(quiet))
+        .try_init();
 }

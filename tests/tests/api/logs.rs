@@ -242,3 +242,95 @@ async fn no_secret_reaches_a_log_line_when_a_query_string_exchange_fails() {
         assert!(!text.contains(secret.as_str()), "`{secret}` is in the logs");
     }
 }
+
+/// A real function binary (the callback function's start-up and handler, built by this crate:
+/// tests/src/bin/callback_under_test.rs) under a local Lambda Runtime API at the highest log level, with an event carrying a
+/// bearer JWT, a code and a state: nothing it prints holds any of them. `lambda_runtime` traces
+/// every raw event; the binaries cap the runtime and transport crates at INFO whatever
+/// `LogLevel` says (shared/src/lambda.rs).
+#[tokio::test]
+async fn a_function_binary_at_trace_prints_no_credential_of_its_event() {
+    let t = TestApp::new().await;
+    let root = devstack::repo_root();
+    let binary = env!("CARGO_BIN_EXE_callback-under-test");
+
+    let (jwt, code, state) = (
+        "eyJhbGciOiJSUzI1NiJ9.jwt-secret-payload.jwt-secret-signature",
+        "code-secret-4f2a9c",
+        "state-secret-77d1e0",
+    );
+    let mut event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("events/callback-post-bad-state.json")).unwrap(),
+    )
+    .unwrap();
+    event["headers"]["authorization"] = format!("Bearer {jwt}").into();
+    event["body"] = serde_json::json!({"code": code, "state": state})
+        .to_string()
+        .into();
+    let (port, mut answers) = devstack::runtime_api::runtime_api(event.to_string())
+        .await
+        .unwrap();
+    let child = tokio::process::Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "callback")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("RUST_LOG", "trace")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", &t.stack.moto_url)
+        .env("TABLE_NAME", &t.table_name)
+        .env("KMS_KEY_ID", &t.kms_key_id)
+        .env("STATE_SECRET", &t.state_secret)
+        .env("PUBLIC_BASE_URL", integration_tests::API_BASE)
+        .env("DEMO_OAUTH_URL", &t.oauth_url)
+        .env("DEMO_CLIENT_ID", CLIENT_ID)
+        .env("DEMO_CLIENT_SECRET", CLIENT_SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Read what it prints while it runs: a full pipe would block it.
+    let mut child = child;
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut out = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut out).await;
+            }
+            out
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let (_, answer) = tokio::time::timeout(std::time::Duration::from_secs(30), answers.recv())
+        .await
+        .expect("the function answered")
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["statusCode"], 400, "{answer}");
+    // Give the last lines a moment, then end it and read everything it printed.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&stdout.await.unwrap()),
+        String::from_utf8_lossy(&stderr.await.unwrap())
+    );
+    assert!(
+        printed.contains("\"level\":\"TRACE\"") || printed.contains("\"level\":\"DEBUG\""),
+        "the binary logged at the level asked for: {printed}"
+    );
+    assert!(printed.contains("request done"), "{printed}");
+    for secret in [jwt, "jwt-secret-payload", code, state] {
+        assert!(
+            !printed.contains(secret),
+            "`{secret}` printed by the binary:\n{printed}"
+        );
+    }
+}
