@@ -5,6 +5,7 @@
 //! same as an uninterrupted run's: a page replayed after a crash finds its own marks on the
 //! records it wrote and counts them as it did the first time.
 
+mod ending;
 mod records;
 pub mod source;
 
@@ -15,13 +16,14 @@ use crate::app::App;
 use crate::catalogue::CalendarSource;
 use crate::clock::now_epoch;
 use crate::domain::{
-    AuditEntry, AuditEvent, Integration, IntegrationError, IntegrationStatus, RequestOrigin,
-    SyncCounts, SyncJob, SyncStatus, SyncType,
+    Integration, IntegrationError, IntegrationStatus, RequestOrigin, SyncCounts, SyncJob,
+    SyncStatus, SyncType,
 };
 use crate::ids::{IntegrationId, JobId, UserId};
 use crate::queue::QueueError;
 use crate::refresh::{RefreshError, RefreshPolicy, fresh_tokens};
-use crate::store::{JobOutcome, JobStart, StoreError};
+use crate::store::{JobStart, StoreError};
+use ending::{abandon, fail, finish_listing, still_active, superseded};
 use records::write_page;
 #[cfg(test)]
 use records::{classify, record_id};
@@ -166,28 +168,6 @@ pub async fn run_job(
             JobRun::Retry
         }
     }
-}
-
-/// Ends a running job whose message the queue will not deliver again.
-async fn abandon(
-    app: &App,
-    user: &UserId,
-    id: &IntegrationId,
-    job_id: &JobId,
-    origin: &RequestOrigin,
-    error: &DriveError,
-) -> Result<(), StoreError> {
-    let Some(job) = app.sync_jobs.get(id, job_id).await? else {
-        return Ok(());
-    };
-    if job.status != SyncStatus::Running || job.user_id != *user {
-        return Ok(());
-    }
-    let message = format!(
-        "the sync failed on each of {} deliveries; last: {error}",
-        app.settings.sync_max_receives
-    );
-    fail(app, &job, origin, "SYNC_ABANDONED", &message).await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -379,109 +359,6 @@ async fn drive(
             return Ok(JobRun::Done);
         }
     }
-}
-
-/// Whether the integration still names `job` as its active sync.
-async fn still_active(app: &App, job: &SyncJob) -> Result<bool, StoreError> {
-    let integration = app
-        .integrations
-        .get(&job.user_id, &job.integration_id)
-        .await?;
-    Ok(integration.is_some_and(|i| i.active_sync_job.as_ref() == Some(&job.job_id)))
-}
-
-async fn superseded(
-    app: &App,
-    job: &SyncJob,
-    origin: &RequestOrigin,
-) -> Result<JobRun, DriveError> {
-    tracing::info!(
-        integration_id = job.integration_id.as_str(),
-        job_id = job.job_id.as_str(),
-        "sync job superseded by a newer one; stopped without sweeping"
-    );
-    fail(
-        app,
-        job,
-        origin,
-        "CONFLICT",
-        "superseded by a newer sync job",
-    )
-    .await?;
-    Ok(JobRun::Done)
-}
-
-/// After the last page: the sweep of a full listing, then the job `succeeded` with the cursor
-/// and `lastSyncAt` on the integration, audited.
-async fn finish_listing(
-    app: &App,
-    job: &mut SyncJob,
-    integration: &Integration,
-    origin: &RequestOrigin,
-) -> Result<(), StoreError> {
-    // A full listing saw every event the provider still has (cancelled ones included): a live
-    // record it did not return is gone at the provider. This is what makes the full resync
-    // after a 410 equal to "wipe and reload", as Google's sync guide asks.
-    let swept = if job.since_cursor.is_none() {
-        app.synced_events
-            .sweep_unlisted(&job.integration_id, &job.job_id)
-            .await?
-    } else {
-        0
-    };
-    job.counts.deleted += swept;
-    let cursor = job.final_cursor.clone();
-    match app
-        .sync_jobs
-        .finish(
-            job,
-            JobOutcome::Succeeded {
-                cursor: cursor.as_deref(),
-                swept,
-            },
-        )
-        .await
-    {
-        Ok(()) | Err(StoreError::Conflict) => {}
-        Err(e) => return Err(e),
-    }
-    let entry = AuditEntry::new(AuditEvent::SyncCompleted, Some(&job.user_id), origin);
-    app.audit(entry.integration(integration)).await;
-    tracing::info!(
-        integration_id = job.integration_id.as_str(),
-        pages = job.page_index,
-        created = job.counts.created,
-        updated = job.counts.updated,
-        deleted = job.counts.deleted,
-        "sync completed"
-    );
-    Ok(())
-}
-
-async fn fail(
-    app: &App,
-    job: &SyncJob,
-    origin: &RequestOrigin,
-    code: &str,
-    message: &str,
-) -> Result<(), StoreError> {
-    let error = IntegrationError {
-        code: code.into(),
-        message: message.into(),
-        at: Some(crate::clock::now_rfc3339()),
-    };
-    match app
-        .sync_jobs
-        .finish(job, JobOutcome::Failed { error: &error })
-        .await
-    {
-        Ok(()) | Err(StoreError::Conflict) => {}
-        Err(e) => return Err(e),
-    }
-    let mut entry = AuditEntry::new(AuditEvent::SyncFailed, Some(&job.user_id), origin);
-    entry.integration_id = Some(job.integration_id.clone());
-    app.audit(entry.reason(code.to_ascii_lowercase())).await;
-    Ok(())
 }
 
 enum Fetched {

@@ -29,8 +29,14 @@ use crate::domain::{
 use crate::ids::{IntegrationId, UserId};
 use crate::oauth::Renewal;
 use crate::oauth::{ProviderError, TokenSet};
-use crate::queue::{SealedEnvelope, TokenRecovery};
-use crate::store::{RefreshLease, RefreshedTokens, StoreError};
+use crate::store::{RefreshLease, StoreError};
+
+mod recovery;
+mod steps;
+
+pub use recovery::{Recovery, recover};
+use recovery::{queue_for_recovery, superseded};
+use steps::{call_token_endpoint, store_refreshed};
 
 /// When a caller wants new tokens rather than the stored ones.
 #[derive(Debug, Clone, Copy)]
@@ -202,7 +208,7 @@ pub async fn fresh_tokens(
     }
 }
 
-async fn open_tokens(
+pub(super) async fn open_tokens(
     app: &App,
     integration: &Integration,
     envelope: &Envelope,
@@ -400,77 +406,7 @@ async fn refresh_under_lease(
     }
 }
 
-/// The fenced write found that another token write came first. A disconnect: the tokens the
-/// provider just issued belong to nobody now, so they are revoked (the disconnect revoked the
-/// ones it removed, not these). A reconnect (or a refresh that took over): the newer tokens are
-/// the answer. A lost lease (the same token version, another owner): a conflict, as before.
-/// How long a refresh that lost to a disconnect waits on revoking what it obtained.
-const REVOKE_WITHIN: Duration = Duration::from_secs(3);
-
-async fn superseded(
-    app: &App,
-    provider: &Provider,
-    integration: &Integration,
-    issued: &TokenSet,
-    sealed: Option<&Envelope>,
-    origin: &RequestOrigin,
-) -> Result<FreshTokens, RefreshError> {
-    let id = integration.id.as_str();
-    let now = app
-        .integrations
-        .get_with_tokens(&integration.user_id, &integration.id)
-        .await?;
-    match now {
-        Some((row, Some(envelope)))
-            if row.status == IntegrationStatus::Connected
-                && row.token_version > integration.token_version =>
-        {
-            tracing::info!(
-                integration_id = id,
-                "refresh superseded by a newer connection"
-            );
-            let tokens = open_tokens(app, &row, &envelope).await?;
-            Ok(FreshTokens {
-                integration: row,
-                tokens,
-                refreshed: false,
-            })
-        }
-        Some((row, _)) if row.status == IntegrationStatus::Connected => {
-            // This refresh outlived its lease and another holds it on the same token version,
-            // presenting the refresh token just spent: ours are the live ones. Recovery stores
-            // them unless a newer token set gets there first (the version decides).
-            if let Some(envelope) = sealed {
-                queue_for_recovery(app, provider, integration, issued, envelope).await;
-            }
-            Err(RefreshError::Store(StoreError::Conflict))
-        }
-        row => {
-            let status = row.map_or(IntegrationStatus::Disconnected, |(r, _)| r.status);
-            // Bounded: the caller's answer must not wait on a slow revocation endpoint.
-            let revoked = tokio::time::timeout(REVOKE_WITHIN, app.oauth.revoke(provider, issued))
-                .await
-                .unwrap_or_else(|_| Err(ProviderError::Unavailable("revocation timed out".into())));
-            tracing::info!(integration_id = id, status = status.as_str(), revoked = ?revoked.as_ref().ok(), "refresh superseded by a disconnect; its tokens revoked");
-            let reason = if revoked.is_ok() {
-                "superseded_revoked"
-            } else {
-                "superseded_not_revoked"
-            };
-            audit(
-                app,
-                integration,
-                origin,
-                AuditEvent::TokenRefreshFailed,
-                Some(reason),
-            )
-            .await;
-            Err(RefreshError::NotConnected(status))
-        }
-    }
-}
-
-async fn audit(
+pub(super) async fn audit(
     app: &App,
     integration: &Integration,
     origin: &RequestOrigin,
@@ -486,7 +422,7 @@ async fn audit(
 /// The code a failed refresh records as `lastError` (a sync's failures have their own codes).
 const REFRESH_FAILURE: &str = "TOKEN_REFRESH_ERROR";
 
-fn is_refresh_failure(error: Option<&IntegrationError>) -> bool {
+pub(super) fn is_refresh_failure(error: Option<&IntegrationError>) -> bool {
     error.is_some_and(|e| e.code == REFRESH_FAILURE)
 }
 
@@ -499,7 +435,7 @@ fn integration_error(code: &str, message: &str) -> IntegrationError {
 }
 
 /// Releases the lease; a failure only delays the next refresh until the lease expires.
-async fn release_quietly(
+pub(super) async fn release_quietly(
     app: &App,
     integration: &Integration,
     lease: &RefreshLease,
@@ -508,215 +444,6 @@ async fn release_quietly(
     if let Err(e) = app.leases.release(integration, lease, error).await {
         tracing::warn!(integration_id = integration.id.as_str(), error = %e, "lease not released; it expires by itself");
     }
-}
-
-/// The token endpoint, retried while it is unreachable or busy and time remains before
-/// `deadline` for another whole attempt.
-async fn call_token_endpoint(
-    app: &App,
-    provider: &Provider,
-    current: &TokenSet,
-    integration_id: &str,
-    deadline: Instant,
-) -> Result<TokenSet, ProviderError> {
-    let tuning = &app.refresh_tuning;
-    let mut attempt = 0;
-    loop {
-        let result = app.oauth.refresh(provider, current, now_epoch()).await;
-        let error = match result {
-            Err(e) if e.is_transient() && attempt + 1 < tuning.provider_retry.attempts => e,
-            other => return other,
-        };
-        let delay = match error.retry_after() {
-            Some(asked) if asked > tuning.retry_after_cap => return Err(error),
-            Some(asked) => asked,
-            None => tuning.provider_retry.delay(attempt),
-        };
-        if Instant::now() + delay + tuning.provider_attempt > deadline {
-            return Err(error);
-        }
-        tracing::info!(
-            integration_id,
-            attempt,
-            delay_ms = delay.as_millis() as u64,
-            error = %error,
-            "token endpoint busy; retrying"
-        );
-        tokio::time::sleep(delay).await;
-        attempt += 1;
-    }
-}
-
-/// Seals the new tokens (once, into `sealed`) and writes them under the lease, retrying while
-/// the store or the key service fails and the lease still has time for it (past it, the write
-/// would be fenced out).
-async fn store_refreshed(
-    app: &App,
-    provider: &Provider,
-    integration: &Integration,
-    lease: &RefreshLease,
-    tokens: &TokenSet,
-    lease_end: Instant,
-    sealed: &mut Option<Envelope>,
-) -> Result<Integration, RefreshError> {
-    let retry = app.refresh_tuning.write_retry;
-    let attempt_limit = app.refresh_tuning.write_attempt;
-    let mut attempt = 0;
-    loop {
-        if Instant::now() + attempt_limit > lease_end {
-            return Err(RefreshError::NoTimeLeft);
-        }
-        // An attempt that outlasts its limit may still land; a retry is then fenced out (the
-        // token version moved) and `superseded` finds these tokens stored.
-        let result = tokio::time::timeout(attempt_limit, async {
-            let envelope = match &*sealed {
-                Some(e) => e.clone(),
-                None => {
-                    let e = app
-                        .cipher
-                        .seal(
-                            SealPurpose::TokenSet,
-                            &integration.token_row(),
-                            &tokens.to_plaintext(),
-                        )
-                        .await?;
-                    *sealed = Some(e.clone());
-                    e
-                }
-            };
-            let refreshed = RefreshedTokens {
-                envelope: &envelope,
-                expires_at: tokens.expires_at,
-                refresh_at: provider.refresh_at(tokens),
-                refreshed_at: now_epoch(),
-                clear_error: is_refresh_failure(integration.last_error.as_ref()),
-            };
-            Ok::<_, RefreshError>(app.leases.complete(integration, lease, refreshed).await?)
-        })
-        .await
-        .unwrap_or_else(|_| {
-            Err(RefreshError::Store(StoreError::Service(
-                "the write attempt timed out".into(),
-            )))
-        });
-        let delay = retry.delay(attempt);
-        match result {
-            Err(e)
-                if e.is_transient()
-                    && attempt + 1 < retry.attempts
-                    && Instant::now() + delay + attempt_limit <= lease_end =>
-            {
-                tracing::warn!(integration_id = integration.id.as_str(), attempt, error = %e, "storing refreshed tokens failed; retrying");
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Sends tokens the refresh could not store to the recovery queue, sealed as they would have
-/// been stored. false: there is no recovery queue here, or it did not take the message.
-async fn queue_for_recovery(
-    app: &App,
-    provider: &Provider,
-    integration: &Integration,
-    tokens: &TokenSet,
-    envelope: &Envelope,
-) -> bool {
-    let Some(queue) = &app.recovery_queue else {
-        return false;
-    };
-    let message = TokenRecovery {
-        user_id: integration.user_id.to_string(),
-        integration_id: integration.id.to_string(),
-        token_version: integration.token_version,
-        envelope: SealedEnvelope::from(envelope),
-        expires_at: tokens.expires_at,
-        refresh_at: provider.refresh_at(tokens),
-        refreshed_at: now_epoch(),
-    };
-    match queue.send_all(&[message.body()]).await {
-        Ok(0) => {
-            tracing::warn!(
-                integration_id = integration.id.as_str(),
-                "refreshed tokens queued for recovery"
-            );
-            true
-        }
-        Ok(_) | Err(_) => {
-            tracing::error!(
-                integration_id = integration.id.as_str(),
-                "refreshed tokens could not be queued for recovery; they are lost"
-            );
-            false
-        }
-    }
-}
-
-/// What became of a recovery message.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Recovery {
-    /// The tokens are stored (audited `token_recovered`).
-    Applied,
-    /// A newer token set was written meanwhile, or the integration is gone or disconnected (then
-    /// the recovered tokens were revoked): nothing to apply.
-    Obsolete,
-}
-
-/// The token-recovery consumer's step: applies the sealed tokens of `message` if the token
-/// version is still the one the failed refresh read.
-pub async fn recover(
-    app: &App,
-    message: &TokenRecovery,
-    origin: &RequestOrigin,
-) -> Result<Recovery, RefreshError> {
-    let (Ok(user), Ok(id), Some(envelope)) = (
-        UserId::parse(&message.user_id),
-        IntegrationId::parse(&message.integration_id),
-        message.envelope.envelope(),
-    ) else {
-        return Err(RefreshError::Malformed);
-    };
-    let tokens = RefreshedTokens {
-        envelope: &envelope,
-        expires_at: message.expires_at,
-        refresh_at: message.refresh_at,
-        refreshed_at: message.refreshed_at,
-        // The failed refresh recorded no error of its own; leave whatever is there.
-        clear_error: false,
-    };
-    if let Some(integration) = app
-        .leases
-        .recover(&user, &id, message.token_version, tokens)
-        .await?
-    {
-        tracing::info!(integration_id = id.as_str(), "refreshed tokens recovered");
-        audit(app, &integration, origin, AuditEvent::TokenRecovered, None).await;
-        return Ok(Recovery::Applied);
-    }
-    // Not applied. If the integration was disconnected, these tokens are nobody's: revoke them.
-    match app.integrations.get(&user, &id).await? {
-        Some(row) if row.status == IntegrationStatus::Disconnected => {
-            if let Some(provider) = app.catalogue.get(row.provider.as_str()) {
-                let plain = app
-                    .cipher
-                    .open(SealPurpose::TokenSet, &row.token_row(), &envelope)
-                    .await?;
-                let tokens =
-                    TokenSet::from_plaintext(&plain).map_err(|_| RefreshError::Malformed)?;
-                let revoked = app.oauth.revoke(provider, &tokens).await;
-                tracing::info!(integration_id = id.as_str(), revoked = ?revoked.as_ref().ok(), "recovered tokens of a disconnected integration revoked");
-            }
-        }
-        _ => {
-            tracing::info!(
-                integration_id = id.as_str(),
-                "recovered tokens obsolete: a newer token set is stored"
-            );
-        }
-    }
-    Ok(Recovery::Obsolete)
 }
 
 /// Marks the integration `expired` outside a refresh (a provider API rejected a token we had
