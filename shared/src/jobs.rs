@@ -142,12 +142,7 @@ pub async fn sync_batch(app: &App, event: SqsEvent, deadline: Instant) -> SqsBat
                     ip: None,
                     user_agent: None,
                 };
-                let receives: u32 = message
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(1);
-                let last_delivery = receives >= app.settings.sync_max_receives;
+                let last_delivery = receives(message) >= app.settings.sync_max_receives;
                 crate::sync::run_job(app, &sync, &origin, deadline, last_delivery).await
                     == crate::sync::JobRun::Done
             }
@@ -172,16 +167,9 @@ pub async fn refresh_batch(app: &App, event: SqsEvent, deadline: Instant) -> Sqs
         if let (MessageOutcome::Retry(Some(after)), Some(queue), Some(receipt)) =
             (&outcome, &app.refresh_queue, &message.receipt_handle)
         {
-            let receives: u32 = message
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(1);
             let tuning = &app.refresh_tuning;
-            let backoff = tuning
-                .queue_retry_base
-                .saturating_mul(2u32.saturating_pow(receives.saturating_sub(1)))
-                .min(tuning.queue_retry_cap);
+            let backoff =
+                doubling_delay(message, tuning.queue_retry_base, tuning.queue_retry_cap);
             let delay = (*after).max(backoff);
             if let Err(e) = queue.redeliver_after(receipt, delay).await {
                 // The queue's own visibility timeout brings it back instead.
@@ -235,17 +223,12 @@ pub async fn recovery_batch(app: &App, event: SqsEvent, _deadline: Instant) -> S
             }
             Err(e) => {
                 tracing::warn!(message_id = id.as_str(), error = %e, "tokens not recovered yet; the message comes back");
-                let receives: u32 = message
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(1);
                 let tuning = &app.refresh_tuning;
-                let delay = tuning
-                    .recovery_retry_base
-                    .saturating_mul(2u32.saturating_pow(receives.saturating_sub(1)))
-                    .min(tuning.recovery_retry_cap);
-                Some(delay)
+                Some(doubling_delay(
+                    message,
+                    tuning.recovery_retry_base,
+                    tuning.recovery_retry_cap,
+                ))
             }
         };
         if let (Some(delay), Some(queue), Some(receipt)) =
@@ -305,4 +288,23 @@ async fn refresh_one(
             MessageOutcome::Retry(Some(asked.unwrap_or_default()))
         }
     }
+}
+
+/// How many times SQS has handed this message out (1 on the first delivery).
+fn receives(message: &aws_lambda_events::event::sqs::SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// `base`, doubling with each receive of `message`, at most `cap`.
+fn doubling_delay(
+    message: &aws_lambda_events::event::sqs::SqsMessage,
+    base: std::time::Duration,
+    cap: std::time::Duration,
+) -> std::time::Duration {
+    base.saturating_mul(2u32.saturating_pow(receives(message).saturating_sub(1)))
+        .min(cap)
 }

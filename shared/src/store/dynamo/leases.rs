@@ -55,6 +55,13 @@ fn token_write(
     (expression, values)
 }
 
+/// The item an update returned (ReturnValues ALL_NEW).
+fn returned(
+    attributes: Option<&HashMap<String, AttributeValue>>,
+) -> Result<&HashMap<String, AttributeValue>, StoreError> {
+    attributes.ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))
+}
+
 /// The fence every write after the lease carries.
 const FENCE: &str = "leaseOwner = :owner AND version = :version";
 
@@ -114,11 +121,7 @@ impl RefreshLeases for DynamoTable {
             .send()
             .await;
         match result {
-            Ok(out) => integration_from(
-                out.attributes
-                    .as_ref()
-                    .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
-            ),
+            Ok(out) => integration_from(returned(out.attributes.as_ref())?),
             Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(service_error(e)),
         }
@@ -153,12 +156,7 @@ impl RefreshLeases for DynamoTable {
             .send()
             .await;
         match result {
-            Ok(out) => integration_from(
-                out.attributes
-                    .as_ref()
-                    .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
-            )
-            .map(Some),
+            Ok(out) => integration_from(returned(out.attributes.as_ref())?).map(Some),
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(service_error(e)),
         }
