@@ -145,50 +145,41 @@ pub struct QueuePair {
     pub dead_letter_url: String,
 }
 
-/// template.yaml's RefreshQueue and RefreshDeadLetterQueue: after `max_receives` deliveries a
-/// message moves to the dead-letter queue. `visibility_timeout_secs` is how long a received
-/// message stays hidden (360 s in AWS; short locally, so retries happen within a test).
-pub async fn provision_refresh_queues(
-    aws: &aws_config::SdkConfig,
-    name: &str,
-    visibility_timeout_secs: u32,
-    max_receives: u32,
-) -> anyhow::Result<QueuePair> {
-    provision_queue_pair(
-        aws,
-        &format!("{name}-refresh"),
-        visibility_timeout_secs,
-        max_receives,
-    )
-    .await
+/// The queues of template.yaml, each with its dead-letter queue.
+#[derive(Debug, Clone, Copy)]
+pub enum QueueKind {
+    /// RefreshQueue: the scheduler's fan-out to the refresh worker.
+    Refresh,
+    /// SyncQueue: sync jobs.
+    Sync,
+    /// RecoveryQueue: tokens a refresh could not store.
+    Recovery,
 }
 
-/// template.yaml's RecoveryQueue and RecoveryDeadLetterQueue, as [`provision_refresh_queues`].
-pub async fn provision_recovery_queues(
-    aws: &aws_config::SdkConfig,
-    name: &str,
-    visibility_timeout_secs: u32,
-    max_receives: u32,
-) -> anyhow::Result<QueuePair> {
-    provision_queue_pair(
-        aws,
-        &format!("{name}-recovery"),
-        visibility_timeout_secs,
-        max_receives,
-    )
-    .await
+impl QueueKind {
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::Refresh => "refresh",
+            Self::Sync => "sync",
+            Self::Recovery => "recovery",
+        }
+    }
 }
 
-/// template.yaml's SyncQueue and SyncDeadLetterQueue, as [`provision_refresh_queues`].
-pub async fn provision_sync_queues(
+/// A queue of `kind` and its dead-letter queue, as template.yaml declares them: after
+/// `max_receives` deliveries a message moves to the dead-letter queue.
+/// `visibility_timeout_secs` is how long a received message stays hidden (minutes in AWS;
+/// short locally, so retries happen within a test).
+pub async fn provision_queues(
     aws: &aws_config::SdkConfig,
     name: &str,
+    kind: QueueKind,
     visibility_timeout_secs: u32,
     max_receives: u32,
 ) -> anyhow::Result<QueuePair> {
     provision_queue_pair(
         aws,
-        &format!("{name}-sync"),
+        &format!("{name}-{}", kind.suffix()),
         visibility_timeout_secs,
         max_receives,
     )

@@ -233,30 +233,23 @@ impl TestApp {
             .as_ref()
             .map(|(_, url)| url.clone())
             .unwrap_or_else(|| stack.oauth_url.clone());
-        let queues = match options.refresh_queue {
-            Some((visibility, receives)) => Some(
-                provision::provision_refresh_queues(&stack.aws, &table_name, visibility, receives)
-                    .await
-                    .expect("refresh queues"),
-            ),
-            None => None,
+        let queue_pair = |wanted: Option<(u32, u32)>, kind: provision::QueueKind| {
+            let (aws, name) = (&stack.aws, &table_name);
+            async move {
+                match wanted {
+                    Some((visibility, receives)) => Some(
+                        provision::provision_queues(aws, name, kind, visibility, receives)
+                            .await
+                            .expect("queues"),
+                    ),
+                    None => None,
+                }
+            }
         };
-        let sync_queues = match options.sync_queue {
-            Some((visibility, receives)) => Some(
-                provision::provision_sync_queues(&stack.aws, &table_name, visibility, receives)
-                    .await
-                    .expect("sync queues"),
-            ),
-            None => None,
-        };
-        let recovery_queues = match options.recovery_queue {
-            Some((visibility, receives)) => Some(
-                provision::provision_recovery_queues(&stack.aws, &table_name, visibility, receives)
-                    .await
-                    .expect("recovery queues"),
-            ),
-            None => None,
-        };
+        let queues = queue_pair(options.refresh_queue, provision::QueueKind::Refresh).await;
+        let sync_queues = queue_pair(options.sync_queue, provision::QueueKind::Sync).await;
+        let recovery_queues =
+            queue_pair(options.recovery_queue, provision::QueueKind::Recovery).await;
         let mut env_map: HashMap<&str, String> = HashMap::from([
             ("TABLE_NAME", table_name.clone()),
             ("KMS_KEY_ID", resources.kms_key_id.clone()),

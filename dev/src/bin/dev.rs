@@ -37,10 +37,12 @@ async fn main() -> anyhow::Result<()> {
     let aws = provision::local_aws_config(&moto_url).await;
     let resources = provision::provision(&aws, "oauth-connector-dev").await?;
     // A short visibility timeout: a failed refresh is retried within seconds, not minutes.
-    let queues = provision::provision_refresh_queues(&aws, "oauth-connector-dev", 10, 3).await?;
-    let sync_queues = provision::provision_sync_queues(&aws, "oauth-connector-dev", 30, 3).await?;
+    use provision::QueueKind;
+    let name = "oauth-connector-dev";
+    let queues = provision::provision_queues(&aws, name, QueueKind::Refresh, 10, 3).await?;
+    let sync_queues = provision::provision_queues(&aws, name, QueueKind::Sync, 30, 3).await?;
     let recovery_queues =
-        provision::provision_recovery_queues(&aws, "oauth-connector-dev", 10, 60).await?;
+        provision::provision_queues(&aws, name, QueueKind::Recovery, 10, 60).await?;
     let scheduler_every =
         std::time::Duration::from_secs(u64::from(u16_var("DEV_SCHEDULER_SECONDS", 30)?));
 

@@ -238,11 +238,7 @@ async fn scheduled_and_queue_events_give_their_documented_outcomes() {
         shared::jobs::refresh_batch(&t.app, batch, deadline),
     )
     .await;
-    let failed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
+    let failed = failed_ids(&response);
     assert_eq!(
         failed,
         ["msg-poison"],
@@ -256,14 +252,19 @@ async fn scheduled_and_queue_events_give_their_documented_outcomes() {
         shared::jobs::recovery_batch(&t.app, batch, deadline),
     )
     .await;
-    let failed: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
+    let failed = failed_ids(&response);
     assert_eq!(
         failed,
         ["msg-poison"],
         "obsolete tokens are done with; only the poison message goes back to the queue"
     );
+}
+
+/// The ids of the messages a partial batch response sends back to the queue.
+fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
 }
