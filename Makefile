@@ -24,7 +24,9 @@ backend-token:
 ## test: every test (template lint, formatting, unit and end-to-end tests)
 test: bootstrap template-lint
 	$(CARGO) fmt --all -- --check
+	@rm -f $${CARGO_TARGET_DIR:-target}/iam-used.tsv
 	$(CARGO) test --workspace --locked
+	@$(CARGO) run --quiet --locked -p integration-tests --bin iam-report
 
 ## bootstrap: the local tools (Python venv with moto and cfn-lint, npm packages of the OAuth server)
 bootstrap:

@@ -15,7 +15,7 @@ struct ColdStart {
 async fn cold_start(
     binary: &std::path::Path,
     event: &str,
-    env: &[(&str, String)],
+    env: &[(String, String)],
 ) -> anyhow::Result<ColdStart> {
     let (port, mut responses) = devstack::runtime_api::runtime_api(event.to_string()).await?;
     let started = Instant::now();
@@ -29,7 +29,7 @@ async fn cold_start(
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
@@ -71,20 +71,20 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // A local stack for the functions that talk to AWS on their request path.
-    let t = integration_tests::TestApp::new().await;
-    let env = vec![
-        ("AWS_ENDPOINT_URL", t.stack.moto_url.clone()),
-        ("TABLE_NAME", t.table_name.clone()),
-        ("KMS_KEY_ID", t.kms_key_id.clone()),
-        ("STATE_SECRET", "b".repeat(64)),
-        ("PUBLIC_BASE_URL", "http://127.0.0.1:1".into()),
-        ("DEMO_CLIENT_ID", integration_tests::CLIENT_ID.into()),
-        (
-            "DEMO_CLIENT_SECRET",
-            integration_tests::CLIENT_SECRET.into(),
-        ),
-        ("DEMO_OAUTH_URL", t.stack.oauth_url.clone()),
+    let t = integration_tests::TestApp::with(integration_tests::Options {
+        key_cache: true,
+        ..Default::default()
+    })
+    .await;
+    let mut env: Vec<(String, String)> = vec![
+        ("AWS_ENDPOINT_URL".into(), t.stack.moto_url.clone()),
+        ("TABLE_NAME".into(), t.table_name.clone()),
+        ("KMS_KEY_ID".into(), t.kms_key_id.clone()),
+        ("PUBLIC_BASE_URL".into(), "http://127.0.0.1:1".into()),
+        ("DEMO_OAUTH_URL".into(), t.stack.oauth_url.clone()),
     ];
+    // The secrets' names (the values are in moto's Secrets Manager, read on first use).
+    env.extend(t.secret_names.iter().cloned());
     println!("\n## Cold start: process spawn → response posted to the Runtime API (20 runs each)");
     for (function, event_file, what) in [
         ("providers", "providers-ok", "no AWS call on the request"),

@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
 async fn scheduler(total: usize) -> anyhow::Result<()> {
     let t = TestApp::with(Options {
         refresh_queue: Some((30, 3)),
+        key_cache: true,
         ..Options::default()
     })
     .await;
@@ -140,6 +141,7 @@ async fn refreshes() -> anyhow::Result<()> {
     let t = Arc::new(
         TestApp::with(Options {
             own_oauth_server: true,
+            key_cache: true,
             ..Options::default()
         })
         .await,

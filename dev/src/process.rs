@@ -95,7 +95,7 @@ pub async fn wait_for_http(url: &str, timeout: Duration) -> anyhow::Result<()> {
     }
 }
 
-/// The local moto server (DynamoDB, KMS, SQS) on `port`.
+/// The local moto server (DynamoDB, KMS, SQS, Secrets Manager) on `port`.
 pub async fn start_moto(port: u16) -> anyhow::Result<(GuardedChild, String)> {
     let binary = crate::repo_root().join(".venv/bin/moto_server");
     if !binary.exists() {

@@ -10,6 +10,8 @@ use crate::crypto::{CacheLimits, DataKeySource, EnvelopeCipher, KmsDataKeys};
 use crate::domain::AuditEntry;
 use crate::oauth::{OAuthHttp, ProviderError};
 use crate::queue::{MessageQueue, SqsQueue};
+use crate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
+use crate::state::StateKey;
 
 use crate::store::{
     AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords, RefreshIndex, RefreshLeases,
@@ -37,6 +39,8 @@ pub struct App {
     pub sync_schedules: Arc<dyn SyncSchedules>,
     pub sync_tuning: SyncTuning,
     pub oauth: OAuthHttp,
+    /// The state key and the providers' client credentials, read at first use (crate::secrets).
+    pub secrets: Arc<SecretCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +85,10 @@ impl App {
             queue(&settings.sync_queue_url),
             queue(&settings.recovery_queue_url),
         );
-        let mut app = Self::new(settings, catalogue, table, keys)?;
+        let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+            aws,
+        )));
+        let mut app = Self::new(settings, catalogue, table, keys, secrets)?;
         app.refresh_queue = refresh_queue;
         app.sync_queue = sync_queue;
         app.recovery_queue = recovery_queue;
@@ -93,8 +100,10 @@ impl App {
         catalogue: ProviderCatalogue,
         table: DynamoTable,
         keys: Arc<dyn DataKeySource>,
+        secrets: Arc<dyn SecretSource>,
     ) -> Result<Self, StartupError> {
         let table = Arc::new(table);
+        let secrets = Arc::new(SecretCache::new(secrets, settings.secrets_cache_time));
         Ok(Self {
             settings,
             catalogue,
@@ -112,7 +121,8 @@ impl App {
             recovery_queue: None,
             sync_tuning: SyncTuning::default(),
             refresh_tuning: RefreshTuning::default(),
-            oauth: OAuthHttp::new()?,
+            oauth: OAuthHttp::new(secrets.clone())?,
+            secrets,
         })
     }
 
@@ -131,6 +141,12 @@ impl App {
         self
     }
 
+    /// Another cipher (the tests' data-key cache limits).
+    pub fn with_cipher(mut self, cipher: EnvelopeCipher) -> Self {
+        self.cipher = cipher;
+        self
+    }
+
     pub fn with_sync_tuning(mut self, tuning: SyncTuning) -> Self {
         self.sync_tuning = tuning;
         self
@@ -139,6 +155,13 @@ impl App {
     pub fn with_refresh_tuning(mut self, tuning: RefreshTuning) -> Self {
         self.refresh_tuning = tuning;
         self
+    }
+
+    /// The OAuth-state MAC key, from its secret (cached for `SECRETS_CACHE_SECONDS`).
+    pub async fn state_key(&self) -> Result<StateKey, SecretError> {
+        self.secrets
+            .state_key(&self.settings.state_key_secret)
+            .await
     }
 
     /// Records an audit entry. A failed audit write is logged, not returned: by the time an entry

@@ -6,6 +6,7 @@ use crate::crypto::CryptoError;
 use crate::domain::IntegrationStatus;
 use crate::oauth::ProviderError;
 use crate::refresh::RefreshError;
+use crate::secrets::SecretError;
 use crate::store::StoreError;
 use crate::sync::SyncError;
 
@@ -52,6 +53,10 @@ pub enum ApiError {
     /// KMS unreachable or throttling: worth a retry.
     #[error("the key service is unavailable")]
     KeyService(#[source] CryptoError),
+    /// Secrets Manager unreachable or throttling (the state key or a provider's credentials
+    /// could not be read): worth a retry.
+    #[error("the secret store is unavailable")]
+    SecretService(#[source] SecretError),
     /// An invariant broke (a stored envelope that does not decrypt, a malformed item). Not the
     /// caller's fault, and not fixed by retrying.
     #[error("internal error")]
@@ -80,7 +85,7 @@ impl ApiError {
                     502
                 }
             }
-            Self::Database(_) | Self::KeyService(_) => 503,
+            Self::Database(_) | Self::KeyService(_) | Self::SecretService(_) => 503,
         }
     }
 
@@ -101,6 +106,7 @@ impl ApiError {
             Self::TokenRefresh { .. } => "TOKEN_REFRESH_ERROR",
             Self::Database(_) => "DATABASE_ERROR",
             Self::KeyService(_) => "KEY_SERVICE_ERROR",
+            Self::SecretService(_) => "SECRET_SERVICE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -111,6 +117,7 @@ impl ApiError {
             Self::ProviderUnavailable(_)
                 | Self::Database(_)
                 | Self::KeyService(_)
+                | Self::SecretService(_)
                 | Self::TokenRefresh {
                     retryable: true,
                     ..
@@ -175,6 +182,17 @@ impl From<ProviderError> for ApiError {
                 Self::ProviderUnavailable(format!("provider answered {status}"))
             }
             ProviderError::Config(why) => Self::OAuthInit(why),
+            ProviderError::Secrets(e) => e.into(),
+        }
+    }
+}
+
+impl From<SecretError> for ApiError {
+    fn from(e: SecretError) -> Self {
+        match e {
+            SecretError::Service(_) => Self::SecretService(e),
+            // A secret that exists but holds the wrong thing: the deployment's to fix.
+            SecretError::Unusable { .. } => Self::Internal(boxed::Source::new(e)),
         }
     }
 }

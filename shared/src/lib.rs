@@ -20,6 +20,7 @@ pub mod refresh;
 pub mod report;
 pub mod retry;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod sync;

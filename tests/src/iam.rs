@@ -4,7 +4,7 @@
 //! template.yaml: an action on a resource the function is not granted fails the test that made
 //! it, naming function, action and resource.
 //!
-//! The check is an interceptor on the app's DynamoDB, KMS and SQS clients (the real wire
+//! The check is an interceptor on the app's DynamoDB, KMS, SQS and Secrets Manager clients (the real wire
 //! requests: `X-Amz-Target` and the JSON body). Requests outside any function (the tests' own
 //! reads, provisioning, the local queue poller) are not checked. Lambda's own calls for an SQS
 //! event source (ReceiveMessage, DeleteMessage) are SAM's to grant, not the function's code.
@@ -35,11 +35,18 @@ pub struct Resources {
     pub key_id: String,
     /// Queue URL → logical id (`RefreshQueue`, `SyncQueue`, `RecoveryQueue`).
     pub queues: BTreeMap<String, &'static str>,
+    /// Secret name → the template parameter naming it (`StateSecretName`, or
+    /// [`PROVIDER_CREDENTIALS`] for any provider's).
+    pub secrets: BTreeMap<String, &'static str>,
 }
+
+/// The logical resource of every `<Provider>CredentialsSecret`: the template grants them as a
+/// set (`ProviderCredentialsRead`), and the tests' providers stand in for any of them.
+pub const PROVIDER_CREDENTIALS: &str = "ProviderCredentials";
 
 /// Actions granted per function binary: (action, logical resource) pairs, resources as
 /// `Table`, `Table/index/GSI1`, `TokenKey`, `SyncQueue`, or `*`.
-type Grants = BTreeMap<String, BTreeSet<(String, String)>>;
+pub type Grants = BTreeMap<String, BTreeSet<(String, String)>>;
 
 /// Every (function, action, resource) the tests exercised, for [`used`].
 static USED: Mutex<BTreeSet<(String, String, String)>> = Mutex::new(BTreeSet::new());
@@ -47,6 +54,46 @@ static USED: Mutex<BTreeSet<(String, String, String)>> = Mutex::new(BTreeSet::ne
 /// What the tests have exercised so far: (function, action, resource).
 pub fn used() -> BTreeSet<(String, String, String)> {
     USED.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Where each test process appends what it exercised, for `make test`'s report of grants no
+/// test used (the `iam-report` binary). `make test` empties it first.
+pub fn uses_file() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| devstack::repo_root().join("target"))
+        .join("iam-used.tsv")
+}
+
+fn record_use(function: &str, action: &str, resource: &str) {
+    use std::io::Write;
+    // One short O_APPEND write per line: lines of concurrent tests do not interleave.
+    let line = format!("{function}\t{action}\t{resource}\n");
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(uses_file())
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+}
+
+/// The grants of `grants` that no use in `used` needed: (function, action, resource).
+pub fn unused(
+    grants: &Grants,
+    used: &BTreeSet<(String, String, String)>,
+) -> Vec<(String, String, String)> {
+    let mut unused = Vec::new();
+    for (function, granted) in grants {
+        for grant in granted {
+            let one = BTreeSet::from([grant.clone()]);
+            let exercised = used
+                .iter()
+                .any(|(f, action, resource)| f == function && allows(&one, action, resource));
+            if !exercised {
+                unused.push((function.clone(), grant.0.clone(), grant.1.clone()));
+            }
+        }
+    }
+    unused
 }
 
 pub fn template_grants() -> &'static Grants {
@@ -73,6 +120,7 @@ pub fn grants_of(template: &Value) -> Grants {
         let granted = grants.entry(binary).or_default();
         let policies = resource["Properties"]["Policies"].as_sequence();
         for policy in policies.into_iter().flatten() {
+            let policy = policy_document(template, policy);
             let statements = policy["Statement"].as_sequence();
             for statement in statements.into_iter().flatten() {
                 assert_eq!(
@@ -103,6 +151,27 @@ pub fn grants_of(template: &Value) -> Grants {
     grants
 }
 
+/// An inline policy as is; `!Ref P` → the managed policy `P`'s document; `!If [c, A, B]` → A
+/// (the tests configure what the conditions test for).
+fn policy_document<'a>(template: &'a Value, policy: &'a Value) -> &'a Value {
+    match policy {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => {
+            let name = tagged.value.as_str().unwrap_or_default();
+            let managed = &template["Resources"][name];
+            assert_eq!(
+                managed["Type"], "AWS::IAM::ManagedPolicy",
+                "a policy reference names a managed policy: {name}"
+            );
+            &managed["Properties"]["PolicyDocument"]
+        }
+        Value::Tagged(tagged) if tagged.tag == "If" => policy_document(
+            template,
+            &tagged.value.as_sequence().expect("!If [c, A, B]")[1],
+        ),
+        inline => inline,
+    }
+}
+
 fn one_or_many(value: &Value) -> Vec<String> {
     match value {
         Value::Sequence(items) => items
@@ -127,8 +196,21 @@ fn logical(value: &Value) -> String {
                         let name = out[start + 2..end].trim_end_matches(".Arn").to_string();
                         out.replace_range(start..=end.min(out.len() - 1), &name);
                     }
-                    out
+                    // `arn:…:secret:${StateSecretName}-??????` → `StateSecretName`.
+                    match out.split_once(":secret:") {
+                        Some((_, secret)) => {
+                            let parameter = secret.trim_end_matches("-??????");
+                            if parameter.ends_with("CredentialsSecret") {
+                                PROVIDER_CREDENTIALS.to_string()
+                            } else {
+                                parameter.to_string()
+                            }
+                        }
+                        None => out,
+                    }
                 }
+                // A conditional resource: the tests configure what the condition tests for.
+                "If" => logical(&tagged.value.as_sequence().expect("!If [c, A, B]")[1]),
                 other => panic!("unsupported resource form !{other} {inner}"),
             }
         }
@@ -232,6 +314,14 @@ fn required(target: &str, body: &serde_json::Value, names: &Resources) -> Vec<(S
         let action = operation.trim_end_matches("Batch");
         return vec![(format!("sqs:{action}"), queue)];
     }
+    if target == "secretsmanager.GetSecretValue" {
+        let secret = body["SecretId"].as_str().unwrap_or_default();
+        let parameter = names
+            .secrets
+            .get(secret)
+            .map_or_else(|| format!("unknown secret {secret}"), |p| p.to_string());
+        return vec![("secretsmanager:GetSecretValue".to_string(), parameter)];
+    }
     vec![(format!("unknown:{target}"), String::new())]
 }
 
@@ -289,11 +379,14 @@ impl Intercept for IamCheck {
             .cloned()
             .unwrap_or_default();
         for (action, resource) in required(target, &body, &names) {
-            USED.lock().unwrap_or_else(|p| p.into_inner()).insert((
+            let first = USED.lock().unwrap_or_else(|p| p.into_inner()).insert((
                 function.name().to_string(),
                 action.clone(),
                 resource.clone(),
             ));
+            if first {
+                record_use(function.name(), &action, &resource);
+            }
             assert!(
                 allows(&granted, &action, &resource),
                 "IAM: function `{}` calls {action} on {resource}, which template.yaml does not grant it",
@@ -313,6 +406,7 @@ mod tests {
             table: "t1".into(),
             key_id: "k1".into(),
             queues: BTreeMap::from([("http://q/sync".to_string(), "SyncQueue")]),
+            secrets: BTreeMap::from([("app/state-key".to_string(), "StateSecretName")]),
         }
     }
 
@@ -351,6 +445,14 @@ mod tests {
                 "TokenKey?purpose=token-set".to_string()
             )]
         );
+        let secret = serde_json::json!({"SecretId": "app/state-key"});
+        assert_eq!(
+            required("secretsmanager.GetSecretValue", &secret, &n),
+            [(
+                "secretsmanager:GetSecretValue".to_string(),
+                "StateSecretName".to_string()
+            )]
+        );
     }
 
     #[test]
@@ -378,6 +480,24 @@ mod tests {
             "kms:Decrypt",
             "TokenKey?purpose=pkce-verifier"
         ));
+        // Secrets through the managed policies: the state key only where states are issued or
+        // checked, the providers' credentials only where a provider's token endpoint is called.
+        let read = "secretsmanager:GetSecretValue";
+        assert!(allows(connect, read, "StateSecretName"));
+        assert!(allows(connect, read, PROVIDER_CREDENTIALS));
+        assert!(allows(disconnect, read, PROVIDER_CREDENTIALS));
+        assert!(!allows(disconnect, read, "StateSecretName"));
+        for function in [
+            "providers",
+            "list-integrations",
+            "sync",
+            "refresh-scheduler",
+        ] {
+            assert!(
+                !allows(&grants[function], read, PROVIDER_CREDENTIALS),
+                "{function}"
+            );
+        }
         let scheduler = &grants["refresh-scheduler"];
         assert!(allows(scheduler, "dynamodb:Query", "Table/index/GSI1"));
         assert!(!allows(scheduler, "dynamodb:Query", "Table"));

@@ -23,7 +23,9 @@ use lambda_http::http::{HeaderMap, Method};
 use shared::catalogue::ProviderCatalogue;
 use shared::config::RefreshTuning;
 use shared::config::Settings;
-use shared::crypto::{DataKey, DataKeySource, GeneratedDataKey, KmsDataKeys, SealPurpose};
+use shared::crypto::{
+    CacheLimits, DataKey, DataKeySource, GeneratedDataKey, KmsDataKeys, SealPurpose,
+};
 
 use shared::store::DynamoTable;
 use shared::{ApiRequest, ApiResponse, App, Function};
@@ -147,6 +149,9 @@ pub struct TestApp {
     pub sqs: aws_sdk_sqs::Client,
     pub keys: Arc<CountingKeys>,
     pub state_secret: String,
+    /// The variables that name this app's secrets in moto (`STATE_KEY_SECRET`,
+    /// `DEMO_CREDENTIALS_SECRET`…), as template.yaml gives them to a function.
+    pub secret_names: Vec<(String, String)>,
     pub stack: &'static Stack,
     /// The OAuth server this app's `demo` provider is: the shared one, or its own.
     pub oauth_url: String,
@@ -182,6 +187,10 @@ pub struct Options {
     pub catalogue: Option<String>,
     /// More environment for the app (provider credentials, catalogue variables).
     pub env: Vec<(String, String)>,
+    /// Keep data keys as a container does (`CacheLimits::default()`). Off by default: one app
+    /// plays every function here, and a key cached by one would hide the next one's KMS call
+    /// from the IAM check (in AWS each function has its own cache).
+    pub key_cache: bool,
 }
 
 /// Quick sync retries for tests: the same rules, shorter waits.
@@ -259,6 +268,9 @@ impl TestApp {
                 options.state_ttl_secs.unwrap_or(600).to_string(),
             ),
             ("PUBLIC_BASE_URL", API_BASE.into()),
+            // One app plays every function here: a cached secret would hide the next
+            // function's read from the IAM check (in AWS each function has its own cache).
+            ("SECRETS_CACHE_SECONDS", "0".into()),
             ("RETURN_TO_ALLOWED_ORIGINS", APP_ORIGIN.into()),
             (
                 "CALLBACK_COMPLETION",
@@ -279,13 +291,34 @@ impl TestApp {
         if let Some(q) = &sync_queues {
             env_map.insert("SYNC_QUEUE_URL", q.queue_url.clone());
         }
-        let env = |k: &str| {
+        let lookup = |k: &str| {
             options
                 .env
                 .iter()
                 .find(|(name, _)| name == k)
                 .map(|(_, v)| v.clone())
                 .or_else(|| env_map.get(k).cloned())
+        };
+        // Secret values go into moto's Secrets Manager; the app's environment only names them.
+        let candidates: Vec<(String, String)> = env_map
+            .keys()
+            .map(|k| k.to_string())
+            .chain(options.env.iter().map(|(k, _)| k.clone()))
+            .filter(|name| devstack::secrets::is_secret_value(name))
+            .filter_map(|name| lookup(&name).map(|value| (name, value)))
+            .collect();
+        let named = devstack::secrets::store_secrets(&stack.aws, &table_name, &candidates)
+            .await
+            .expect("secrets");
+        let env = |k: &str| {
+            if devstack::secrets::is_secret_value(k) {
+                return None;
+            }
+            named
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .or_else(|| lookup(k))
         };
         let settings = Settings::from_env(&env).expect("settings");
         let catalogue = match &options.catalogue {
@@ -316,6 +349,11 @@ impl TestApp {
                 .interceptor(iam.clone())
                 .build(),
         );
+        let app_secrets = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&stack.aws)
+                .interceptor(iam.clone())
+                .build(),
+        );
         let mut queue_names = std::collections::BTreeMap::new();
         for (pair, logical) in [
             (&queues, "RefreshQueue"),
@@ -330,6 +368,18 @@ impl TestApp {
             table: table_name.clone(),
             key_id: resources.kms_key_id.clone(),
             queues: queue_names,
+            // The demo provider stands in for every provider the template grants.
+            secrets: named
+                .iter()
+                .map(|(variable, id)| {
+                    let logical = if variable == "STATE_KEY_SECRET" {
+                        "StateSecretName"
+                    } else {
+                        iam::PROVIDER_CREDENTIALS
+                    };
+                    (id.clone(), logical)
+                })
+                .collect(),
         });
         let keys = Arc::new(CountingKeys {
             inner: KmsDataKeys::new(app_kms, resources.kms_key_id.clone()),
@@ -350,8 +400,20 @@ impl TestApp {
             catalogue,
             DynamoTable::new(app_dynamodb, table_name.clone()),
             keys.clone(),
+            Arc::new(shared::secrets::SecretsManager::new(app_secrets)),
         )
         .expect("app")
+        .with_cipher(shared::crypto::EnvelopeCipher::new(
+            keys.clone(),
+            if options.key_cache {
+                CacheLimits::default()
+            } else {
+                CacheLimits {
+                    max_age: std::time::Duration::ZERO,
+                    ..CacheLimits::default()
+                }
+            },
+        ))
         .with_queues(queue(&queues), queue(&sync_queues))
         .with_recovery_queue(queue(&recovery_queues))
         .with_refresh_tuning(options.refresh_tuning.unwrap_or_else(fast_tuning))
@@ -364,6 +426,7 @@ impl TestApp {
             sqs,
             keys,
             state_secret,
+            secret_names: named.clone(),
             stack,
             oauth_url,
             store,

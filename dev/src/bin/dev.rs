@@ -85,11 +85,32 @@ async fn main() -> anyhow::Result<()> {
         // `make backend-token` signs as `app-backend` (the dev gateway's stand-in for SigV4).
         ("BACKEND_PRINCIPAL_ARNS", "app-backend".into()),
     ]);
-    let env = |name: &str| {
+    let lookup = |name: &str| {
         std::env::var(name)
             .ok()
             .filter(|v| !v.is_empty())
             .or_else(|| defaults.get(name).cloned())
+    };
+    // Secret values (the state key, `<ID>_CLIENT_ID`/`_CLIENT_SECRET` pairs, from the defaults
+    // or the process environment) go into moto's Secrets Manager; the app sees only their names,
+    // as in AWS.
+    let candidates: Vec<(String, String)> = defaults
+        .keys()
+        .map(|k| k.to_string())
+        .chain(std::env::vars().map(|(k, _)| k))
+        .filter(|name| devstack::secrets::is_secret_value(name))
+        .filter_map(|name| lookup(&name).map(|value| (name, value)))
+        .collect();
+    let named = devstack::secrets::store_secrets(&aws, &resources.table_name, &candidates).await?;
+    let env = |name: &str| {
+        if devstack::secrets::is_secret_value(name) {
+            return None;
+        }
+        named
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| lookup(name))
     };
     let app = Arc::new(App::from_lookup(&env, &aws)?);
 

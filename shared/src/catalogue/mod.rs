@@ -50,7 +50,7 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl ProviderCatalogue {
     /// The embedded catalogue, then the entries of `PROVIDER_CATALOGUE_FILE` if set (an entry
-    /// there replaces the embedded one of the same id), with credentials and `${VAR}` values
+    /// there replaces the embedded one of the same id), with the credentials secrets' names and `${VAR}` values
     /// looked up by `env`.
     pub fn load(env: Env<'_>) -> Result<Self, CatalogueError> {
         let extra = match env(OVERRIDE_FILE_VAR).filter(|p| !p.is_empty()) {

@@ -307,14 +307,16 @@ pub struct Provider {
     pub userinfo: Userinfo,
     /// The calendar to sync; None for providers without one.
     pub calendar: Option<CalendarSource>,
-    /// None when the deployment has no credentials for it: listed, but not connectable.
-    pub credentials: Option<ClientCredentials>,
+    /// The name (or ARN) of the Secrets Manager secret holding the client credentials; None
+    /// when the deployment has none for it: listed, but not connectable.
+    pub credentials_secret: Option<String>,
 }
 
 impl Provider {
     /// Credentials present and endpoints resolvable: connectable.
     pub fn is_configured(&self) -> bool {
-        self.credentials.is_some() && !matches!(self.endpoints, EndpointSource::Unavailable(_))
+        self.credentials_secret.is_some()
+            && !matches!(self.endpoints, EndpointSource::Unavailable(_))
     }
 
     /// The scopes as the authorization URL carries them.

@@ -1,9 +1,9 @@
-//! From a raw entry to a [`Provider`]: `${VAR}` expansion, credentials from the environment,
+//! From a raw entry to a [`Provider`]: `${VAR}` expansion, the credentials secret's name from the
+//! environment,
 //! and a check of every value, each failure naming the entry and the field.
 
 use std::collections::BTreeMap;
 
-use secrecy::SecretString;
 use url::Url;
 
 use super::model::*;
@@ -164,19 +164,10 @@ pub(super) fn resolve(
         _ => {}
     }
 
-    let prefix = id.env_prefix();
-    let credentials = match (
-        env(&format!("{prefix}_CLIENT_ID")),
-        env(&format!("{prefix}_CLIENT_SECRET")),
-    ) {
-        (Some(client_id), Some(secret)) if !client_id.is_empty() && !secret.is_empty() => {
-            Some(ClientCredentials {
-                client_id,
-                client_secret: SecretString::from(secret),
-            })
-        }
-        _ => None,
-    };
+    // The *name* of the provider's credentials secret, never the credentials: they are read
+    // from Secrets Manager at first use (crate::secrets).
+    let credentials =
+        env(&format!("{}_CREDENTIALS_SECRET", id.env_prefix())).filter(|v| !v.is_empty());
 
     match resolved_parts(&raw, &check) {
         Ok(parts) => Ok(assemble(id, raw, parts, credentials)),
@@ -240,7 +231,7 @@ fn assemble(
     id: ProviderId,
     raw: RawEntry,
     parts: ResolvedParts,
-    credentials: Option<ClientCredentials>,
+    credentials: Option<String>,
 ) -> Provider {
     Provider {
         id,
@@ -268,7 +259,7 @@ fn assemble(
             name: raw.userinfo.name,
         },
         calendar: parts.calendar,
-        credentials,
+        credentials_secret: credentials,
     }
 }
 

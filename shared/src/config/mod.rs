@@ -1,9 +1,9 @@
 //! Typed settings, read once at cold start from the environment (template.yaml sets them in AWS,
 //! `make dev` and the tests set them locally). Documented in README.md, "Configuration".
 
-use url::Url;
+use std::time::Duration;
 
-use crate::state::StateKey;
+use url::Url;
 
 mod tuning;
 pub use tuning::{PROVIDER_TIMEOUT, RefreshTuning, SyncTuning};
@@ -11,7 +11,13 @@ pub use tuning::{PROVIDER_TIMEOUT, RefreshTuning, SyncTuning};
 pub struct Settings {
     pub table_name: String,
     pub kms_key_id: String,
-    pub state_key: StateKey,
+    /// `STATE_KEY_SECRET`: name or ARN of the Secrets Manager secret whose value is the
+    /// OAuth-state MAC key (read by the functions that issue or check a state, at first use).
+    pub state_key_secret: String,
+    /// `SECRETS_CACHE_SECONDS` (default 300): how long a secret read is reused, so how soon a
+    /// rotated secret takes effect. 0 reads it on every use (the tests, so that each function's
+    /// own reads reach the IAM check instead of another function's cached copy).
+    pub secrets_cache_time: Duration,
     /// Life of an OAuth state, seconds (default 600).
     pub state_ttl_secs: i64,
     /// The API's public base URL for redirect URIs; None: `https://{domain API Gateway saw}`.
@@ -73,8 +79,7 @@ impl Settings {
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| ConfigError(format!("{name} is not set")))
         };
-        let state_key = StateKey::new(required("STATE_SECRET")?.into_bytes())
-            .map_err(|e| ConfigError(format!("STATE_SECRET: {e}")))?;
+        let state_key_secret = required("STATE_KEY_SECRET")?;
         let positive = |name: &str, default: u32| -> Result<u32, ConfigError> {
             match env(name).filter(|v| !v.is_empty()) {
                 Some(v) => v
@@ -87,6 +92,18 @@ impl Settings {
         };
         let sync_max_pages = positive("SYNC_MAX_PAGES", 1000)?;
         let sync_max_receives = positive("SYNC_MAX_RECEIVES", 3)?;
+        let secrets_cache_time = match env("SECRETS_CACHE_SECONDS").filter(|v| !v.is_empty()) {
+            Some(v) => Duration::from_secs(
+                v.parse::<u16>()
+                    .map_err(|_| {
+                        ConfigError(
+                            "SECRETS_CACHE_SECONDS must be 0-65535 (0: read every time)".into(),
+                        )
+                    })?
+                    .into(),
+            ),
+            None => Duration::from_secs(300),
+        };
         let state_ttl_secs = match env("STATE_TTL_SECONDS").filter(|v| !v.is_empty()) {
             Some(v) => v
                 .parse::<i64>()
@@ -146,7 +163,8 @@ impl Settings {
                 .collect(),
             table_name: required("TABLE_NAME")?,
             kms_key_id: required("KMS_KEY_ID")?,
-            state_key,
+            state_key_secret,
+            secrets_cache_time,
             state_ttl_secs,
             public_base_url,
             return_to_allowed_origins,

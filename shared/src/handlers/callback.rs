@@ -159,8 +159,8 @@ async fn verify_state(
     caller: Option<&UserId>,
 ) -> Result<StateId, ApiError> {
     match app
-        .settings
-        .state_key
+        .state_key()
+        .await?
         .verify(state, &provider.id, now_epoch())
     {
         Ok(id) => Ok(id),

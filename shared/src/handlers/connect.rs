@@ -59,7 +59,7 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
 
     let now = now_epoch();
     let expires_at = now + app.settings.state_ttl_secs;
-    let issued = app.settings.state_key.issue(&provider.id, expires_at);
+    let issued = app.state_key().await?.issue(&provider.id, expires_at);
     let redirect_uri = redirect_uri(app, req, &provider.id)?;
     let start = app
         .oauth

@@ -29,6 +29,7 @@ use crate::catalogue::{
 };
 use crate::config::PROVIDER_TIMEOUT;
 use crate::retry::parse_retry_after;
+use crate::secrets::{SecretCache, SecretError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -47,12 +48,19 @@ pub enum ProviderError {
     BadResponse(String),
     #[error("provider misconfigured: {0}")]
     Config(String),
+    /// The client credentials could not be read (crate::secrets).
+    #[error(transparent)]
+    Secrets(#[from] SecretError),
 }
 
 impl ProviderError {
     /// Worth another attempt: unreachable, timed out, or busy.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Busy { .. })
+        match self {
+            Self::Unavailable(_) | Self::Busy { .. } => true,
+            Self::Secrets(e) => e.is_transient(),
+            _ => false,
+        }
     }
 
     /// How long the provider asked us to wait, if it did.
@@ -80,6 +88,8 @@ pub struct ProviderAccount {
 
 pub struct OAuthHttp {
     http: reqwest::Client,
+    /// Where each provider's client credentials are read from, at first use.
+    secrets: Arc<SecretCache>,
 }
 
 /// A provider's HTTP answer that was neither a transport failure nor 429/5xx.
@@ -101,7 +111,7 @@ impl OAuthHttp {
         &self.http
     }
 
-    pub fn new() -> Result<Self, ProviderError> {
+    pub fn new(secrets: Arc<SecretCache>) -> Result<Self, ProviderError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(PROVIDER_TIMEOUT)
@@ -109,7 +119,7 @@ impl OAuthHttp {
             .user_agent(concat!("oauth-connector/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ProviderError::Config(e.to_string()))?;
-        Ok(Self { http })
+        Ok(Self { http, secrets })
     }
 
     /// The provider's endpoints: from its entry, or from its discovery document (fetched once
@@ -146,10 +156,11 @@ impl OAuthHttp {
         }
     }
 
-    fn credentials(provider: &Provider) -> Result<&ClientCredentials, ProviderError> {
-        provider.credentials.as_ref().ok_or_else(|| {
+    async fn credentials(&self, provider: &Provider) -> Result<ClientCredentials, ProviderError> {
+        let secret = provider.credentials_secret.as_deref().ok_or_else(|| {
             ProviderError::Config(format!("{} has no client credentials", provider.id))
-        })
+        })?;
+        Ok(self.secrets.client_credentials(secret).await?)
     }
 
     /// Sends with the provider's own headers; 429/5xx become [`ProviderError::Busy`] with their
@@ -211,7 +222,7 @@ impl OAuthHttp {
         state: &str,
         scopes: &[String],
     ) -> Result<AuthorizationStart, ProviderError> {
-        let credentials = Self::credentials(provider)?;
+        let credentials = self.credentials(provider).await?;
         let endpoints = self.endpoints(provider).await?;
         let (url, pkce_verifier) = wire::authorization_url(
             provider,
@@ -232,9 +243,9 @@ impl OAuthHttp {
         paths: &[String],
         now: i64,
     ) -> Result<TokenSet, ProviderError> {
-        let credentials = Self::credentials(provider)?;
+        let credentials = self.credentials(provider).await?;
         let endpoints = self.endpoints(provider).await?;
-        let request = wire::token_request(provider, &endpoints, credentials, grant);
+        let request = wire::token_request(provider, &endpoints, &credentials, grant);
         let answer = self.send(provider, self.prepared(request)).await?;
         self.read_token_answer(provider, &answer, paths, now)
     }
@@ -290,7 +301,7 @@ impl OAuthHttp {
             .await?;
         match (&provider.refresh, &provider.long_lived) {
             (RefreshModel::LongLived, Some(long_lived)) => {
-                let credentials = Self::credentials(provider)?;
+                let credentials = self.credentials(provider).await?;
                 let request = self.http.get(long_lived.exchange_url.clone()).query(&[
                     ("grant_type", long_lived.exchange_grant_type.as_str()),
                     ("client_secret", credentials.client_secret.expose_secret()),
@@ -369,7 +380,7 @@ impl OAuthHttp {
         let Some(revocation) = &endpoints.revocation else {
             return Ok(false);
         };
-        let credentials = Self::credentials(provider)?;
+        let credentials = self.credentials(provider).await?;
         // Revoking by the access token alone (Zoom, Slack, TikTok) needs a live one: an expired
         // token may be refused, or reported "invalid" while the grant lives on. Renew it first
         // when the provider can (a rotating refresh token is spent either way).
@@ -394,7 +405,7 @@ impl OAuthHttp {
         };
         let tokens = renewed.as_ref().unwrap_or(tokens);
         let requests =
-            wire::revocation_requests(provider, &endpoints, revocation, credentials, tokens)
+            wire::revocation_requests(provider, &endpoints, revocation, &credentials, tokens)
                 .map_err(|e| ProviderError::Config(format!("revocation url: {e}")))?;
         // Each is tried even if one fails (a refresh token's revocation failing must not keep
         // the access token alive); the first failure is reported.

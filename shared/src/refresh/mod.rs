@@ -384,6 +384,8 @@ async fn refresh_under_lease(
             let transient = e.is_transient();
             let code = match &e {
                 ProviderError::Rejected { error } => error.clone(),
+                // The provider was never asked: our secret store failed.
+                ProviderError::Secrets(_) => "secrets_unavailable".to_string(),
                 _ => "provider_unavailable".to_string(),
             };
             let error = integration_error(REFRESH_FAILURE, &format!("refresh failed: {code}"));

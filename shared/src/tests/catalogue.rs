@@ -21,7 +21,7 @@ fn static_endpoints(p: &Provider) -> &Endpoints {
 
 /// Parsed with credentials for `acme`: a missing variable is then an error, not "unconfigured".
 fn error_of(text: &str) -> String {
-    let env = env_of(&[("ACME_CLIENT_ID", "id"), ("ACME_CLIENT_SECRET", "s")]);
+    let env = env_of(&[("ACME_CREDENTIALS_SECRET", "secrets/acme")]);
     match ProviderCatalogue::parse(text, &env) {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(e) => e.to_string(),
@@ -39,8 +39,7 @@ userinfo = { url = "https://acme.example/me", id = "/sub" }
 #[test]
 fn embedded_catalogue_loads_and_marks_providers_without_credentials() {
     let env = env_of(&[
-        ("DEMO_CLIENT_ID", "demo-client"),
-        ("DEMO_CLIENT_SECRET", "s"),
+        ("DEMO_CREDENTIALS_SECRET", "secrets/demo"),
         ("DEMO_OAUTH_URL", "http://127.0.0.1:1234/"),
     ]);
     let catalogue = ProviderCatalogue::load(&env).unwrap();
@@ -93,15 +92,14 @@ fn embedded_catalogue_loads_and_marks_providers_without_credentials() {
 
 #[test]
 fn credentials_without_the_variables_their_entry_needs_stop_start_up() {
-    let env = env_of(&[("OIDC_CLIENT_ID", "c"), ("OIDC_CLIENT_SECRET", "s")]);
+    let env = env_of(&[("OIDC_CREDENTIALS_SECRET", "secrets/oidc")]);
     let error = ProviderCatalogue::load(&env).err().unwrap().to_string();
     assert!(
         error.contains("`oidc`") && error.contains("issuer") && error.contains("OIDC_ISSUER"),
         "{error}"
     );
     let env = env_of(&[
-        ("OIDC_CLIENT_ID", "c"),
-        ("OIDC_CLIENT_SECRET", "s"),
+        ("OIDC_CREDENTIALS_SECRET", "secrets/oidc"),
         ("OIDC_ISSUER", "https://login.example.com/"),
     ]);
     let catalogue = ProviderCatalogue::load(&env).unwrap();

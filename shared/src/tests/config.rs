@@ -3,7 +3,7 @@ use super::*;
 fn settings(origins: &str) -> Settings {
     let origins = origins.to_string();
     Settings::from_env(&move |k: &str| match k {
-        "STATE_SECRET" => Some("x".repeat(32)),
+        "STATE_KEY_SECRET" => Some("secrets/state-key".into()),
         "TABLE_NAME" => Some("t".into()),
         "KMS_KEY_ID" => Some("k".into()),
         "RETURN_TO_ALLOWED_ORIGINS" => Some(origins.clone()),
@@ -43,7 +43,7 @@ fn only_allowlisted_origins_are_redirect_targets() {
 fn the_token_route_allowlist_matches_users_roles_and_their_sessions() {
     let env = |k: &str| {
         match k {
-        "STATE_SECRET" => Some("s".repeat(32)),
+        "STATE_KEY_SECRET" => Some("secrets/state-key".into()),
         "TABLE_NAME" | "KMS_KEY_ID" => Some("x".into()),
         "BACKEND_PRINCIPAL_ARNS" => Some(
             "arn:aws:iam::123456789012:user/app-backend, arn:aws:iam::123456789012:role/svc/Backend"
@@ -59,7 +59,7 @@ fn the_token_route_allowlist_matches_users_roles_and_their_sessions() {
     assert!(!settings.backend_allowed("arn:aws:sts::999999999999:assumed-role/Backend/s"));
     assert!(!settings.backend_allowed("arn:aws:iam::123456789012:user/admin"));
     let none = Settings::from_env(&|k: &str| match k {
-        "STATE_SECRET" => Some("s".repeat(32)),
+        "STATE_KEY_SECRET" => Some("secrets/state-key".into()),
         "TABLE_NAME" | "KMS_KEY_ID" => Some("x".into()),
         _ => None,
     })

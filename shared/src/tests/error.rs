@@ -15,6 +15,15 @@ fn server_side_failures_are_coded_and_never_leak_their_details() {
         (503, "KEY_SERVICE_ERROR", true)
     );
     assert!(!kms.public_message().contains("Throttling"));
+    let secrets: ApiError = ProviderError::Secrets(SecretError::Service(
+        "ThrottlingException: GetSecretValue on app/state-key".into(),
+    ))
+    .into();
+    assert_eq!(
+        (secrets.status(), secrets.code(), secrets.retryable()),
+        (503, "SECRET_SERVICE_ERROR", true)
+    );
+    assert!(!secrets.public_message().contains("state-key"));
     let corrupt: ApiError = StoreError::Corrupt("missing string attribute userId".into()).into();
     assert_eq!((corrupt.status(), corrupt.retryable()), (500, false));
     assert!(!corrupt.public_message().contains("userId"));

@@ -10,15 +10,18 @@ fn catalogue() -> ProviderCatalogue {
         if id == "oidc" {
             return None;
         }
-        if name.ends_with("_CLIENT_ID") {
-            Some(format!("{id}-id"))
-        } else if name.ends_with("_CLIENT_SECRET") {
-            Some(format!("{id} secret&+"))
-        } else {
-            None
-        }
+        name.ends_with("_CREDENTIALS_SECRET")
+            .then(|| format!("secrets/{id}"))
     };
     ProviderCatalogue::load(&env).unwrap()
+}
+
+/// What each provider's credentials secret would hold.
+fn credentials(p: &Provider) -> crate::catalogue::ClientCredentials {
+    crate::catalogue::ClientCredentials {
+        client_id: format!("{}-id", p.id),
+        client_secret: SecretString::from(format!("{} secret&+", p.id)),
+    }
 }
 
 fn endpoints(p: &Provider) -> &Endpoints {
@@ -95,7 +98,7 @@ fn token_requests_authenticate_the_way_the_provider_expects() {
     let request = token_request(
         tiktok,
         endpoints(tiktok),
-        tiktok.credentials.as_ref().unwrap(),
+        &credentials(tiktok),
         Grant::Refresh {
             refresh_token: &refresh,
         },
@@ -113,7 +116,7 @@ fn token_requests_authenticate_the_way_the_provider_expects() {
     let request = token_request(
         reddit,
         endpoints(reddit),
-        reddit.credentials.as_ref().unwrap(),
+        &credentials(reddit),
         Grant::Code {
             code: "c",
             redirect_uri: "https://api/cb",
@@ -326,14 +329,7 @@ fn revocation_requests_follow_each_style() {
     let revoke = |id: &str, t: &TokenSet| {
         let p = catalogue.get(id).unwrap();
         let e = endpoints(p);
-        revocation_requests(
-            p,
-            e,
-            e.revocation.as_ref().unwrap(),
-            p.credentials.as_ref().unwrap(),
-            t,
-        )
-        .unwrap()
+        revocation_requests(p, e, e.revocation.as_ref().unwrap(), &credentials(p), t).unwrap()
     };
     let both = tokens("at", Some("rt"));
 
@@ -364,10 +360,7 @@ fn revocation_requests_follow_each_style() {
     assert_eq!(zoom[0].url.query(), Some("token=at"));
     assert_eq!(
         zoom[0].header_value("Authorization"),
-        Some(
-            basic_credentials(catalogue.get("zoom").unwrap().credentials.as_ref().unwrap())
-                .as_str()
-        )
+        Some(basic_credentials(&credentials(catalogue.get("zoom").unwrap())).as_str())
     );
 
     // Slack: the token revokes itself, as the bearer.

@@ -87,7 +87,11 @@ async fn swapped_envelopes_decrypt_for_neither_row() {
 
 #[tokio::test]
 async fn a_hundred_token_writes_make_at_most_two_kms_calls() {
-    let t = TestApp::new().await;
+    let t = TestApp::with(integration_tests::Options {
+        key_cache: true,
+        ..Default::default()
+    })
+    .await;
     let before = t.keys.calls();
     for i in 0..100 {
         let id = format!("{:032x}", i);

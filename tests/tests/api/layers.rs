@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["ids", "retry"],
     &["state"],
     &["domain", "catalogue", "config"],
+    &["secrets"],
     &["store", "oauth", "queue"],
     &["app"],
     &["refresh"],

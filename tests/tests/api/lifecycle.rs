@@ -311,6 +311,7 @@ async fn invalid_grant_expires_the_integration_once_and_for_all() {
 async fn token_route_on_a_fresh_token_is_one_get_item_one_audit_write_and_no_kms_call() {
     let t = TestApp::with(Options {
         store_proxy: true,
+        key_cache: true,
         ..Options::default()
     })
     .await;

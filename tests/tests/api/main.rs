@@ -16,5 +16,6 @@ mod logs;
 mod providers;
 mod redirects;
 mod scheduler;
+mod secrets;
 mod state;
 mod sync;

@@ -296,7 +296,7 @@ async fn catalogue_file_errors_name_the_entry_and_field() {
             "PROVIDER_CATALOGUE_FILE" => Some(path.clone()),
             "TABLE_NAME" => Some("t".into()),
             "KMS_KEY_ID" => Some("k".into()),
-            "STATE_SECRET" => Some("0123456789abcdef0123456789abcdef".into()),
+            "STATE_KEY_SECRET" => Some("unread-at-start".into()),
             _ => None,
         }
     };

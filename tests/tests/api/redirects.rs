@@ -83,8 +83,9 @@ async fn the_callback_checks_the_stored_return_to_again_and_never_redirects_off_
     let demo = shared::ids::ProviderId::parse("demo").unwrap();
     let issued = t
         .app
-        .settings
-        .state_key
+        .state_key()
+        .await
+        .unwrap()
         .issue(&demo, shared::clock::now_epoch() + 600);
     t.app
         .states
