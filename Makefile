@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: help dev test token backend-token bootstrap lint fmt template-lint build-release bench
+.PHONY: help dev test token backend-token bootstrap lint fmt template-lint build-release bench package
 
 ## help: this list
 help:
@@ -28,13 +28,14 @@ test: bootstrap template-lint
 	$(CARGO) test --workspace --locked
 	@$(CARGO) run --quiet --locked -p integration-tests --bin iam-report
 
-## bootstrap: the local tools (Python venv with moto and cfn-lint, npm packages of the OAuth server)
+## bootstrap: the local tools (Python venv with moto, cfn-lint and aws-sam-cli, npm packages of the OAuth server)
 bootstrap:
 	@scripts/bootstrap.sh
 
-## template-lint: cfn-lint of template.yaml
+## template-lint: cfn-lint and `sam validate --lint` of template.yaml (offline, no AWS account)
 template-lint: bootstrap
 	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
 
 ## lint: clippy with warnings as errors
 lint:
@@ -47,6 +48,10 @@ fmt:
 ## build-release: release binaries of every function (native target; `sam build` cross-builds arm64)
 build-release:
 	$(CARGO) build --release --locked $(patsubst functions/%,-p %,$(wildcard functions/*))
+
+## package: every function cross-built for arm64 by `sam build` (cargo-lambda + zig from PyPI), zipped; prints sizes (slow: not part of `make test`)
+package:
+	scripts/package.sh
 
 ## bench: figures for the issue notes (not asserted anywhere)
 bench:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the local tools used by the tests and `make dev`:
-#   .venv/                         moto (DynamoDB/KMS/SQS emulator) and cfn-lint, from dev/requirements.txt
+#   .venv/                         moto (DynamoDB/KMS/SQS/Secrets Manager emulator), cfn-lint and
+#                                  aws-sam-cli, from dev/requirements.txt
 #   dev/oauth-server/node_modules  oidc-provider for the local OAuth server
 # Needs only python3, node and npm. Idempotent, and a no-op in milliseconds when nothing changed.
 set -euo pipefail

@@ -162,7 +162,8 @@ async fn the_same_message_twice_changes_nothing() {
     let _ = (a, b);
     t.drain_sync_queue(LONG).await;
     let job = t.sync_job("carl", &id, &job_id).await;
-    assert_eq!(job["status"], "succeeded");
+    // (The job in the message: this failed once under load, not reproduced since.)
+    assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(counts(&job), (600, 0, 0), "no page counted twice");
     let before = events_requests(&t).await;
     assert!(deliver().await.batch_item_failures.is_empty());
