@@ -13,6 +13,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 /// AWS configuration for a local endpoint, with dummy credentials.
 pub async fn local_aws_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared::app::aws_http_client())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -43,6 +43,16 @@ pub struct App {
     pub secrets: Arc<SecretCache>,
 }
 
+/// The HTTP client of every AWS SDK client: rustls with ring, the crypto reqwest already uses
+/// for providers, so each binary carries one TLS crypto library (the SDK default is aws-lc).
+/// Example followed: smithy-rs `aws-smithy-http-client/examples/client-ring.rs`.
+pub fn aws_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -56,7 +66,10 @@ pub enum StartupError {
 impl App {
     /// From the process environment and the default AWS configuration (which honours `AWS_ENDPOINT_URL`).
     pub async fn from_env() -> Result<Self, StartupError> {
-        let aws = aws_config::load_from_env().await;
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(aws_http_client())
+            .load()
+            .await;
         Self::from_lookup(&|name: &str| std::env::var(name).ok(), &aws)
     }
 
