@@ -48,7 +48,34 @@ impl Gateway {
         }
     }
 
+    /// CORS as API Gateway does it for `CorsConfiguration`: a preflight is answered here, before
+    /// any route or authorizer; an allowed origin's requests get the CORS headers on whatever
+    /// answer; any other origin gets none (the browser then refuses to show the answer).
     async fn route(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let allowed_origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|o| self.app.settings.app_origins.iter().any(|a| a == o))
+            .map(str::to_string);
+        let preflight = req.method() == hyper::Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let mut response = if preflight {
+            let mut empty = Response::new(Full::new(Bytes::new()));
+            *empty.status_mut() = StatusCode::NO_CONTENT;
+            empty
+        } else {
+            self.handle(req, peer).await
+        };
+        if let Some(origin) = allowed_origin {
+            cors_headers(response.headers_mut(), &origin, preflight);
+        }
+        response
+    }
+
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
         if method == "GET" && path == "/health" {
@@ -116,6 +143,36 @@ impl Gateway {
             source_ip: Some(peer.ip().to_string()),
         };
         to_hyper(shared::handlers::dispatch(&self.app, route.function, request).await)
+    }
+}
+
+fn cors_headers(headers: &mut header::HeaderMap, origin: &str, preflight: bool) {
+    use shared::routes::cors;
+    let mut set = |name: header::HeaderName, value: String| {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    set(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.to_string());
+    set(header::VARY, "origin".into());
+    if preflight {
+        set(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            cors::allow_methods().join(","),
+        );
+        set(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            cors::ALLOW_HEADERS.join(","),
+        );
+        set(
+            header::ACCESS_CONTROL_MAX_AGE,
+            cors::MAX_AGE_SECS.to_string(),
+        );
+    } else {
+        set(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            cors::EXPOSE_HEADERS.join(","),
+        );
     }
 }
 

@@ -183,6 +183,28 @@ pub const ROUTES: &[Route] = &[
 ];
 
 /// The route for a request and its path parameters (percent-decoded).
+/// CORS, as API Gateway answers it for the app's origins (template.yaml's
+/// `CorsConfiguration`, and the dev gateway; a test holds the three to the same values).
+/// A browser app sends its JWT in `Authorization` and JSON bodies: both need a preflight.
+pub mod cors {
+    pub const ALLOW_HEADERS: &[&str] = &["authorization", "content-type"];
+    /// What a page may read beyond the basics: when to retry (the correlation id is in the body).
+    pub const EXPOSE_HEADERS: &[&str] = &["retry-after"];
+    /// A preflight is reused for 10 minutes.
+    pub const MAX_AGE_SECS: u32 = 600;
+
+    /// Every method of the route table, each once, in the table's order.
+    pub fn allow_methods() -> Vec<&'static str> {
+        let mut methods = Vec::new();
+        for route in super::ROUTES {
+            if !methods.contains(&route.method) {
+                methods.push(route.method);
+            }
+        }
+        methods
+    }
+}
+
 pub fn match_route(method: &str, path: &str) -> Option<(&'static Route, HashMap<String, String>)> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     ROUTES

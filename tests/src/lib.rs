@@ -166,7 +166,8 @@ pub struct TestApp {
 #[derive(Default)]
 pub struct Options {
     pub state_ttl_secs: Option<i64>,
-    /// `CALLBACK_COMPLETION` (`direct` when None).
+    /// `CALLBACK_COMPLETION` (`direct` when None: most tests connect in one GET callback; the
+    /// product's default, `app`, is completion.rs's and the browser tests').
     pub callback_completion: Option<&'static str>,
     /// An OAuth server of this test's own, so its counters and injected faults are this
     /// test's alone (the shared one serves every test of the process at once).
@@ -271,7 +272,7 @@ impl TestApp {
             // One app plays every function here: a cached secret would hide the next
             // function's read from the IAM check (in AWS each function has its own cache).
             ("SECRETS_CACHE_SECONDS", "0".into()),
-            ("RETURN_TO_ALLOWED_ORIGINS", APP_ORIGIN.into()),
+            ("APP_ORIGINS", APP_ORIGIN.into()),
             (
                 "CALLBACK_COMPLETION",
                 options.callback_completion.unwrap_or("direct").into(),

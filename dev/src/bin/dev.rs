@@ -69,11 +69,21 @@ async fn main() -> anyhow::Result<()> {
         ("KMS_KEY_ID", resources.kms_key_id.clone()),
         ("STATE_SECRET", shared::ids::hex(&state_secret)),
         ("PUBLIC_BASE_URL", base_url.clone()),
+        // The demo app's origin and the gateway's own; `APP_ORIGINS=…` adds more for a run.
         (
-            "RETURN_TO_ALLOWED_ORIGINS",
-            format!("http://localhost:3000,{base_url}"),
+            "APP_ORIGINS",
+            [
+                format!("http://localhost:3000,{base_url}"),
+                std::env::var("APP_ORIGINS").unwrap_or_default(),
+            ]
+            .join(",")
+            .trim_end_matches(',')
+            .to_string(),
         ),
         ("DEMO_OAUTH_URL", oauth_url.clone()),
+        // The curl walkthrough of the README has no frontend to finish an `app` completion
+        // (the product's default): `CALLBACK_COMPLETION=app make dev` for that.
+        ("CALLBACK_COMPLETION", "direct".into()),
         ("DEMO_CLIENT_ID", client_id.clone()),
         ("DEMO_CLIENT_SECRET", client_secret.clone()),
         ("OIDC_ISSUER", oauth_url.clone()),
@@ -86,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
         ("BACKEND_PRINCIPAL_ARNS", "app-backend".into()),
     ]);
     let lookup = |name: &str| {
+        if name == "APP_ORIGINS" {
+            return defaults.get(name).cloned();
+        }
         std::env::var(name)
             .ok()
             .filter(|v| !v.is_empty())

@@ -22,8 +22,10 @@ pub struct Settings {
     pub state_ttl_secs: i64,
     /// The API's public base URL for redirect URIs; None: `https://{domain API Gateway saw}`.
     pub public_base_url: Option<Url>,
-    /// Origins (`scheme://host[:port]`) the callback may redirect to.
-    pub return_to_allowed_origins: Vec<String>,
+    /// `APP_ORIGINS`: the web app's origins (`scheme://host[:port]`). The callback redirects
+    /// only there and its popup page posts only to them; API Gateway's CORS allows them
+    /// (template.yaml, from the same parameter).
+    pub app_origins: Vec<String>,
     /// Who redeems the code the provider sends to the GET callback.
     pub callback_completion: CallbackCompletion,
     /// A token is refreshed when it expires within this many seconds (default 600).
@@ -48,9 +50,10 @@ pub struct Settings {
     pub backend_principals: Vec<String>,
 }
 
-/// `CALLBACK_COMPLETION`: `direct` (default; docs/openapi.yaml): the GET callback exchanges the code.
-/// `app`: it hands code and state to the app, which completes with the POST callback and its
-/// user's JWT, so only the user who started the flow can finish it.
+/// `CALLBACK_COMPLETION`: `app` (default; docs/openapi.yaml): the GET callback hands code and
+/// state to the app, which completes with the POST callback and its user's JWT, so only the
+/// user who started the flow can finish it. `direct`: the GET callback exchanges the code itself
+/// (no app code needed, but open to account-linking CSRF: README, "Callback completion").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackCompletion {
     Direct,
@@ -119,20 +122,24 @@ impl Settings {
             ),
             None => None,
         };
-        let mut return_to_allowed_origins = Vec::new();
-        for raw in env("RETURN_TO_ALLOWED_ORIGINS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let url = Url::parse(raw)
-                .map_err(|e| ConfigError(format!("RETURN_TO_ALLOWED_ORIGINS: `{raw}`: {e}")))?;
-            return_to_allowed_origins.push(url.origin().ascii_serialization());
+        // APP_ORIGINS; RETURN_TO_ALLOWED_ORIGINS, its former name, still read when it is unset.
+        let (origins_var, origins) = match env("APP_ORIGINS").filter(|v| !v.is_empty()) {
+            Some(v) => ("APP_ORIGINS", v),
+            None => (
+                "RETURN_TO_ALLOWED_ORIGINS",
+                env("RETURN_TO_ALLOWED_ORIGINS").unwrap_or_default(),
+            ),
+        };
+        let mut app_origins = Vec::new();
+        for raw in origins.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            app_origins.push(
+                origin_of(raw)
+                    .map_err(|why| ConfigError(format!("{origins_var}: `{raw}`: {why}")))?,
+            );
         }
         let callback_completion = match env("CALLBACK_COMPLETION").as_deref() {
-            None | Some("") | Some("direct") => CallbackCompletion::Direct,
-            Some("app") => CallbackCompletion::App,
+            None | Some("") | Some("app") => CallbackCompletion::App,
+            Some("direct") => CallbackCompletion::Direct,
             Some(other) => {
                 return Err(ConfigError(format!(
                     "CALLBACK_COMPLETION must be `direct` or `app`, not `{other}`"
@@ -167,7 +174,7 @@ impl Settings {
             secrets_cache_time,
             state_ttl_secs,
             public_base_url,
-            return_to_allowed_origins,
+            app_origins,
             callback_completion,
         })
     }
@@ -179,10 +186,25 @@ impl Settings {
             return None;
         }
         let origin = url.origin().ascii_serialization();
-        self.return_to_allowed_origins
-            .contains(&origin)
-            .then_some(url)
+        self.app_origins.contains(&origin).then_some(url)
     }
+}
+
+/// `https://app.example.com` → itself; anything but an http(s) origin (a path, a query, `null`)
+/// is refused rather than cut down to one, so a typo cannot silently allow something else.
+fn origin_of(raw: &str) -> Result<String, String> {
+    let url = Url::parse(raw).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be http:// or https://".into());
+    }
+    if url.path() != "/"
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err("an origin is scheme://host[:port], nothing after it".into());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// `arn:aws:iam::123:role/path/Name` → `arn:aws:sts::123:assumed-role/Name/`.

@@ -111,7 +111,15 @@ async fn hand_to_app(
     if let Some(iss) = answer.issuer {
         pairs.push(("iss", iss));
     }
-    Ok(to_app(app, &pending, &pairs, StatusCode::OK, &message))
+    // In the fragment: a browser never sends it, so the code and state stay out of the app
+    // servers' access logs and analytics (RFC 9700 §4.2.4: credentials in URLs leak).
+    Ok(to_app(
+        app,
+        &pending,
+        &Back::Fragment(&pairs),
+        StatusCode::OK,
+        &message,
+    ))
 }
 
 /// POST /providers/{provider}/callback: the SPA variant; the state must belong to the caller.
@@ -119,6 +127,10 @@ pub async fn from_app(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     let caller = req.caller()?;
     let body: CallbackBody = req.json_body()?;
     let provider = configured_provider(app, req)?;
+    // Refused before the state is touched: a page that lost the code can still retry.
+    if body.code.trim().is_empty() {
+        return Err(ApiError::Validation("`code` must not be empty".into()));
+    }
     let pending = consume_state(app, req, provider, &body.state, Some(&caller.user_id)).await?;
     let answer = ProviderAnswer {
         code: Some(&body.code),
@@ -184,7 +196,19 @@ async fn consume_state(
     };
     let refuse = |reason| refuse_state(app, req, provider, caller, reason);
     match app.states.take_pending(&id, claim).await? {
-        None if caller.is_some() => Err(refuse("unknown_used_or_other_user").await),
+        None if caller.is_some() => {
+            // Maybe another user's state: burned, so a code and state that leaked (an app's
+            // logs, a lured victim's browser) can never be redeemed afterwards, by anyone.
+            let any_user = StateClaim {
+                provider: &provider.id,
+                user: None,
+            };
+            let reason = match app.states.take_pending(&id, any_user).await? {
+                Some(_) => "other_user_burned",
+                None => "unknown_or_used",
+            };
+            Err(refuse(reason).await)
+        }
         None => Err(refuse("unknown_or_used").await),
         // DynamoDB's TTL deletes lazily: the row's own expiry is what counts.
         Some(p) if p.expires_at < now_epoch() => Err(refuse("expired").await),
@@ -350,7 +374,7 @@ fn answer_browser(
         Ok(i) => {
             let message = serde_json::json!({"type": "oauth-success", "provider": i.provider.as_str(), "integrationId": i.id.as_str(), "correlationId": request_id});
             let pairs = [("status", "connected"), ("integrationId", i.id.as_str())];
-            to_app(app, pending, &pairs, StatusCode::OK, &message)
+            to_app(app, pending, &Back::Query(&pairs), StatusCode::OK, &message)
         }
         Err(e) => {
             log_failure(e);
@@ -359,7 +383,7 @@ fn answer_browser(
             to_app(
                 app,
                 pending,
-                &[("status", "error"), ("code", e.code())],
+                &Back::Query(&[("status", "error"), ("code", e.code())]),
                 status,
                 &message,
             )
@@ -367,13 +391,21 @@ fn answer_browser(
     }
 }
 
-/// Back to the app: a redirect to its returnTo with `pairs` appended, when that is still on an
+/// What a redirect back to the app carries, and where in its URL.
+enum Back<'a> {
+    /// Outcomes (status, integration id, error code): added to the query.
+    Query(&'a [(&'a str, &'a str)]),
+    /// The authorization result (code, state, iss): the whole fragment.
+    Fragment(&'a [(&'a str, &'a str)]),
+}
+
+/// Back to the app: a redirect to its returnTo with `back` added, when that is still on an
 /// allowlisted origin (checked again: the allowlist may have changed since connect), else the
 /// popup page posting `message` to the opener.
 fn to_app(
     app: &App,
     pending: &PendingAuthorization,
-    pairs: &[(&str, &str)],
+    back: &Back<'_>,
     popup_status: StatusCode,
     message: &serde_json::Value,
 ) -> ApiResponse {
@@ -383,14 +415,20 @@ fn to_app(
         .and_then(|r| app.settings.allowed_return_to(r))
     {
         Some(mut url) => {
-            url.query_pairs_mut().extend_pairs(pairs);
+            match back {
+                Back::Query(pairs) => {
+                    url.query_pairs_mut().extend_pairs(pairs.iter());
+                }
+                Back::Fragment(pairs) => {
+                    let fragment = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(pairs.iter())
+                        .finish();
+                    url.set_fragment(Some(&fragment));
+                }
+            }
             ApiResponse::redirect(url.as_str())
         }
-        None => popup_page(
-            popup_status,
-            message,
-            &app.settings.return_to_allowed_origins,
-        ),
+        None => popup_page(popup_status, message, &app.settings.app_origins),
     }
 }
 

@@ -6,7 +6,7 @@ fn settings(origins: &str) -> Settings {
         "STATE_KEY_SECRET" => Some("secrets/state-key".into()),
         "TABLE_NAME" => Some("t".into()),
         "KMS_KEY_ID" => Some("k".into()),
-        "RETURN_TO_ALLOWED_ORIGINS" => Some(origins.clone()),
+        "APP_ORIGINS" => Some(origins.clone()),
         _ => None,
     })
     .unwrap()
@@ -65,4 +65,50 @@ fn the_token_route_allowlist_matches_users_roles_and_their_sessions() {
     })
     .unwrap();
     assert!(!none.backend_allowed("arn:aws:iam::123456789012:user/app-backend"));
+}
+
+#[test]
+fn app_origins_are_origins_and_the_former_variable_still_counts() {
+    let env = |vars: Vec<(&'static str, &'static str)>| {
+        move |k: &str| match k {
+            "STATE_KEY_SECRET" => Some("secrets/state-key".to_string()),
+            "TABLE_NAME" | "KMS_KEY_ID" => Some("x".into()),
+            _ => vars
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string()),
+        }
+    };
+    let alias = Settings::from_env(&env(vec![(
+        "RETURN_TO_ALLOWED_ORIGINS",
+        "https://old.example",
+    )]))
+    .unwrap();
+    assert_eq!(alias.app_origins, ["https://old.example"]);
+    assert_eq!(
+        alias.callback_completion,
+        CallbackCompletion::App,
+        "the app completes by default (account-linking CSRF)"
+    );
+    let both = Settings::from_env(&env(vec![
+        ("APP_ORIGINS", "https://new.example:8443"),
+        ("RETURN_TO_ALLOWED_ORIGINS", "https://old.example"),
+    ]))
+    .unwrap();
+    assert_eq!(both.app_origins, ["https://new.example:8443"]);
+    for bad in [
+        "https://app.example.com/path",
+        "null",
+        "ftp://x.example",
+        "https://a.example?x=1",
+    ] {
+        let error = Settings::from_env(&env(vec![("APP_ORIGINS", bad)]))
+            .err()
+            .unwrap_or_else(|| panic!("{bad} accepted"))
+            .to_string();
+        assert!(
+            error.contains("APP_ORIGINS") && error.contains(bad),
+            "{error}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
-//! CALLBACK_COMPLETION=app: the GET callback hands the code to the app, and only the user who
-//! started the flow can redeem it (POST callback with their JWT). This closes account-linking
-//! CSRF: a victim lured into consenting on an attacker's authorization URL is not linked.
+//! CALLBACK_COMPLETION=app (the default): the GET callback hands the code to the app, and only
+//! the user who started the flow can redeem it (POST callback with their JWT). This closes
+//! account-linking CSRF: a victim lured into consenting on an attacker's authorization URL is
+//! not linked, and the result, once refused, cannot be redeemed by anyone.
 
 use std::collections::HashMap;
 
@@ -43,13 +44,32 @@ async fn post_callback(t: &TestApp, user: &str, query: &HashMap<String, String>)
     .await
 }
 
-fn location_query(reply: &Reply) -> HashMap<String, String> {
+fn location(reply: &Reply) -> url::Url {
     let location = url::Url::parse(&reply.header("location").expect("a redirect")).unwrap();
     assert_eq!(
         location.origin().ascii_serialization(),
         integration_tests::APP_ORIGIN
     );
-    location.query_pairs().into_owned().collect()
+    location
+}
+
+fn location_query(reply: &Reply) -> HashMap<String, String> {
+    location(reply).query_pairs().into_owned().collect()
+}
+
+/// The authorization result, which travels in the fragment: browsers never send it to the
+/// app's servers (access logs, analytics), unlike the query.
+fn location_fragment(reply: &Reply) -> HashMap<String, String> {
+    let location = location(reply);
+    assert!(
+        location
+            .query_pairs()
+            .all(|(k, _)| k != "code" && k != "state"),
+        "no code or state in the query: {location}"
+    );
+    url::form_urlencoded::parse(location.fragment().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
 }
 
 #[tokio::test]
@@ -60,7 +80,7 @@ async fn a_victim_consenting_on_an_attackers_authorization_url_is_not_linked_to_
     let redirect = authorize(&auth_url, "victim").await;
     let reply = t.send(redirect.callback_request().build()).await;
     assert_eq!(reply.status(), 302, "{}", reply.body());
-    let query = location_query(&reply);
+    let query = location_fragment(&reply);
     assert_eq!(query["status"], "authorized");
     assert_eq!(
         integrations(&t, "mallory").await,
@@ -76,8 +96,46 @@ async fn a_victim_consenting_on_an_attackers_authorization_url_is_not_linked_to_
         "{}",
         reply.body()
     );
+    // Refused, and burned: Mallory, had he got the code and state (the victim's history, the
+    // app's logs), can no longer redeem them with his own JWT.
+    let reply = post_callback(&t, "mallory", &query).await;
+    assert_eq!(reply.error_code(), "INVALID_STATE", "{}", reply.body());
     assert_eq!(integrations(&t, "victim").await, serde_json::json!([]));
     assert_eq!(integrations(&t, "mallory").await, serde_json::json!([]));
+    let audit = t
+        .send(request(Method::GET, "/audit").user("victim").build())
+        .await;
+    assert!(
+        audit.body().contains("other_user_burned"),
+        "the burn is audited for the user who tried: {}",
+        audit.body()
+    );
+}
+
+#[tokio::test]
+async fn an_empty_code_is_refused_without_spending_the_state() {
+    let t = app_completion().await;
+    let redirect = authorize(&connect(&t, "alice", None).await, "alice").await;
+    let mut query: HashMap<String, String> = ["code", "state", "iss"]
+        .iter()
+        .map(|k| (k.to_string(), redirect.param(k).unwrap()))
+        .collect();
+    let code = query.insert("code".into(), " ".into()).unwrap();
+    let reply = post_callback(&t, "alice", &query).await;
+    assert_eq!(
+        (reply.status(), reply.error_code().as_str()),
+        (400, "VALIDATION_ERROR"),
+        "{}",
+        reply.body()
+    );
+    query.insert("code".into(), code);
+    let reply = post_callback(&t, "alice", &query).await;
+    assert_eq!(
+        reply.status(),
+        200,
+        "the state is still good: {}",
+        reply.body()
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod beside;
 mod completion;
 mod contract;
+mod cors;
 mod envelopes;
 mod events;
 mod flow;
