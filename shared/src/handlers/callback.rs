@@ -451,3 +451,7 @@ fn popup_page(status: StatusCode, message: &serde_json::Value, origins: &[String
     let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'none'");
     ApiResponse::html(status, body, &csp)
 }
+
+#[cfg(test)]
+#[path = "../tests/popup.rs"]
+mod tests;
