@@ -21,14 +21,16 @@ token:
 backend-token:
 	@$(CARGO) run --quiet -p devstack --bin dev-token -- --backend app-backend
 
-## test: every test (template lint, formatting, unit and end-to-end tests)
+## test: every test (template lint, formatting, unit and end-to-end tests, browser tests in Chromium)
 test: bootstrap template-lint
 	$(CARGO) fmt --all -- --check
 	@rm -f $${CARGO_TARGET_DIR:-target}/iam-used.tsv
 	$(CARGO) test --workspace --locked
 	@$(CARGO) run --quiet --locked -p integration-tests --bin iam-report
+	$(CARGO) build --workspace --locked --bin dev
+	cd web && node tests/browser.mjs
 
-## bootstrap: the local tools (Python venv with moto, cfn-lint and aws-sam-cli, npm packages of the OAuth server)
+## bootstrap: the local tools (Python venv with moto, cfn-lint and aws-sam-cli, npm packages of the OAuth server and the web tests, Debian's chromium)
 bootstrap:
 	@scripts/bootstrap.sh
 

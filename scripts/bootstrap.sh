@@ -3,6 +3,9 @@
 #   .venv/                         moto (DynamoDB/KMS/SQS/Secrets Manager emulator), cfn-lint and
 #                                  aws-sam-cli, from dev/requirements.txt
 #   dev/oauth-server/node_modules  oidc-provider for the local OAuth server
+#   web/node_modules               playwright-core for the browser tests
+#   /usr/bin/chromium              Debian's Chromium for the browser tests (apt-get, as root or
+#                                  through sudo; Playwright never downloads a browser here)
 # Needs only python3, node and npm. Idempotent, and a no-op in milliseconds when nothing changed.
 set -euo pipefail
 
@@ -37,6 +40,21 @@ if [[ ! -d "$oauth_server/node_modules" \
    || "$oauth_server/package-lock.json" -nt "$oauth_server/node_modules/.package-lock.json" ]]; then
   echo "bootstrap: npm ci in $oauth_server"
   (cd "$oauth_server" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# npm writes node_modules/.package-lock.json on every install, so it dates the last install.
+if [[ ! -d web/node_modules \
+   || web/package-lock.json -nt web/node_modules/.package-lock.json ]]; then
+  echo "bootstrap: npm ci in web"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [[ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]]; then
+  echo "bootstrap: installing Debian's chromium (the browser tests' browser)"
+  sudo=""
+  [[ "$(id -u)" == 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
 echo "bootstrap: ok"

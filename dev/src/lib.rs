@@ -2,6 +2,7 @@
 //! server as child processes, resources created as template.yaml declares them, a dev JWT, and
 //! a dev gateway that routes HTTP to the same handlers API Gateway would invoke.
 
+pub mod app_server;
 pub mod gateway;
 pub mod jwt;
 pub mod poller;

@@ -1,5 +1,5 @@
 //! `make dev`: the whole system on loopback. Ports: DEV_API_PORT (8787), DEV_MOTO_PORT (5050),
-//! DEV_OAUTH_PORT (9400). Prints one line with `ready` and the API's base URL once all answer.
+//! DEV_OAUTH_PORT (9400), DEV_APP_PORT (3000, the demo app). Prints one line with `ready` and the API's base URL once all answer.
 //! Besides the gateway it runs the refresh scheduler every DEV_SCHEDULER_SECONDS (30) and polls
 //! the refresh queue like Lambda's event source mapping, so connected integrations stay fresh.
 
@@ -29,6 +29,8 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let api_port = u16_var("DEV_API_PORT", 8787)?;
+    let app_port = u16_var("DEV_APP_PORT", 3000)?;
+    let app_origin = format!("http://localhost:{app_port}");
     let moto_port = u16_var("DEV_MOTO_PORT", 5050)?;
     let oauth_port = u16_var("DEV_OAUTH_PORT", 9400)?;
     let base_url = format!("http://127.0.0.1:{api_port}");
@@ -73,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
         (
             "APP_ORIGINS",
             [
-                format!("http://localhost:3000,{base_url}"),
+                format!("{app_origin},{base_url}"),
                 std::env::var("APP_ORIGINS").unwrap_or_default(),
             ]
             .join(",")
@@ -135,6 +137,14 @@ async fn main() -> anyhow::Result<()> {
         jwt_secret: jwt::dev_secret(),
     });
     let serving = tokio::spawn(gateway.serve(listener));
+    let app_listener = tokio::net::TcpListener::bind(("127.0.0.1", app_port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{app_port} (set DEV_APP_PORT)"))?;
+    let demo = Arc::new(devstack::app_server::AppServer {
+        api_base_url: base_url.clone(),
+        jwt_secret: jwt::dev_secret(),
+    });
+    tokio::spawn(demo.serve(app_listener));
     tokio::spawn(run_scheduler(app.clone(), scheduler_every));
     tokio::spawn(poll_queue(
         app.clone(),
@@ -171,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
         recovery_queues.queue_url
     );
     println!("demo calendar: curl -X POST -d '{{\"count\":50}}' {oauth_url}/__events/alice/seed");
+    println!("demo app (the web kit, its own origin): {app_origin}");
     println!("ready {base_url}");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -11,8 +11,13 @@ fn script_ends(html: &str) -> usize {
 
 #[test]
 fn the_popup_page_has_one_script_end_tag_whatever_the_message_holds() {
-    assert_eq!(script_ends(POPUP_PAGE), 1, "only the element's own closing tag");
-    let hostile = serde_json::json!({"type": "oauth-error", "message": "</SCRIPT><script>alert(1)</script>"});
+    assert_eq!(
+        script_ends(POPUP_PAGE),
+        1,
+        "only the element's own closing tag"
+    );
+    let hostile =
+        serde_json::json!({"type": "oauth-error", "message": "</SCRIPT><script>alert(1)</script>"});
     let page = popup_page(StatusCode::OK, &hostile, &["https://app.example".into()]);
     let body = page.body.clone();
     assert_eq!(script_ends(&body), 1, "{body}");

@@ -1,0 +1,75 @@
+// Types of connect.js (the web kit). The shapes are docs/openapi.yaml's.
+
+export interface ConnectorOptions {
+  /** The API's base URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com */
+  apiBaseUrl: string;
+  /** The signed-in user's JWT (the one the API's JWT authorizer accepts). */
+  getToken: () => Promise<string> | string;
+  /** How long connect() waits for the sign-in window (default 5 minutes). */
+  timeoutMs?: number;
+  /** window.open features of the sign-in window. */
+  popupFeatures?: string;
+  fetch?: typeof fetch;
+}
+
+export type IntegrationStatus = "connected" | "expired" | "error" | "disconnected" | string;
+
+export interface SyncSettings {
+  enabled: boolean;
+  syncTypes: string[];
+  frequency: string;
+}
+
+export interface Integration {
+  id: string;
+  provider: string;
+  status: IntegrationStatus;
+  externalAccountId: string;
+  email?: string;
+  displayName?: string;
+  scopes: string[];
+  expiresAt?: string;
+  lastSyncAt?: string;
+  lastError?: { code: string; message: string; at?: string };
+  syncSettings: SyncSettings;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SyncJob {
+  jobId: string;
+  status: "queued" | "running" | "succeeded" | "failed" | string;
+  counts?: { created: number; updated: number; deleted: number; skipped?: number };
+  error?: { code: string; message: string };
+}
+
+export type ConnectErrorCode =
+  | "popup_blocked"
+  | "popup_closed"
+  | "timeout"
+  | "access_denied"
+  | "network_error"
+  | string;
+
+export class ConnectError extends Error {
+  code: ConnectErrorCode;
+  status?: number;
+  correlationId?: string;
+  retryable: boolean;
+}
+
+export interface Connector {
+  /** Call from a click handler: the sign-in window opens synchronously. */
+  connect(provider: string, options?: { scopes?: string[]; returnTo?: string }): Promise<Integration>;
+  list(): Promise<Integration[]>;
+  get(id: string): Promise<Integration>;
+  test(id: string): Promise<{ ok: boolean; latencyMs: number; error?: string }>;
+  refresh(id: string): Promise<unknown>;
+  sync(id: string, options?: { full?: boolean }): Promise<{ jobId: string }>;
+  waitForSync(id: string, jobId: string, options?: { intervalMs?: number; timeoutMs?: number }): Promise<SyncJob>;
+  events(id: string, page?: { limit?: number; cursor?: string }): Promise<{ events: unknown[]; nextCursor?: string }>;
+  updateSettings(id: string, settings: SyncSettings): Promise<Integration>;
+  disconnect(id: string): Promise<{ disconnected: boolean; revoked: boolean }>;
+}
+
+export function createConnector(options: ConnectorOptions): Connector;

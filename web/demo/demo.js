@@ -1,0 +1,127 @@
+// The demo app of `make dev`: everything it does with the API goes through the web kit.
+import { createConnector } from "/connect.js";
+
+const { apiBaseUrl } = await (await fetch("/config.json")).json();
+let token = null;
+const connector = createConnector({ apiBaseUrl, getToken: async () => token });
+const $ = (id) => document.getElementById(id);
+
+function say(text, isError = false) {
+  $("message").textContent = text;
+  $("message").className = isError ? "error" : "";
+}
+
+function describe(error) {
+  const code = error.code || "error";
+  const id = error.correlationId ? ` (correlation id ${error.correlationId})` : "";
+  return `${code}: ${error.message}${id}`;
+}
+
+async function guarded(what, work) {
+  try {
+    await work();
+  } catch (error) {
+    say(`${what} failed: ${describe(error)}`, true);
+    console.warn(what, error);
+  }
+}
+
+function element(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function showProviders() {
+  const answer = await (await fetch(`${apiBaseUrl}/providers`)).json();
+  $("providers").replaceChildren(
+    ...answer.data.providers
+      .filter((p) => p.configured)
+      .map((p) => {
+        const button = element("button", { textContent: `Connect ${p.displayName}` });
+        button.dataset.connect = p.id;
+        // connect() opens its window inside this click: no await before it.
+        button.onclick = () =>
+          guarded("Connect", async () => {
+            say(`Connecting ${p.displayName}…`);
+            const integration = await connector.connect(p.id);
+            say(`Connected ${integration.email || integration.externalAccountId}`);
+            await showIntegrations();
+          });
+        return button;
+      }),
+  );
+}
+
+function card(integration) {
+  const node = element("div", { className: "card" });
+  node.dataset.provider = integration.provider;
+  node.dataset.id = integration.id;
+  const badge = element("span", { className: `badge status ${integration.status}`, textContent: integration.status });
+  const email = element("span", { className: "email", textContent: integration.email || integration.externalAccountId });
+  const lastSync = element("div", { className: "last-sync", textContent: `Last sync: ${integration.lastSyncAt || "never"}` });
+  const actions = element("div");
+  const action = (label, cls, work) => {
+    const button = element("button", { textContent: label, className: cls });
+    button.onclick = () => guarded(label, work);
+    actions.append(button, " ");
+  };
+  action("Test", "test", async () => {
+    const result = await connector.test(integration.id);
+    say(result.ok ? `Connection works (${result.latencyMs} ms)` : `Connection test failed: ${result.error}`, !result.ok);
+  });
+  action("Sync", "sync", async () => {
+    say("Syncing…");
+    const { jobId } = await connector.sync(integration.id);
+    const job = await connector.waitForSync(integration.id, jobId, { intervalMs: 500 });
+    say(`Sync ${job.status}`, job.status !== "succeeded");
+    await showEvents(integration.id);
+    await showIntegrations();
+  });
+  action(integration.syncSettings.enabled ? "Pause hourly sync" : "Sync hourly", "settings", async () => {
+    const settings = { ...integration.syncSettings, enabled: !integration.syncSettings.enabled };
+    await connector.updateSettings(integration.id, settings);
+    await showIntegrations();
+  });
+  action("Disconnect", "disconnect", async () => {
+    const result = await connector.disconnect(integration.id);
+    say(result.revoked ? "Disconnected and revoked at the provider" : "Disconnected");
+    $("events").replaceChildren();
+    await showIntegrations();
+  });
+  node.append(element("div", {}, badge, " ", element("strong", { textContent: integration.provider }), " ", email), lastSync, actions);
+  if (integration.lastError) {
+    node.append(element("div", { className: "error", textContent: `${integration.lastError.code}: ${integration.lastError.message}` }));
+  }
+  return node;
+}
+
+async function showIntegrations() {
+  // A disconnected integration stays listed (its history); the demo shows the live ones.
+  const integrations = (await connector.list()).filter((i) => i.status !== "disconnected");
+  $("cards").replaceChildren(...(integrations.length ? integrations.map(card) : [element("p", { textContent: "No integrations yet." })]));
+  await showAudit();
+}
+
+async function showEvents(id) {
+  const page = await connector.events(id, { limit: 10 });
+  $("events").replaceChildren(...page.events.map((e) => element("li", { textContent: `${e.start || ""} ${e.title || e.summary || e.id}` })));
+}
+
+async function showAudit() {
+  const response = await fetch(`${apiBaseUrl}/audit?limit=10`, { headers: { Authorization: `Bearer ${token}` } });
+  const answer = await response.json();
+  const entries = (answer.data && answer.data.entries) || [];
+  $("audit").replaceChildren(...entries.map((e) => element("li", { textContent: `${e.at} ${e.event}${e.reason ? ` (${e.reason})` : ""}` })));
+}
+
+$("signin").onclick = () =>
+  guarded("Sign in", async () => {
+    const user = $("user").value.trim();
+    token = (await (await fetch(`/dev-token?user=${encodeURIComponent(user)}`)).json()).token;
+    $("signed-in").textContent = `signed in as ${user}`;
+    say("");
+    await showIntegrations();
+  });
+
+await guarded("Loading providers", showProviders);
