@@ -168,6 +168,24 @@ await scenario("a page on an origin not on APP_ORIGINS gets nothing", async (pag
   await shot(page, "7-foreign-origin");
 });
 
+await scenario("a popup opened from a non-allowlisted origin delivers nothing to it", async (page, context) => {
+  // Started out of band (no CORS outside a browser); the popup is the foreign page's own.
+  const dave = (await (await fetch(`${system.app}/dev-token?user=dave`)).json()).token;
+  const started = await (
+    await fetch(`${system.api}/providers/demo/connect`, { method: "POST", headers: { Authorization: `Bearer ${dave}`, "Content-Type": "application/json" }, body: "{}" })
+  ).json();
+  await page.goto(system.foreign);
+  await page.evaluate(() => {
+    window.received = [];
+    window.addEventListener("message", (e) => window.received.push(e.origin));
+  });
+  const [popup] = await Promise.all([context.waitForEvent("page"), page.evaluate((url) => { window.open(url, "oauth-connect", "popup"); }, started.data.authUrl)]);
+  await logInAndConsent(popup, "dave");
+  // The popup page posts to the allowlisted origins only, then closes itself.
+  await popup.waitForEvent("close", { timeout: 10000 });
+  assert.deepEqual(await page.evaluate(() => window.received), [], "no message reached the foreign page");
+});
+
 await scenario("the lured victim: an attacker's authorization URL connects nothing to anyone", async (page, context) => {
   // Mallory starts a connect and sends the authorization URL to the victim.
   const token = async (user) => (await (await fetch(`${system.app}/dev-token?user=${user}`)).json()).token;
