@@ -86,8 +86,12 @@ impl AppServer {
                 ),
             };
         }
-        match FILES.iter().find(|(route, _, _)| *route == path) {
-            Some((_, file, content_type)) => {
+        let file = match FILES.iter().find(|(route, _, _)| *route == path) {
+            Some((_, file, content_type)) => Some((file.to_string(), *content_type)),
+            None => example_file(path),
+        };
+        match file {
+            Some((file, content_type)) => {
                 match std::fs::read(crate::repo_root().join("web").join(file)) {
                     Ok(bytes) => respond(StatusCode::OK, content_type, bytes),
                     Err(_) => respond(StatusCode::NOT_FOUND, "text/plain", b"missing".to_vec()),
@@ -96,6 +100,31 @@ impl AppServer {
             None => respond(StatusCode::NOT_FOUND, "text/plain", b"not found".to_vec()),
         }
     }
+}
+
+/// The React example (`/react/`, `/react/<name>.js`) and the Preact build its import map uses
+/// for "react" (`/vendor/preact/…mjs`, from web/node_modules). Nothing else: no `..`, no
+/// other extension.
+fn example_file(path: &str) -> Option<(String, &'static str)> {
+    const JS: &str = "text/javascript; charset=utf-8";
+    if path == "/react/" {
+        return Some(("react/example.html".into(), "text/html; charset=utf-8"));
+    }
+    if let Some(name) = path.strip_prefix("/react/")
+        && name.ends_with(".js")
+        && name
+            .trim_end_matches(".js")
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric())
+    {
+        return Some((format!("react/{name}"), JS));
+    }
+    let rest = path.strip_prefix("/vendor/preact/")?;
+    let safe = rest.ends_with(".mjs")
+        && rest
+            .split('/')
+            .all(|part| !part.is_empty() && part != ".." && part != ".");
+    safe.then(|| (format!("node_modules/preact/{rest}"), JS))
 }
 
 fn respond(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response<Full<Bytes>> {

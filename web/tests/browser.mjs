@@ -186,6 +186,20 @@ await scenario("a popup opened from a non-allowlisted origin delivers nothing to
   assert.deepEqual(await page.evaluate(() => window.received), [], "no message reached the foreign page");
 });
 
+await scenario("the React example: useIntegrations and IntegrationCard connect and disconnect", async (page, context) => {
+  await page.goto(`${system.app}/react/?user=erin`);
+  await page.waitForSelector("#empty");
+  const [popup] = await Promise.all([context.waitForEvent("page"), page.click('button[data-connect="demo"]')]);
+  await logInAndConsent(popup, "erin");
+  const card = page.locator('.card[data-provider="demo"]');
+  await card.waitFor();
+  assert.equal(await card.locator(".status").textContent(), "connected");
+  assert.match(await card.locator(".email").textContent(), /erin@/);
+  await shot(page, "9-react-connected");
+  await card.locator("button.disconnect").click();
+  await page.waitForSelector("#empty");
+});
+
 await scenario("the lured victim: an attacker's authorization URL connects nothing to anyone", async (page, context) => {
   // Mallory starts a connect and sends the authorization URL to the victim.
   const token = async (user) => (await (await fetch(`${system.app}/dev-token?user=${user}`)).json()).token;
