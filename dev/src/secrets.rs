@@ -53,6 +53,40 @@ pub async fn store_secrets(
     Ok(named)
 }
 
+/// The secret values among the variables `names` (read with `lookup`) stored as secrets; the
+/// variables that name them. Used with [`environment`].
+pub async fn store_secret_values(
+    aws: &aws_config::SdkConfig,
+    namespace: &str,
+    names: impl IntoIterator<Item = String>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let values: Vec<(String, String)> = names
+        .into_iter()
+        .filter(|name| is_secret_value(name))
+        .filter_map(|name| lookup(&name).map(|value| (name, value)))
+        .collect();
+    store_secrets(aws, namespace, &values).await
+}
+
+/// The environment a function sees in AWS: `lookup`'s, without any secret value, with the
+/// variables in `named` that name the secrets instead.
+pub fn environment<'a>(
+    named: &'a [(String, String)],
+    lookup: impl Fn(&str) -> Option<String> + 'a,
+) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name: &str| {
+        if is_secret_value(name) {
+            return None;
+        }
+        named
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| lookup(name))
+    }
+}
+
 /// Creates the secret, or puts a new current version of it (as a rotation does).
 pub async fn put_secret(aws: &aws_config::SdkConfig, id: &str, value: &str) -> anyhow::Result<()> {
     let client = aws_sdk_secretsmanager::Client::new(aws);

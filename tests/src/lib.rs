@@ -301,26 +301,14 @@ impl TestApp {
                 .or_else(|| env_map.get(k).cloned())
         };
         // Secret values go into moto's Secrets Manager; the app's environment only names them.
-        let candidates: Vec<(String, String)> = env_map
+        let names = env_map
             .keys()
             .map(|k| k.to_string())
-            .chain(options.env.iter().map(|(k, _)| k.clone()))
-            .filter(|name| devstack::secrets::is_secret_value(name))
-            .filter_map(|name| lookup(&name).map(|value| (name, value)))
-            .collect();
-        let named = devstack::secrets::store_secrets(&stack.aws, &table_name, &candidates)
+            .chain(options.env.iter().map(|(k, _)| k.clone()));
+        let named = devstack::secrets::store_secret_values(&stack.aws, &table_name, names, &lookup)
             .await
             .expect("secrets");
-        let env = |k: &str| {
-            if devstack::secrets::is_secret_value(k) {
-                return None;
-            }
-            named
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .or_else(|| lookup(k))
-        };
+        let env = devstack::secrets::environment(&named, lookup);
         let settings = Settings::from_env(&env).expect("settings");
         let catalogue = match &options.catalogue {
             Some(text) => ProviderCatalogue::parse(text, &env),

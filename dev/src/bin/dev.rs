@@ -109,24 +109,13 @@ async fn main() -> anyhow::Result<()> {
     // Secret values (the state key, `<ID>_CLIENT_ID`/`_CLIENT_SECRET` pairs, from the defaults
     // or the process environment) go into moto's Secrets Manager; the app sees only their names,
     // as in AWS.
-    let candidates: Vec<(String, String)> = defaults
+    let names = defaults
         .keys()
         .map(|k| k.to_string())
-        .chain(std::env::vars().map(|(k, _)| k))
-        .filter(|name| devstack::secrets::is_secret_value(name))
-        .filter_map(|name| lookup(&name).map(|value| (name, value)))
-        .collect();
-    let named = devstack::secrets::store_secrets(&aws, &resources.table_name, &candidates).await?;
-    let env = |name: &str| {
-        if devstack::secrets::is_secret_value(name) {
-            return None;
-        }
-        named
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| lookup(name))
-    };
+        .chain(std::env::vars().map(|(k, _)| k));
+    let named =
+        devstack::secrets::store_secret_values(&aws, &resources.table_name, names, &lookup).await?;
+    let env = devstack::secrets::environment(&named, lookup);
     let app = Arc::new(App::from_lookup(&env, &aws)?);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
