@@ -50,13 +50,8 @@ static STACK: OnceCell<Stack> = OnceCell::const_new();
 
 /// The process-wide local stack.
 pub async fn stack() -> &'static Stack {
-    if std::env::var_os("TEST_LOG").is_some() {
-        // Logs only when asked: `TEST_LOG=1 cargo test`. A second init (other tests) is a no-op.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
+    // Logs only when asked: `TEST_LOG=1 cargo test`.
+    logs::install_global_subscriber();
     STACK
         .get_or_init(|| async {
             let (moto, moto_url) = start_moto(devstack::free_port().expect("free port"))
