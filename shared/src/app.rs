@@ -14,8 +14,8 @@ use crate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
 use crate::state::StateKey;
 
 use crate::store::{
-    AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords, RefreshIndex, RefreshLeases,
-    SyncJobs, SyncSchedules, SyncedEvents,
+    AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords, RateCounters, RefreshIndex,
+    RefreshLeases, SyncJobs, SyncSchedules, SyncedEvents,
 };
 
 pub struct App {
@@ -27,6 +27,8 @@ pub struct App {
     pub audit_trail: Arc<dyn AuditTrail>,
     pub leases: Arc<dyn RefreshLeases>,
     pub refresh_index: Arc<dyn RefreshIndex>,
+    /// The per-caller rate limits' counters (crate::rate_limit).
+    pub rate_counters: Arc<dyn RateCounters>,
     /// Set where `REFRESH_QUEUE_URL` is (the scheduler's function).
     pub refresh_queue: Option<Arc<dyn MessageQueue>>,
     /// Set where `SYNC_QUEUE_URL` is (the sync routes, the scheduler, the sync worker).
@@ -125,6 +127,7 @@ impl App {
             integrations: table.clone(),
             leases: table.clone(),
             refresh_index: table.clone(),
+            rate_counters: table.clone(),
             sync_jobs: table.clone(),
             synced_events: table.clone(),
             sync_schedules: table.clone(),

@@ -342,6 +342,10 @@ pub struct AuditEntry {
     /// The backend principal a `token_issued` entry records (never the token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// Anonymous entries are one per source, event, reason and minute: how many requests it
+    /// stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
 }
 
 impl AuditEntry {
@@ -357,6 +361,7 @@ impl AuditEntry {
             correlation_id: origin.correlation_id.clone(),
             reason: None,
             principal: None,
+            count: None,
         }
     }
 

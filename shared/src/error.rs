@@ -48,6 +48,9 @@ pub enum ApiError {
         retryable: bool,
         retry_after: Option<std::time::Duration>,
     },
+    /// The caller spent its budget for this route's class (crate::rate_limit).
+    #[error("too many requests; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited { retry_after: std::time::Duration },
     #[error("the token store is unavailable")]
     Database(#[source] StoreError),
     /// KMS unreachable or throttling: worth a retry.
@@ -76,6 +79,7 @@ impl ApiError {
             Self::NotFound => 404,
             Self::Conflict(_) | Self::TokenExpired => 409,
             Self::PayloadTooLarge { .. } => 413,
+            Self::RateLimited { .. } => 429,
             Self::OAuthInit(_) | Self::Internal(_) => 500,
             Self::ProviderUnavailable(_) => 502,
             Self::TokenRefresh { retryable, .. } => {
@@ -93,6 +97,7 @@ impl ApiError {
         match self {
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::InvalidProvider(_) => "INVALID_PROVIDER",
@@ -115,6 +120,7 @@ impl ApiError {
         matches!(
             self,
             Self::ProviderUnavailable(_)
+                | Self::RateLimited { .. }
                 | Self::Database(_)
                 | Self::KeyService(_)
                 | Self::SecretService(_)
@@ -129,6 +135,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             Self::TokenRefresh { retry_after, .. } => *retry_after,
+            Self::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

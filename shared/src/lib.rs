@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod lambda;
 pub mod oauth;
 pub mod queue;
+pub mod rate_limit;
 pub mod refresh;
 pub mod report;
 pub mod retry;

@@ -87,6 +87,81 @@ pub struct Route {
     pub path: &'static str,
     pub function: Function,
     pub auth: Auth,
+    /// Whose budget a request spends (crate::rate_limit); None: not limited per caller.
+    pub limit: Option<LimitClass>,
+}
+
+/// A per-caller rate-limit class: each has its own budget per caller and window
+/// (`RATE_LIMITS`, config::RateLimits; docs/architecture.md, "Rate limits"). The caller is the
+/// route's [`Auth`]: the user, the backend principal, or for the public callback the source IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitClass {
+    /// Every read: the integrations, one integration, its events, a sync job, the audit trail.
+    Read,
+    Connect,
+    /// The app's completion (POST callback).
+    Callback,
+    Refresh,
+    Disconnect,
+    /// A provider call each.
+    Test,
+    /// A sync job each (a full listing can be thousands of provider pages).
+    Sync,
+    Settings,
+    /// The backend's token hand-out, per backend principal.
+    Token,
+    /// The provider's redirect (GET callback): public, so per source IP.
+    BrowserCallback,
+}
+
+impl LimitClass {
+    pub const ALL: &[LimitClass] = &[
+        Self::Read,
+        Self::Connect,
+        Self::Callback,
+        Self::Refresh,
+        Self::Disconnect,
+        Self::Test,
+        Self::Sync,
+        Self::Settings,
+        Self::Token,
+        Self::BrowserCallback,
+    ];
+
+    /// Its name in `RATE_LIMITS` and in the counters' keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Connect => "connect",
+            Self::Callback => "callback",
+            Self::Refresh => "refresh",
+            Self::Disconnect => "disconnect",
+            Self::Test => "test",
+            Self::Sync => "sync",
+            Self::Settings => "settings",
+            Self::Token => "token",
+            Self::BrowserCallback => "browser-callback",
+        }
+    }
+
+    /// Requests per caller and minute unless `RATE_LIMITS` says otherwise: the product's API
+    /// contract for status (read), connect, callback, refresh and disconnect; the others ours.
+    pub fn default_per_minute(self) -> u32 {
+        match self {
+            Self::Read => 60,
+            Self::Connect | Self::Test | Self::Sync => 10,
+            Self::Callback | Self::Disconnect => 20,
+            Self::Refresh | Self::Settings | Self::BrowserCallback => 30,
+            Self::Token => 1200,
+        }
+    }
+}
+
+/// The route `function` serves for `method`: each function has at most one route per method.
+pub fn route_of(function: Function, method: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|r| r.function == function && r.method.eq_ignore_ascii_case(method))
 }
 
 pub const ROUTES: &[Route] = &[
@@ -95,90 +170,105 @@ pub const ROUTES: &[Route] = &[
         path: "/providers",
         function: Function::Providers,
         auth: Auth::Public,
+        limit: None,
     },
     Route {
         method: "POST",
         path: "/providers/{provider}/connect",
         function: Function::Connect,
         auth: Auth::User,
+        limit: Some(LimitClass::Connect),
     },
     Route {
         method: "GET",
         path: "/providers/{provider}/callback",
         function: Function::Callback,
         auth: Auth::Public,
+        limit: Some(LimitClass::BrowserCallback),
     },
     Route {
         method: "POST",
         path: "/providers/{provider}/callback",
         function: Function::Callback,
         auth: Auth::User,
+        limit: Some(LimitClass::Callback),
     },
     Route {
         method: "GET",
         path: "/integrations",
         function: Function::ListIntegrations,
         auth: Auth::User,
+        limit: Some(LimitClass::Read),
     },
     Route {
         method: "GET",
         path: "/integrations/{id}",
         function: Function::GetIntegration,
         auth: Auth::User,
+        limit: Some(LimitClass::Read),
     },
     Route {
         method: "DELETE",
         path: "/integrations/{id}",
         function: Function::Disconnect,
         auth: Auth::User,
+        limit: Some(LimitClass::Disconnect),
     },
     Route {
         method: "GET",
         path: "/audit",
         function: Function::Audit,
         auth: Auth::User,
+        limit: Some(LimitClass::Read),
     },
     Route {
         method: "POST",
         path: "/integrations/{id}/refresh",
         function: Function::Refresh,
         auth: Auth::User,
+        limit: Some(LimitClass::Refresh),
     },
     Route {
         method: "POST",
         path: "/integrations/{id}/test",
         function: Function::TestConnection,
         auth: Auth::User,
+        limit: Some(LimitClass::Test),
     },
     Route {
         method: "GET",
         path: "/users/{userId}/integrations/{id}/token",
         function: Function::Token,
         auth: Auth::Backend,
+        limit: Some(LimitClass::Token),
     },
     Route {
         method: "POST",
         path: "/integrations/{id}/sync",
         function: Function::Sync,
         auth: Auth::User,
+        limit: Some(LimitClass::Sync),
     },
     Route {
         method: "GET",
         path: "/integrations/{id}/sync/{jobId}",
         function: Function::Sync,
         auth: Auth::User,
+        limit: Some(LimitClass::Read),
     },
     Route {
         method: "GET",
         path: "/integrations/{id}/events",
         function: Function::ListEvents,
         auth: Auth::User,
+        limit: Some(LimitClass::Read),
     },
     Route {
         method: "PATCH",
         path: "/integrations/{id}",
         function: Function::UpdateIntegration,
         auth: Auth::User,
+        limit: Some(LimitClass::Settings),
     },
 ];
 
@@ -188,8 +278,14 @@ pub const ROUTES: &[Route] = &[
 /// A browser app sends its JWT in `Authorization` and JSON bodies: both need a preflight.
 pub mod cors {
     pub const ALLOW_HEADERS: &[&str] = &["authorization", "content-type"];
-    /// What a page may read beyond the basics: when to retry (the correlation id is in the body).
-    pub const EXPOSE_HEADERS: &[&str] = &["retry-after"];
+    /// What a page may read beyond the basics: when to retry, and its rate-limit budget (the
+    /// correlation id is in the body).
+    pub const EXPOSE_HEADERS: &[&str] = &[
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    ];
     /// A preflight is reused for 10 minutes.
     pub const MAX_AGE_SECS: u32 = 600;
 

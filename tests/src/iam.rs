@@ -140,6 +140,15 @@ pub fn grants_of(template: &Value) -> Grants {
                         target.push_str(&format!("?purpose={purpose}"));
                     }
                 }
+                // A table grant pinned to partition keys: `Table?leading=RATE#*`.
+                let leading =
+                    &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                if let Some(pattern) = leading.as_sequence().and_then(|p| p.first()) {
+                    let pattern = pattern.as_str().unwrap_or_default();
+                    for target in &mut targets {
+                        target.push_str(&format!("?leading={pattern}"));
+                    }
+                }
                 for action in &actions {
                     for target in &targets {
                         granted.insert((action.clone(), target.clone()));
@@ -223,7 +232,7 @@ fn allows(granted: &BTreeSet<(String, String)>, action: &str, resource: &str) ->
         a == action
             && (r == "*"
                 || r == resource
-                // A grant without a condition covers every encryption context.
+                // A grant without a condition covers every encryption context and every key.
                 || resource
                     .strip_prefix(r.as_str())
                     .is_some_and(|rest| rest.starts_with('?'))
@@ -280,6 +289,11 @@ fn required(target: &str, body: &serde_json::Value, names: &Resources) -> Vec<(S
                 let mut resource = table(&body["TableName"]);
                 if let Some(index) = body["IndexName"].as_str() {
                     resource = format!("{resource}/index/{index}");
+                }
+                // One item's partition key, which a `dynamodb:LeadingKeys` condition compares.
+                let key = body["Key"]["PK"]["S"].as_str();
+                if let Some(pk) = key.or(body["Item"]["PK"]["S"].as_str()) {
+                    resource = format!("{resource}?leading={pk}");
                 }
                 vec![(format!("dynamodb:{operation}"), resource)]
             }
@@ -418,6 +432,14 @@ mod tests {
             required("DynamoDB_20120810.Query", &query, &n),
             [("dynamodb:Query".to_string(), "Table/index/GSI1".to_string())]
         );
+        let counter = serde_json::json!({"TableName": "t1", "Key": {"PK": {"S": "RATE#read#a"}}});
+        assert_eq!(
+            required("DynamoDB_20120810.UpdateItem", &counter, &n),
+            [(
+                "dynamodb:UpdateItem".to_string(),
+                "Table?leading=RATE#read#a".to_string()
+            )]
+        );
         let transaction = serde_json::json!({"TransactItems": [
             {"Put": {"TableName": "t1"}}, {"Update": {"TableName": "t1"}}]});
         assert_eq!(
@@ -498,6 +520,23 @@ mod tests {
                 "{function}"
             );
         }
+        // The rate limiter's grant writes its counters and nothing else: list-integrations may
+        // count a request, never update an integration.
+        let list = &grants["list-integrations"];
+        let update = "dynamodb:UpdateItem";
+        assert!(allows(list, update, "Table?leading=RATE#read#alice"));
+        assert!(!allows(list, update, "Table?leading=USER#alice"));
+        assert!(!allows(list, update, "Table"));
+        assert!(allows(
+            &grants["callback"],
+            update,
+            "Table?leading=USER#alice"
+        ));
+        assert!(!allows(
+            &grants["providers"],
+            update,
+            "Table?leading=RATE#x"
+        ));
         let scheduler = &grants["refresh-scheduler"];
         assert!(allows(scheduler, "dynamodb:Query", "Table/index/GSI1"));
         assert!(!allows(scheduler, "dynamodb:Query", "Table"));

@@ -599,6 +599,11 @@ impl RequestBuilder {
         self.0.backend_principal = Some(BACKEND_PRINCIPAL.into());
         self
     }
+    /// The client's address as API Gateway saw it (`requestContext.http.sourceIp`).
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.0.source_ip = Some(ip.into());
+        self
+    }
     pub fn path_param(mut self, name: &str, value: &str) -> Self {
         self.0.path_params.insert(name.into(), value.into());
         self

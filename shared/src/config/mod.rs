@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use url::Url;
 
+mod rate_limits;
 mod tuning;
+pub use rate_limits::{Budget, RateLimits};
 pub use tuning::{PROVIDER_TIMEOUT, RefreshTuning, SyncTuning};
 
 pub struct Settings {
@@ -48,6 +50,8 @@ pub struct Settings {
     /// tokens to. API Gateway lets any principal of the account with `execute-api:Invoke`
     /// through (admins, CI roles); this narrows it to the app's backend. Empty: nobody.
     pub backend_principals: Vec<String>,
+    /// `RATE_LIMITS`: each limit class's budget per caller (defaults: the product's numbers).
+    pub rate_limits: RateLimits,
 }
 
 /// `CALLBACK_COMPLETION`: `app` (default; docs/openapi.yaml): the GET callback hands code and
@@ -154,7 +158,9 @@ impl Settings {
                 .ok_or_else(|| ConfigError("REFRESH_MARGIN_SECONDS must be 1-86400".into()))?,
             None => 600,
         };
+        let rate_limits = RateLimits::parse(&env("RATE_LIMITS").unwrap_or_default())?;
         Ok(Self {
+            rate_limits,
             refresh_margin_secs,
             refresh_queue_url: env("REFRESH_QUEUE_URL").filter(|v| !v.is_empty()),
             sync_queue_url: env("SYNC_QUEUE_URL").filter(|v| !v.is_empty()),

@@ -23,6 +23,7 @@ use crate::domain::{AuditEntry, AuditEvent, Integration};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::ids::{IntegrationId, UserId};
+use crate::rate_limit;
 use crate::routes::Function;
 
 /// An HTTP handler: an async fn from the container's [`App`] and a request to a response. The
@@ -40,8 +41,9 @@ where
     type Answer = A;
 }
 
-/// Runs one request through `handler` inside the request's span, and turns an error into the
-/// envelope: the single place a handler's failure becomes a response.
+/// Runs one request through `handler` inside the request's span, once its caller's rate limit
+/// admits it, and turns an error into the envelope: the single place a handler's failure
+/// becomes a response.
 pub async fn serve<H>(app: &App, function: Function, handler: H, req: ApiRequest) -> ApiResponse
 where
     H: for<'a> Handler<'a>,
@@ -50,8 +52,13 @@ where
     let span =
         tracing::info_span!("request", function = function.name(), correlation_id = %request_id);
     async move {
-        let result = handler(app, &req).await;
-        let response = result.unwrap_or_else(|e| ApiResponse::from_error(&request_id, &e));
+        let admission = rate_limit::admit(app, function, &req).await;
+        let result = match admission.refusal() {
+            Some(refused) => Err(refused),
+            None => handler(app, &req).await,
+        };
+        let mut response = result.unwrap_or_else(|e| ApiResponse::from_error(&request_id, &e));
+        admission.write_headers(&mut response.headers);
         tracing::info!(status = response.status.as_u16(), "request done");
         response
     }

@@ -181,6 +181,26 @@ pub trait AuditTrail: Send + Sync {
     ) -> Result<(Vec<AuditEntry>, Option<String>), StoreError>;
 }
 
+/// One caller's window of one rate-limit class (crate::rate_limit).
+pub struct RateWindow<'a> {
+    pub class: &'a str,
+    /// The user id, backend principal or source IP whose budget it is.
+    pub caller: &'a str,
+    /// Epoch seconds, a multiple of the window's length.
+    pub start: i64,
+    pub limit: u32,
+    /// When the counter may be deleted (TTL): after the window ended.
+    pub expires_at: i64,
+}
+
+/// Fixed-window request counters for the rate limiter.
+#[async_trait]
+pub trait RateCounters: Send + Sync {
+    /// Counts one request in `window` unless `limit` were counted there already: the count
+    /// with this one, or None (refused, not counted). One conditional write, no read.
+    async fn count(&self, window: &RateWindow<'_>) -> Result<Option<u32>, StoreError>;
+}
+
 /// What starting a sync job found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum JobStart {

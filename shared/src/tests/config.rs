@@ -112,3 +112,41 @@ fn app_origins_are_origins_and_the_former_variable_still_counts() {
         );
     }
 }
+
+#[test]
+fn rate_limits_default_to_the_product_numbers_and_take_overrides() {
+    use crate::config::{Budget, RateLimits};
+    use crate::routes::LimitClass;
+    let per_minute = |limit| Budget {
+        limit,
+        window_secs: 60,
+    };
+    let defaults = RateLimits::parse("").unwrap();
+    assert_eq!(defaults.budget(LimitClass::Read), per_minute(60));
+    assert_eq!(defaults.budget(LimitClass::Connect), per_minute(10));
+    assert_eq!(defaults.budget(LimitClass::Callback), per_minute(20));
+    assert_eq!(defaults.budget(LimitClass::Refresh), per_minute(30));
+    assert_eq!(defaults.budget(LimitClass::Disconnect), per_minute(20));
+    let set = RateLimits::parse(" connect=5 , read=100/30,token=6000").unwrap();
+    assert_eq!(set.budget(LimitClass::Connect), per_minute(5));
+    assert_eq!(
+        set.budget(LimitClass::Read),
+        Budget {
+            limit: 100,
+            window_secs: 30
+        }
+    );
+    assert_eq!(set.budget(LimitClass::Token), per_minute(6000));
+    assert_eq!(set.budget(LimitClass::Refresh), per_minute(30));
+    for bad in [
+        "connect",
+        "conect=5",
+        "connect=0",
+        "connect=x",
+        "connect=5/0",
+        "read=1/7200",
+    ] {
+        let error = RateLimits::parse(bad).unwrap_err().to_string();
+        assert!(error.contains("RATE_LIMITS"), "{bad}: {error}");
+    }
+}

@@ -18,3 +18,22 @@ fn routes_match_with_parameters() {
     assert!(match_route("GET", "/integrations/x/y/z").is_none());
     assert!(match_route("GET", "/providers//connect").is_none());
 }
+
+/// `rate_limit::admit` finds a request's route from its function and method, so each pair
+/// names one route; and only the provider catalogue (static, no table call) is unlimited.
+#[test]
+fn each_function_serves_one_route_per_method_and_every_route_but_the_catalogue_is_limited() {
+    for route in ROUTES {
+        let found = route_of(route.function, route.method).unwrap();
+        assert_eq!(found.path, route.path, "{} {}", route.method, route.path);
+        assert_eq!(
+            route.limit.is_none(),
+            route.function == Function::Providers,
+            "{} {}",
+            route.method,
+            route.path
+        );
+    }
+    let (callback, _) = match_route("GET", "/providers/demo/callback").unwrap();
+    assert_eq!(callback.limit, Some(LimitClass::BrowserCallback));
+}

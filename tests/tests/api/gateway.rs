@@ -86,5 +86,26 @@ async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
 
     let (status, _) = send(http.get(format!("{base}/nowhere")), None).await;
     assert_eq!(status, 404);
+
+    // The same per-user limits as in AWS (one connect above; ten a minute): the README's
+    // twelve quick connects of one user meet a 429 with Retry-After, and another user does not.
+    let connect_url = format!("{base}/providers/demo/connect");
+    let mut refused = None;
+    for _ in 0..11 {
+        let response = http.post(&connect_url).bearer_auth(&token).send().await;
+        let response = response.unwrap();
+        if response.status() == 429 {
+            refused = Some(response);
+            break;
+        }
+    }
+    let refused = refused.expect("a 429 within twelve connects");
+    let retry_after = refused.headers().get("retry-after").cloned();
+    assert!(retry_after.is_some(), "Retry-After");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    let bob = jwt::issue(&secret, "bob", 60).unwrap();
+    let (status, _) = send(http.post(&connect_url), Some(&bob)).await;
+    assert_eq!(status, 200);
     serving.abort();
 }

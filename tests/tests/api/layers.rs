@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["sync"],
     &["error"],
     &["http"],
+    &["rate_limit"],
     &["handlers", "jobs"],
     &["lambda"],
 ];

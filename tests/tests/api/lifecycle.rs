@@ -341,7 +341,12 @@ async fn token_route_on_a_fresh_token_is_one_get_item_one_audit_write_and_no_kms
     assert_eq!(second.status(), 200);
     assert_eq!(store.count("GetItem"), 1);
     assert_eq!(store.count("PutItem"), 1, "the token_issued audit entry");
-    for other in ["UpdateItem", "Query", "DeleteItem"] {
+    assert_eq!(
+        store.count("UpdateItem"),
+        1,
+        "the backend's rate-limit count"
+    );
+    for other in ["Query", "DeleteItem"] {
         assert_eq!(store.count(other), 0, "{other}");
     }
     assert_eq!(t.keys.calls(), kms_before, "data key cached: no KMS call");

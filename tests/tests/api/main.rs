@@ -15,6 +15,7 @@ mod layers;
 mod lifecycle;
 mod logs;
 mod providers;
+mod rate_limits;
 mod redirects;
 mod scheduler;
 mod secrets;

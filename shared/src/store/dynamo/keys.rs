@@ -56,3 +56,20 @@ pub fn sync_job(job_id: &str) -> String {
 pub fn event(external_id: &str) -> String {
     format!("EVENT#{external_id}")
 }
+
+/// A caller's rate-limit counters for one class: `RATE#{class}#{caller}`. A caller longer than
+/// an IP, a user id or a role ARN usually is goes in as its SHA-256, so the key stays small.
+pub fn rate(class: &str, caller: &str) -> String {
+    if caller.len() <= 256 {
+        format!("RATE#{class}#{caller}")
+    } else {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(caller.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("RATE#{class}#sha256:{hex}")
+    }
+}
+/// The fixed window starting at `start` (epoch seconds).
+pub fn rate_window(start: i64) -> String {
+    format!("WINDOW#{start}")
+}

@@ -8,6 +8,7 @@ mod codec;
 mod integrations;
 pub mod keys;
 mod leases;
+mod rate_counters;
 mod refresh_index;
 mod schedules;
 mod states;
