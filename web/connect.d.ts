@@ -56,6 +56,8 @@ export class ConnectError extends Error {
   status?: number;
   correlationId?: string;
   retryable: boolean;
+  /** Seconds to wait before retrying, when the API sent `Retry-After` (e.g. `RATE_LIMITED`). */
+  retryAfter?: number;
 }
 
 export interface Connector {

@@ -16,13 +16,15 @@ const DEFAULT_TIMEOUT_MS = 5 * 60 * 1000;
 
 /** An error with the API's `code` (or the kit's: popup_blocked, popup_closed, timeout, access_denied). */
 export class ConnectError extends Error {
-  constructor(code, message, { status, correlationId, retryable } = {}) {
+  constructor(code, message, { status, correlationId, retryable, retryAfter } = {}) {
     super(message);
     this.name = "ConnectError";
     this.code = code;
     this.status = status;
     this.correlationId = correlationId;
     this.retryable = Boolean(retryable);
+    // Seconds to wait before retrying, when the API said (`Retry-After`, e.g. RATE_LIMITED).
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -57,17 +59,19 @@ export function createConnector(options) {
     }
     if (response.ok && envelope && envelope.success) return envelope.data;
     const error = envelope && envelope.error;
+    const retryAfter = Number(response.headers.get("retry-after")) || undefined;
     if (error) {
       throw new ConnectError(error.code, error.message, {
         status: response.status,
         correlationId: envelope.correlationId,
         retryable: error.retryable,
+        retryAfter,
       });
     }
     // API Gateway's own answers ({"message": "Unauthorized"}).
     const message = (envelope && envelope.message) || response.statusText || "request failed";
     const code = response.status === 401 ? "UNAUTHORIZED" : response.status === 429 ? "RATE_LIMITED" : "HTTP_" + response.status;
-    throw new ConnectError(code, message, { status: response.status, retryable: response.status >= 500 || response.status === 429 });
+    throw new ConnectError(code, message, { status: response.status, retryable: response.status >= 500 || response.status === 429, retryAfter });
   }
 
   const id = (value) => encodeURIComponent(value);

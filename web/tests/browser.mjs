@@ -186,6 +186,32 @@ await scenario("a popup opened from a non-allowlisted origin delivers nothing to
   assert.deepEqual(await page.evaluate(() => window.received), [], "no message reached the foreign page");
 });
 
+await scenario("over its budget a call rejects with RATE_LIMITED and when to retry", async (page) => {
+  // The 60 reads a minute must fall in one window.
+  const intoMinute = Date.now() % 60000;
+  if (intoMinute > 50000) await new Promise((r) => setTimeout(r, 60000 - intoMinute + 100));
+  await page.goto(system.app);
+  const refused = await page.evaluate(async (api) => {
+    const { createConnector } = await import("/connect.js");
+    const { token } = await (await fetch("/dev-token?user=rita")).json();
+    const connector = createConnector({ apiBaseUrl: api, getToken: () => token });
+    for (let call = 1; call <= 61; call++) {
+      try {
+        await connector.list();
+      } catch (e) {
+        return { call, code: e.code, status: e.status, retryable: e.retryable, retryAfter: e.retryAfter };
+      }
+    }
+    return null;
+  }, system.api);
+  assert.ok(refused, "61 reads in a minute, none refused");
+  assert.equal(refused.call, 61);
+  assert.equal(refused.code, "RATE_LIMITED");
+  assert.equal(refused.status, 429);
+  assert.equal(refused.retryable, true);
+  assert.ok(refused.retryAfter >= 1 && refused.retryAfter <= 60, `retryAfter ${refused.retryAfter}`);
+});
+
 await scenario("the React example: useIntegrations and IntegrationCard connect and disconnect", async (page, context) => {
   await page.goto(`${system.app}/react/?user=erin`);
   await page.waitForSelector("#empty");
