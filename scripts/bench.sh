@@ -10,3 +10,4 @@ cargo run --quiet --locked -p benches --bin foundation-bench
 # Release build: the refresh path's own cost, not debug-build overhead, next to its floor.
 cargo run --quiet --locked --release -p benches --bin lifecycle-bench
 cargo run --quiet --locked --release -p benches --bin sync-bench
+cargo run --quiet --locked --release -p benches --bin limits-bench
