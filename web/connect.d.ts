@@ -12,7 +12,7 @@ export interface ConnectorOptions {
   fetch?: typeof fetch;
 }
 
-export type IntegrationStatus = "connected" | "expired" | "error" | "disconnected" | string;
+export type IntegrationStatus = "pending" | "connected" | "expired" | "error" | string;
 
 export interface SyncSettings {
   enabled: boolean;

@@ -83,7 +83,18 @@ impl Gateway {
             return to_hyper(ApiResponse::ok(&id, serde_json::json!({ "status": "ok" })));
         }
         let Some((route, path_params)) = match_route(&method, &path) else {
-            return gateway_message(StatusCode::NOT_FOUND, "Not Found");
+            // A known path with another method: 405 and what it allows (docs/openapi.yaml;
+            // API Gateway itself answers 404 there, having no route for the pair).
+            let allowed = shared::routes::methods_at(&path);
+            if allowed.is_empty() {
+                return gateway_message(StatusCode::NOT_FOUND, "Not Found");
+            }
+            let mut response =
+                gateway_message(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            if let Ok(allow) = header::HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            return response;
         };
         let token = req
             .headers()

@@ -207,7 +207,9 @@ impl From<SecretError> for ApiError {
 impl From<RefreshError> for ApiError {
     fn from(e: RefreshError) -> Self {
         match e {
-            RefreshError::NotFound => Self::NotFound,
+            // A disconnected integration is gone from the API, as on every other route.
+            RefreshError::NotFound
+            | RefreshError::NotConnected(IntegrationStatus::Disconnected) => Self::NotFound,
             RefreshError::NotConnected(IntegrationStatus::Expired) | RefreshError::GrantRevoked => {
                 Self::TokenExpired
             }

@@ -187,9 +187,10 @@ impl ApiRequest {
         Ok(())
     }
 
-    /// `?limit=`: `default` when absent, else an integer from 1 to `max` (400 otherwise).
+    /// `?limit=`: `default` when absent, else an integer from 1 to `max` (400 otherwise, an
+    /// empty value included).
     pub fn limit_param(&self, default: u32, max: u32) -> Result<u32, ApiError> {
-        match self.query_param("limit") {
+        match self.query.get("limit") {
             Some(raw) => raw
                 .parse::<u32>()
                 .ok()
@@ -201,12 +202,32 @@ impl ApiRequest {
         }
     }
 
+    /// `?cursor=`: absent, or a previous page's opaque cursor; an empty one is refused, as
+    /// docs/openapi.yaml says.
+    pub fn cursor_param(&self) -> Result<Option<&str>, ApiError> {
+        match self.query.get("cursor").map(String::as_str) {
+            Some("") => Err(ApiError::Validation("cursor must not be empty".into())),
+            other => Ok(other),
+        }
+    }
+
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query
             .get(name)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
+}
+
+/// For an optional body field: absent is None, `null` is refused like any other wrong type
+/// (docs/openapi.yaml: optional fields are omitted, never `null`). Use with
+/// `#[serde(default, deserialize_with = "crate::http::present")]`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 fn strip_position(message: &str) -> String {

@@ -14,7 +14,8 @@ pub struct UserId(String);
 
 impl UserId {
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        if raw.is_empty() || raw.len() > 256 || raw.chars().any(char::is_control) {
+        // Characters, not bytes: what the JSON Schema `maxLength` of docs/openapi.yaml counts.
+        if raw.is_empty() || raw.chars().count() > 256 || raw.chars().any(char::is_control) {
             return Err(InvalidId("a user id is 1-256 printable characters"));
         }
         Ok(Self(raw.to_string()))

@@ -301,6 +301,14 @@ pub mod cors {
     }
 }
 
+/// The methods some route serves at `path`, for a 405's `Allow`; empty: no such path.
+pub fn methods_at(path: &str) -> Vec<&'static str> {
+    cors::allow_methods()
+        .into_iter()
+        .filter(|m| match_route(m, path).is_some())
+        .collect()
+}
+
 pub fn match_route(method: &str, path: &str) -> Option<(&'static Route, HashMap<String, String>)> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     ROUTES

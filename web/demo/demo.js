@@ -97,8 +97,8 @@ function card(integration) {
 }
 
 async function showIntegrations() {
-  // A disconnected integration stays listed (its history); the demo shows the live ones.
-  const integrations = (await connector.list()).filter((i) => i.status !== "disconnected");
+  // A disconnected integration is no longer listed.
+  const integrations = await connector.list();
   $("cards").replaceChildren(...(integrations.length ? integrations.map(card) : [element("p", { textContent: "No integrations yet." })]));
   await showAudit();
 }

@@ -10,8 +10,8 @@ export function useIntegrations(connector) {
 
   const reload = useCallback(async () => {
     try {
-      // A disconnected integration stays listed (its history); cards show the live ones.
-      setIntegrations((await connector.list()).filter((i) => i.status !== "disconnected"));
+      // A disconnected integration is no longer listed.
+      setIntegrations(await connector.list());
     } catch (e) {
       setError(e);
     }

@@ -12,7 +12,7 @@ const MAX_LIMIT: u32 = 100;
 pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let limit = req.limit_param(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let cursor = match req.query_param("cursor") {
+    let cursor = match req.cursor_param()? {
         Some(raw) => Some(
             decode_cursor(raw, "AUDIT#")
                 .filter(|key| is_audit_sort_key(key))

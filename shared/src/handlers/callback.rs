@@ -30,7 +30,7 @@ struct CallbackBody {
     code: String,
     state: String,
     /// RFC 9207 `iss` from the authorization response, when the app received one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::present")]
     iss: Option<String>,
 }
 

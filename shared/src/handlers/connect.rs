@@ -17,9 +17,9 @@ use crate::ids::ProviderId;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ConnectBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::present")]
     return_to: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::present")]
     scopes: Option<Vec<String>>,
 }
 

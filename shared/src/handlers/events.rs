@@ -12,7 +12,7 @@ const MAX_LIMIT: u32 = 200;
 /// GET /integrations/{id}/events?limit&cursor: the synced events, deleted ones flagged.
 pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let limit = req.limit_param(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let cursor = match req.query_param("cursor") {
+    let cursor = match req.cursor_param()? {
         Some(raw) => Some(
             decode_cursor(raw, "EVENT#")
                 .filter(|k| k.len() <= 1100)

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::sync::check_sync_types;
-use super::{audit_entry, owned_integration};
+use super::{audit_entry, owned_integration, owned_row};
 use crate::app::App;
 use crate::catalogue::Provider;
 use crate::clock::now_epoch;
@@ -23,7 +23,12 @@ use crate::oauth::TokenSet;
 pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let integrations = app.integrations.list(&caller.user_id).await?;
-    let views: Vec<IntegrationView> = integrations.iter().map(IntegrationView::from).collect();
+    // A disconnected integration is gone from the API (its history stays in the audit trail).
+    let views: Vec<IntegrationView> = integrations
+        .iter()
+        .filter(|i| i.status != IntegrationStatus::Disconnected)
+        .map(IntegrationView::from)
+        .collect();
     Ok(ApiResponse::ok(
         &req.request_id,
         serde_json::json!({ "integrations": views }),
@@ -44,7 +49,8 @@ pub async fn get(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
 /// `revoked`). The write removes whatever tokens the row holds by then, so exactly those are
 /// revoked, and a refresh completing meanwhile does not make it fail.
 pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let integration = owned_integration(app, req).await?;
+    let integration = owned_row(app, req).await?.ok_or(ApiError::NotFound)?;
+    // Again: the same answer, so that a client may retry a DELETE it saw no answer to.
     if integration.status == IntegrationStatus::Disconnected {
         return Ok(ApiResponse::ok(
             &req.request_id,

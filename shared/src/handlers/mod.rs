@@ -19,7 +19,7 @@ use std::future::Future;
 use tracing::Instrument;
 
 use crate::app::App;
-use crate::domain::{AuditEntry, AuditEvent, Integration};
+use crate::domain::{AuditEntry, AuditEvent, Integration, IntegrationStatus};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::ids::{IntegrationId, UserId};
@@ -119,12 +119,18 @@ fn parse_integration_id(req: &ApiRequest) -> Result<IntegrationId, ApiError> {
     IntegrationId::parse(req.path_param("id")?).map_err(|e| ApiError::Validation(e.to_string()))
 }
 
-/// The caller's integration, or 404 (another user's included).
+/// The caller's integration, or 404: another user's, and one disconnected (gone from the API
+/// until the same account is connected again, which brings the same id back).
 async fn owned_integration(app: &App, req: &ApiRequest) -> Result<Integration, ApiError> {
+    owned_row(app, req)
+        .await?
+        .filter(|i| i.status != IntegrationStatus::Disconnected)
+        .ok_or(ApiError::NotFound)
+}
+
+/// The caller's integration row whatever its status (None: no such row of the caller's).
+async fn owned_row(app: &App, req: &ApiRequest) -> Result<Option<Integration>, ApiError> {
     let caller = req.caller()?;
     let id = parse_integration_id(req)?;
-    app.integrations
-        .get(&caller.user_id, &id)
-        .await?
-        .ok_or(ApiError::NotFound)
+    Ok(app.integrations.get(&caller.user_id, &id).await?)
 }

@@ -15,17 +15,27 @@ use crate::sync::request_sync;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SyncBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::present")]
     sync_types: Option<Vec<SyncType>>,
     #[serde(default)]
     full: bool,
 }
 
-/// Unknown types are refused when the body is read (serde); an empty list here.
+/// Unknown types are refused when the body is read (serde); an empty list or one naming a type
+/// twice here (docs/openapi.yaml: `minItems: 1`, `uniqueItems: true`).
 pub(super) fn check_sync_types(types: &[SyncType]) -> Result<(), ApiError> {
     if types.is_empty() {
         return Err(ApiError::Validation(
             "syncTypes must be a non-empty list".into(),
+        ));
+    }
+    if types
+        .iter()
+        .enumerate()
+        .any(|(i, t)| types[..i].contains(t))
+    {
+        return Err(ApiError::Validation(
+            "syncTypes must not name a type twice".into(),
         ));
     }
     Ok(())

@@ -181,13 +181,21 @@ async fn a_disconnect_beside_a_refresh_revokes_what_the_refresh_obtained() {
     );
     let (refresh, disconnected) = beside_a_refresh(&t, "eve", &id, disconnect).await;
     assert_eq!(disconnected.status(), 200, "{}", disconnected.body());
+    // Disconnected meanwhile: gone from the API, for the refresh as for any later request.
     assert_eq!(
         (refresh.status(), refresh.error_code().as_str()),
-        (409, "CONFLICT"),
+        (404, "ACCOUNT_NOT_FOUND"),
         "refresh: {}",
         refresh.body()
     );
-    assert_eq!(integration(&t, "eve", &id).await["status"], "disconnected");
+    let gone = t
+        .send(
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("eve")
+                .build(),
+        )
+        .await;
+    assert_eq!(gone.status(), 404, "{}", gone.body());
     assert!(
         t.stored_tokens("eve", &id).await.is_none(),
         "no tokens kept"

@@ -68,10 +68,45 @@ async fn connect_login_callback_list_then_disconnect_revokes_at_the_provider() {
         "tokens deleted"
     );
 
+    // Gone from the API: not listed, 404 on every route of the integration; a second DELETE
+    // gives the same answer, so a client may retry one it saw no answer to.
     let list = t
         .send(request(Method::GET, "/integrations").user("alice").build())
         .await;
-    assert_eq!(list.data()["integrations"][0]["status"], "disconnected");
+    assert_eq!(list.data()["integrations"], serde_json::json!([]));
+    for (method, path) in [
+        (Method::GET, format!("/integrations/{id}")),
+        (Method::PATCH, format!("/integrations/{id}")),
+        (Method::GET, format!("/integrations/{id}/events")),
+        (Method::POST, format!("/integrations/{id}/sync")),
+        (Method::POST, format!("/integrations/{id}/refresh")),
+        (Method::POST, format!("/integrations/{id}/test")),
+    ] {
+        let mut req = request(method.clone(), &path).user("alice");
+        if method == Method::PATCH {
+            req = req.json(serde_json::json!({"syncSettings": {
+                "enabled": true, "syncTypes": ["calendar"], "frequency": "daily"
+            }}));
+        }
+        let reply = t.send(req.build()).await;
+        assert_eq!(reply.status(), 404, "{method} {path}: {}", reply.body());
+    }
+    let token = t.token_route("alice", &id).await;
+    assert_eq!(token.status(), 404, "token route: {}", token.body());
+    let again = t
+        .send(
+            request(Method::DELETE, &format!("/integrations/{id}"))
+                .user("alice")
+                .build(),
+        )
+        .await;
+    assert_eq!(
+        (again.status(), again.data()),
+        (
+            200,
+            serde_json::json!({"disconnected": true, "revoked": false})
+        )
+    );
 
     let events: Vec<String> = t
         .audit_events(Some("alice"))

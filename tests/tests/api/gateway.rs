@@ -86,6 +86,20 @@ async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
 
     let (status, _) = send(http.get(format!("{base}/nowhere")), None).await;
     assert_eq!(status, 404);
+    // A known path with a method it does not serve: 405 and what it allows.
+    let wrong_method = http
+        .request(
+            reqwest::Method::TRACE,
+            format!("{base}/integrations/{}", "0".repeat(32)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(
+        wrong_method.headers()["allow"].to_str().unwrap(),
+        "GET, DELETE, PATCH"
+    );
 
     // The same per-user limits as in AWS (one connect above; ten a minute): the README's
     // twelve quick connects of one user meet a 429 with Retry-After, and another user does not.

@@ -32,6 +32,12 @@ async fn each_kind_of_bad_input_gets_its_code() {
             "VALIDATION_ERROR",
         ),
         (
+            "null for an optional field (omitted, never null)",
+            connect(br#"{"returnTo": null}"#),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
             "scope with a space",
             connect(br#"{"scopes": ["a b"]}"#),
             400,
@@ -115,6 +121,62 @@ async fn each_kind_of_bad_input_gets_its_code() {
                 .build(),
             400,
             "VALIDATION_ERROR",
+        ),
+        (
+            "settings naming a sync type twice",
+            request(Method::PATCH, &format!("/integrations/{}", "a".repeat(32)))
+                .user("alice")
+                .json(serde_json::json!({"syncSettings": {
+                    "enabled": true, "syncTypes": ["calendar", "calendar"], "frequency": "daily"
+                }}))
+                .build(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "sync naming a type twice",
+            request(
+                Method::POST,
+                &format!("/integrations/{}/sync", "a".repeat(32)),
+            )
+            .user("alice")
+            .json(serde_json::json!({"syncTypes": ["calendar", "calendar"]}))
+            .build(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "audit limit empty",
+            request(Method::GET, "/audit")
+                .user("alice")
+                .query("limit", "")
+                .build(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "audit cursor empty",
+            request(Method::GET, "/audit")
+                .user("alice")
+                .query("cursor", "")
+                .build(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "a user id of 256 characters, 512 bytes, is one (docs/openapi.yaml counts characters)",
+            request(
+                Method::GET,
+                &format!(
+                    "/users/{}/integrations/{}/token",
+                    "é".repeat(256),
+                    "a".repeat(32)
+                ),
+            )
+            .backend()
+            .build(),
+            404,
+            "ACCOUNT_NOT_FOUND",
         ),
         (
             "audit cursor forged",

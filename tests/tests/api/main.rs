@@ -9,6 +9,7 @@ mod envelopes;
 mod events;
 mod flow;
 mod gateway;
+mod generated;
 mod input;
 mod isolation;
 mod layers;
