@@ -29,3 +29,7 @@ pub mod sync;
 pub use app::App;
 pub use http::{ApiRequest, ApiResponse};
 pub use routes::Function;
+
+#[cfg(test)]
+#[path = "tests/parsers.rs"]
+mod parsers;
