@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: help dev test token backend-token bootstrap lint fmt template-lint build-release bench package
+.PHONY: help dev test token backend-token bootstrap lint fmt template-lint build-release bench package soak
 
 ## help: this list
 help:
@@ -54,6 +54,11 @@ build-release:
 ## package: every function cross-built for arm64 by `sam build` (cargo-lambda + zig from PyPI), zipped; prints sizes (slow: not part of `make test`)
 package:
 	scripts/package.sh
+
+## soak: the dev system under mixed traffic for SOAK_SECONDS (1800), then its invariants checked and its figures printed (not part of `make test`)
+soak: bootstrap
+	$(CARGO) build --release --locked -p devstack --bin dev
+	$(CARGO) run --release --locked -p benches --bin soak
 
 ## bench: figures for the issue notes (not asserted anywhere)
 bench:

@@ -1,0 +1,492 @@
+//! `make soak`: the whole dev system (the `dev` binary, as `make dev` runs it) under mixed
+//! traffic for SOAK_SECONDS (default 1,800), on loopback. SOAK_INTEGRATIONS (default 200)
+//! integrations over 10 users, access tokens that live 120 s (so the scheduler refreshes each
+//! about every minute, through the queue, while the traffic refreshes them by hand too), and
+//! four clients interleaving lists, reads, token hand-outs, manual refreshes, syncs, settings
+//! changes and event pages.
+//!
+//! It ends by checking what must hold after any amount of this: every integration still
+//! connected and handing out a token, no message in any dead-letter queue, and each
+//! integration's synced events exactly the provider's. It prints the figures (operations,
+//! answers by status and code, p50/p99 per route, peak RSS of the stack) and exits non-zero when
+//! a check fails. Never part of `make test`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::io::AsyncBufReadExt;
+
+const USERS: usize = 10;
+const EVENTS_PER_ACCOUNT: usize = 20;
+const CLIENTS: usize = 4;
+
+#[derive(Default)]
+struct Figures {
+    /// Route → latencies.
+    latencies: BTreeMap<&'static str, Vec<Duration>>,
+    /// (route, status, error code) → count.
+    answers: BTreeMap<(&'static str, u16, String), u64>,
+}
+
+struct Soak {
+    http: reqwest::Client,
+    api: String,
+    oauth: String,
+    secret: String,
+    backend: String,
+    /// (user, integration id, account login)
+    integrations: Vec<(String, String, String)>,
+    figures: Mutex<Figures>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let seconds: u64 = env_number("SOAK_SECONDS", 1800);
+    let total: usize = env_number("SOAK_INTEGRATIONS", 200);
+    let root = devstack::repo_root();
+    let ports = [(); 4].map(|_| devstack::free_port().expect("a free port"));
+    let secret = "soak-jwt-secret-0123456789abcdef0123456789".to_string();
+    let binary = std::env::var("DEV_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/release/dev"));
+    let limits = shared::routes::LimitClass::ALL
+        .iter()
+        .map(|c| format!("{}=1000000", c.name()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut dev = tokio::process::Command::new(&binary)
+        .current_dir(&root)
+        .env("DEV_API_PORT", ports[0].to_string())
+        .env("DEV_MOTO_PORT", ports[1].to_string())
+        .env("DEV_OAUTH_PORT", ports[2].to_string())
+        .env("DEV_APP_PORT", ports[3].to_string())
+        .env("DEV_JWT_SECRET", &secret)
+        .env("DEV_ACCESS_TOKEN_TTL", "120")
+        .env("REFRESH_MARGIN_SECONDS", "60")
+        .env("DEV_SCHEDULER_SECONDS", "10")
+        .env("RATE_LIMITS", limits)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        // Not left behind when the soak stops early (dev's own children go with it).
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {} (make soak builds it)", binary.display()))?;
+    let mut lines = tokio::io::BufReader::new(dev.stdout.take().unwrap()).lines();
+    let api = loop {
+        let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+            .await
+            .context("the dev system did not start in 120 s")??
+            .context("dev exited")?;
+        if let Some(base) = line.strip_prefix("ready ") {
+            break base.to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let dev_pid = dev.id().context("dev pid")?;
+
+    let mut soak = Soak {
+        http: reqwest::Client::new(),
+        api,
+        oauth: format!("http://127.0.0.1:{}", ports[2]),
+        backend: devstack::jwt::issue_for(
+            &secret,
+            "app-backend",
+            devstack::jwt::DEV_BACKEND_AUDIENCE,
+            7 * 24 * 3600,
+        )?,
+        secret,
+        integrations: Vec::new(),
+        figures: Mutex::default(),
+    };
+    let connecting = Instant::now();
+    for n in 0..total {
+        let user = format!("soak-user-{}", n % USERS);
+        let login = format!("soak-account-{n}");
+        let id = soak.connect(&user, &login).await?;
+        soak.integrations.push((user, id, login));
+    }
+    println!(
+        "soak: {total} integrations connected in {:.1} s; traffic for {seconds} s",
+        connecting.elapsed().as_secs_f64()
+    );
+
+    let soak = Arc::new(soak);
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let soak = soak.clone();
+            tokio::spawn(async move { soak.traffic(c as u64, until).await })
+        })
+        .collect();
+    for client in clients {
+        client.await??;
+    }
+    let peak_rss = stack_peak_rss_kib(dev_pid);
+    let failures = soak.settle_and_check(ports[1]).await?;
+    soak.print(seconds, peak_rss);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &dev_pid.to_string()])
+        .status();
+    let _ = tokio::time::timeout(Duration::from_secs(10), dev.wait()).await;
+    if !failures.is_empty() {
+        bail!("soak checks failed:\n{}", failures.join("\n"));
+    }
+    println!("soak: every check held");
+    Ok(())
+}
+
+fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+impl Soak {
+    fn user_token(&self, user: &str) -> String {
+        devstack::jwt::issue(&self.secret, user, 3600).expect("a dev JWT")
+    }
+
+    /// Connect → the local OAuth server's login and consent → the GET callback (direct
+    /// completion, as `make dev` runs), with the account's calendar seeded first.
+    async fn connect(&self, user: &str, login: &str) -> anyhow::Result<String> {
+        let seeded = self
+            .http
+            .post(format!("{}/__events/{login}/seed", self.oauth))
+            .body(format!("{{\"count\":{EVENTS_PER_ACCOUNT}}}"))
+            .send()
+            .await?;
+        anyhow::ensure!(seeded.status().is_success(), "seeding {login}");
+        let token = self.user_token(user);
+        let started: serde_json::Value = self
+            .http
+            .post(format!("{}/providers/demo/connect", self.api))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let auth_url = started["data"]["authUrl"]
+            .as_str()
+            .with_context(|| format!("connect: {started}"))?;
+        let redirect = integration_tests::browser::try_authorize(auth_url, login).await?;
+        let callback = self.http.get(redirect.url.as_str()).send().await?;
+        anyhow::ensure!(callback.status() == 200, "callback {}", callback.status());
+        let list: serde_json::Value = self
+            .http
+            .get(format!("{}/integrations", self.api))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = list["data"]["integrations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["externalAccountId"] == login)
+            .and_then(|i| i["id"].as_str())
+            .with_context(|| format!("{login} not listed: {list}"))?;
+        Ok(id.to_string())
+    }
+
+    /// One client's mix until `until`; a small xorshift keeps runs repeatable per client.
+    async fn traffic(&self, client: u64, until: Instant) -> anyhow::Result<()> {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (client + 1);
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let tokens: HashMap<&str, String> = self
+            .integrations
+            .iter()
+            .map(|(user, _, _)| (user.as_str(), self.user_token(user)))
+            .collect();
+        while Instant::now() < until {
+            let (user, id, _) = &self.integrations[next() as usize % self.integrations.len()];
+            let token = &tokens[user.as_str()];
+            let api = &self.api;
+            let (route, request) = match next() % 100 {
+                0..25 => (
+                    "GET /integrations",
+                    self.http
+                        .get(format!("{api}/integrations"))
+                        .bearer_auth(token),
+                ),
+                25..40 => (
+                    "GET /integrations/{id}",
+                    self.http
+                        .get(format!("{api}/integrations/{id}"))
+                        .bearer_auth(token),
+                ),
+                40..65 => (
+                    "GET /users/{userId}/integrations/{id}/token",
+                    self.http
+                        .get(format!("{api}/users/{user}/integrations/{id}/token"))
+                        .bearer_auth(&self.backend),
+                ),
+                65..75 => (
+                    "POST /integrations/{id}/refresh",
+                    self.http
+                        .post(format!("{api}/integrations/{id}/refresh"))
+                        .bearer_auth(token),
+                ),
+                75..80 => (
+                    "POST /integrations/{id}/sync",
+                    self.http
+                        .post(format!("{api}/integrations/{id}/sync"))
+                        .bearer_auth(token)
+                        .json(&serde_json::json!({"full": next() % 4 == 0})),
+                ),
+                80..85 => (
+                    "PATCH /integrations/{id}",
+                    self.http
+                        .patch(format!("{api}/integrations/{id}"))
+                        .bearer_auth(token)
+                        .json(&serde_json::json!({"syncSettings": {
+                            "enabled": next() % 2 == 0,
+                            "syncTypes": ["calendar"],
+                            "frequency": if next() % 2 == 0 { "hourly" } else { "daily" },
+                        }})),
+                ),
+                _ => (
+                    "GET /integrations/{id}/events",
+                    self.http
+                        .get(format!("{api}/integrations/{id}/events"))
+                        .bearer_auth(token),
+                ),
+            };
+            let started = Instant::now();
+            let response = request.send().await?;
+            let elapsed = started.elapsed();
+            let status = response.status().as_u16();
+            let code = if status >= 400 {
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                body["error"]["code"]
+                    .as_str()
+                    .unwrap_or("(gateway)")
+                    .to_string()
+            } else {
+                let _ = response.bytes().await;
+                String::new()
+            };
+            let mut figures = self.figures.lock().unwrap();
+            figures.latencies.entry(route).or_default().push(elapsed);
+            *figures.answers.entry((route, status, code)).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits for the queues to drain, then checks what must hold; the failures, if any.
+    async fn settle_and_check(&self, moto_port: u16) -> anyhow::Result<Vec<String>> {
+        let aws =
+            devstack::provision::local_aws_config(&format!("http://127.0.0.1:{moto_port}")).await;
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let queues = sqs
+            .list_queues()
+            .send()
+            .await?
+            .queue_urls
+            .unwrap_or_default();
+        let depth = |url: String| {
+            let sqs = sqs.clone();
+            async move {
+                let attributes = sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                    .send()
+                    .await
+                    .ok()?
+                    .attributes?;
+                let count = |name: aws_sdk_sqs::types::QueueAttributeName| {
+                    attributes
+                        .get(&name)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                use aws_sdk_sqs::types::QueueAttributeName as A;
+                Some(
+                    count(A::ApproximateNumberOfMessages)
+                        + count(A::ApproximateNumberOfMessagesNotVisible),
+                )
+            }
+        };
+        // In-flight syncs and refreshes finish (visibility timeouts are 10-30 s).
+        let settle_until = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut busy = 0;
+            for url in queues.iter().filter(|u| !u.ends_with("-dlq")) {
+                busy += depth(url.clone()).await.unwrap_or(0);
+            }
+            if busy == 0 || Instant::now() > settle_until {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let mut failures = Vec::new();
+        for url in queues.iter().filter(|u| u.ends_with("-dlq")) {
+            let messages = depth(url.clone()).await.unwrap_or(0);
+            if messages > 0 {
+                failures.push(format!("{messages} message(s) in {url}"));
+            }
+        }
+        // A last sync of each, so that every integration's events are the provider's.
+        for (user, id, _) in &self.integrations {
+            let token = self.user_token(user);
+            let _ = self
+                .http
+                .post(format!("{}/integrations/{id}/sync", self.api))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({}))
+                .send()
+                .await?;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        for (user, id, login) in &self.integrations {
+            let token = self.user_token(user);
+            let got: serde_json::Value = self
+                .http
+                .get(format!("{}/integrations/{id}", self.api))
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let status = got["data"]["integration"]["status"].as_str().unwrap_or("?");
+            if status != "connected" {
+                failures.push(format!("{login}: status {status}: {got}"));
+                continue;
+            }
+            let handed = self
+                .http
+                .get(format!("{}/users/{user}/integrations/{id}/token", self.api))
+                .bearer_auth(&self.backend)
+                .send()
+                .await?;
+            if handed.status() != 200 {
+                failures.push(format!("{login}: token route {}", handed.status()));
+            }
+            let events = self.count_events(&token, id).await?;
+            if events != EVENTS_PER_ACCOUNT {
+                failures.push(format!(
+                    "{login}: {events} events synced, the provider has {EVENTS_PER_ACCOUNT}"
+                ));
+            }
+        }
+        Ok(failures)
+    }
+
+    /// Live (not deleted) events of an integration, every page; waits up to 60 s for the last
+    /// sync to land.
+    async fn count_events(&self, token: &str, id: &str) -> anyhow::Result<usize> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut count = 0;
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut url = format!("{}/integrations/{id}/events?limit=100", self.api);
+                if let Some(c) = &cursor {
+                    url.push_str(&format!("&cursor={c}"));
+                }
+                let page: serde_json::Value = self
+                    .http
+                    .get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let events = page["data"]["events"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                count += events.iter().filter(|e| e["deleted"] != true).count();
+                match page["data"]["nextCursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_string()),
+                    None => break,
+                }
+            }
+            if count == EVENTS_PER_ACCOUNT || Instant::now() > deadline {
+                return Ok(count);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    fn print(&self, seconds: u64, peak_rss_kib: u64) {
+        let mut figures = self.figures.lock().unwrap();
+        let operations: usize = figures.latencies.values().map(Vec::len).sum();
+        println!(
+            "soak: {operations} operations in {seconds} s ({:.0}/s) over {} integrations",
+            operations as f64 / seconds.max(1) as f64,
+            self.integrations.len()
+        );
+        println!(
+            "  {:<46} {:>8} {:>9} {:>9}",
+            "route", "count", "p50 ms", "p99 ms"
+        );
+        for (route, samples) in figures.latencies.iter_mut() {
+            samples.sort();
+            let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+            println!(
+                "  {route:<46} {:>8} {:>9.2} {:>9.2}",
+                samples.len(),
+                at(0.5).as_secs_f64() * 1e3,
+                at(0.99).as_secs_f64() * 1e3
+            );
+        }
+        println!("  answers:");
+        for ((route, status, code), count) in &figures.answers {
+            println!("    {route:<46} {status} {code:<24} {count}");
+        }
+        println!(
+            "  peak RSS of the stack (dev, moto, OAuth server): {:.1} MiB",
+            peak_rss_kib as f64 / 1024.0
+        );
+    }
+}
+
+/// The sum of VmHWM over `root` and its descendants (Linux /proc).
+fn stack_peak_rss_kib(root: u32) -> u64 {
+    let mut parent_of = HashMap::new();
+    let mut peak = HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if let Some(ppid) = field("PPid:") {
+            parent_of.insert(pid, ppid as u32);
+        }
+        peak.insert(pid, field("VmHWM:").unwrap_or(0));
+    }
+    let in_tree = |mut pid: u32| {
+        while pid > 1 {
+            if pid == root {
+                return true;
+            }
+            pid = parent_of.get(&pid).copied().unwrap_or(0);
+        }
+        false
+    };
+    peak.iter()
+        .filter(|(pid, _)| in_tree(**pid))
+        .map(|(_, kib)| kib)
+        .sum()
+}
