@@ -528,6 +528,6 @@ fn stack_peak_rss_kib(root: u32) -> Vec<(String, u64)> {
         .filter(|(pid, (_, kib))| in_tree(*pid) && *kib > 4096)
         .map(|(_, named)| named)
         .collect();
-    stack.sort_by(|a, b| b.1.cmp(&a.1));
+    stack.sort_by_key(|(_, kib)| std::cmp::Reverse(*kib));
     stack
 }
