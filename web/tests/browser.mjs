@@ -185,9 +185,12 @@ await scenario("a popup opened from a non-allowlisted origin delivers nothing to
     window.addEventListener("message", (e) => window.received.push(e.origin));
   });
   const [popup] = await Promise.all([context.waitForEvent("page"), page.evaluate((url) => { window.open(url, "oauth-connect", "popup"); }, started.data.authUrl)]);
+  // The popup page posts to the allowlisted origins only, then closes itself, possibly before
+  // the consent click returns: listen for the close before giving consent.
+  const closed = popup.waitForEvent("close", { timeout: 10000 });
+  closed.catch(() => {}); // awaited below; a failed consent must not leave it unhandled
   await logInAndConsent(popup, "dave");
-  // The popup page posts to the allowlisted origins only, then closes itself.
-  await popup.waitForEvent("close", { timeout: 10000 });
+  await closed;
   assert.deepEqual(await page.evaluate(() => window.received), [], "no message reached the foreign page");
 });
 
