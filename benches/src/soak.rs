@@ -5,11 +5,13 @@
 //! and two clients interleaving lists, reads, token hand-outs, manual refreshes, syncs, settings
 //! changes and event pages.
 //!
-//! It ends by checking what must hold after any amount of this: every integration still
-//! connected and handing out a token, no message in any dead-letter queue, and each
-//! integration's synced events exactly the provider's. It prints the figures (operations,
-//! answers by status and code, p50/p99 per route, peak RSS of the stack) and exits non-zero when
-//! a check fails. Never part of `make test`.
+//! It prints the figures (operations, answers by status and code, p50/p99 per route, peak RSS
+//! of the stack), then checks what must hold after any amount of this: no message in any
+//! dead-letter queue once the queues have drained; every integration hands out a token; and,
+//! from one Scan of the table, every integration still connected, every sync job succeeded,
+//! each integration's live events exactly the provider's, one `token_issued` audit entry per
+//! token handed out. It exits non-zero when a check fails, and stops dev (with moto and the
+//! OAuth server) on SIGTERM or SIGINT too. Never part of `make test`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;
@@ -89,9 +91,24 @@ async fn main() -> anyhow::Result<()> {
             break base.to_string();
         }
     };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // dev's log (warnings and errors: RUST_LOG=warn) kept for the figures and for reading.
+    let log_path = root.join("target/soak-dev.log");
+    let mut log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    tokio::spawn(async move {
+        use std::io::Write;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = writeln!(log, "{line}");
+        }
+    });
     let dev_pid = dev.id().context("dev pid")?;
-    let outcome = run(&secret, &ports, seconds, total, dev_pid, api).await;
+    // SIGTERM (as `timeout` sends) or SIGINT end the soak early, with dev stopped below.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let outcome = tokio::select! {
+        outcome = run(&secret, &ports, seconds, total, dev_pid, api) => outcome,
+        _ = terminate.recv() => Err(anyhow::anyhow!("soak stopped by SIGTERM")),
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("soak stopped by SIGINT")),
+    };
     // SIGINT, so that dev stops moto and the OAuth server with itself, whatever happened.
     let _ = std::process::Command::new("kill")
         .args(["-INT", &dev_pid.to_string()])
@@ -364,93 +381,86 @@ impl Soak {
                 failures.push(format!("{messages} message(s) in {url}"));
             }
         }
-        // A last sync of each, so that every integration's events are the provider's.
-        for (user, id, _) in &self.integrations {
-            let token = self.user_token(user);
-            let _ = self
-                .http
-                .post(format!("{}/integrations/{id}/sync", self.api))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({}))
-                .send()
-                .await?;
-        }
-        // One deadline for all: a last sync that never lands is a failure, not a wait per
-        // integration.
-        let deadline = Instant::now() + Duration::from_secs(300);
+        // Every integration hands out a token (refreshing it first where it is due).
+        let mut handed_out = 0;
         for (user, id, login) in &self.integrations {
-            let token = self.user_token(user);
-            let got: serde_json::Value = self
-                .http
-                .get(format!("{}/integrations/{id}", self.api))
-                .bearer_auth(&token)
-                .send()
-                .await?
-                .json()
-                .await?;
-            let status = got["data"]["integration"]["status"].as_str().unwrap_or("?");
-            if status != "connected" {
-                failures.push(format!("{login}: status {status}: {got}"));
-                continue;
-            }
             let handed = self
                 .http
                 .get(format!("{}/users/{user}/integrations/{id}/token", self.api))
                 .bearer_auth(&self.backend)
                 .send()
                 .await?;
-            if handed.status() != 200 {
-                failures.push(format!("{login}: token route {}", handed.status()));
-            }
-            let events = self.count_events(&token, id, deadline).await?;
-            if events != EVENTS_PER_ACCOUNT {
-                failures.push(format!(
-                    "{login}: {events} events synced, the provider has {EVENTS_PER_ACCOUNT}"
-                ));
+            match handed.status().as_u16() {
+                200 => handed_out += 1,
+                status => failures.push(format!("{login}: token route {status}")),
             }
         }
+        // The rest from one Scan of the table (moto slows with every item it holds; a request
+        // per integration and event page would take longer than the soak itself).
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        let table = dynamo
+            .list_tables()
+            .send()
+            .await?
+            .table_names
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .context("the dev table")?;
+        let rows = TableRows::scan(&dynamo, &table).await?;
+        failures.extend(self.check_rows(&rows));
+        let token_answers: u64 = {
+            let figures = self.figures.lock().unwrap();
+            figures
+                .answers
+                .iter()
+                .filter(|((route, status, _), _)| route.ends_with("/token") && *status == 200)
+                .map(|(_, count)| count)
+                .sum()
+        };
+        let issued = rows.audit.get("token_issued").copied().unwrap_or(0);
+        if issued != token_answers + handed_out {
+            failures.push(format!(
+                "{issued} token_issued audit entries for {} tokens handed out",
+                token_answers + handed_out
+            ));
+        }
+        println!(
+            "soak: table at the end: {} items; sync jobs {:?}; audit {:?}",
+            rows.items, rows.jobs, rows.audit
+        );
         Ok(failures)
     }
 
-    /// Live (not deleted) events of an integration, every page; waits until `deadline` for the
-    /// last sync to land.
-    async fn count_events(
-        &self,
-        token: &str,
-        id: &str,
-        deadline: Instant,
-    ) -> anyhow::Result<usize> {
-        loop {
-            let mut count = 0;
-            let mut cursor: Option<String> = None;
-            loop {
-                let mut url = format!("{}/integrations/{id}/events?limit=100", self.api);
-                if let Some(c) = &cursor {
-                    url.push_str(&format!("&cursor={c}"));
-                }
-                let page: serde_json::Value = self
-                    .http
-                    .get(url)
-                    .bearer_auth(token)
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
-                let events = page["data"]["events"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                count += events.iter().filter(|e| e["deleted"] != true).count();
-                match page["data"]["nextCursor"].as_str() {
-                    Some(c) => cursor = Some(c.to_string()),
-                    None => break,
+    /// Per integration: still connected; no sync job left unfinished or failed; the synced
+    /// events exactly the provider's (its 20 seeded events once any sync has succeeded, none
+    /// before: the soak never changes a provider's calendar).
+    fn check_rows(&self, rows: &TableRows) -> Vec<String> {
+        let mut failures = Vec::new();
+        for (_, id, login) in &self.integrations {
+            let status = rows.status.get(id).map_or("(missing)", String::as_str);
+            if status != "connected" {
+                failures.push(format!("{login}: status {status}"));
+            }
+            let jobs = rows.jobs_of.get(id).cloned().unwrap_or_default();
+            for (job_status, count) in &jobs {
+                if job_status != "succeeded" {
+                    failures.push(format!("{login}: {count} sync job(s) {job_status}"));
                 }
             }
-            if count == EVENTS_PER_ACCOUNT || Instant::now() > deadline {
-                return Ok(count);
+            let events = rows.live_events.get(id).copied().unwrap_or(0);
+            let expected = if jobs.contains_key("succeeded") {
+                EVENTS_PER_ACCOUNT
+            } else {
+                0
+            };
+            if events != expected {
+                failures.push(format!(
+                    "{login}: {events} live events stored, expected {expected}"
+                ));
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
         }
+        failures
     }
 
     fn print(&self, seconds: u64, peak_rss: Vec<(String, u64)>) {
@@ -486,6 +496,61 @@ impl Soak {
     }
 }
 
+/// What the end checks read from the table, by integration id.
+#[derive(Default)]
+struct TableRows {
+    items: usize,
+    status: HashMap<String, String>,
+    live_events: HashMap<String, usize>,
+    /// Integration → sync job status → count.
+    jobs_of: HashMap<String, BTreeMap<String, usize>>,
+    jobs: BTreeMap<String, usize>,
+    /// Audit event → entries (anonymous roll-ups by their count).
+    audit: BTreeMap<String, u64>,
+}
+
+impl TableRows {
+    async fn scan(dynamo: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<Self> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let mut rows = TableRows::default();
+        let mut pages = dynamo.scan().table_name(table).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for item in page?.items.unwrap_or_default() {
+                rows.items += 1;
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(v)) => v.clone(),
+                    _ => String::new(),
+                };
+                let (pk, sk) = (text("PK"), text("SK"));
+                if sk.starts_with("INTEGRATION#") && pk.starts_with("USER#") {
+                    rows.status.insert(text("id"), text("status"));
+                } else if let Some(id) = pk.strip_prefix("INTEGRATION#") {
+                    if sk.starts_with("EVENT#")
+                        && !matches!(item.get("deleted"), Some(AttributeValue::Bool(true)))
+                    {
+                        *rows.live_events.entry(id.to_string()).or_default() += 1;
+                    } else if sk.starts_with("SYNCJOB#") {
+                        *rows
+                            .jobs_of
+                            .entry(id.to_string())
+                            .or_default()
+                            .entry(text("status"))
+                            .or_default() += 1;
+                        *rows.jobs.entry(text("status")).or_default() += 1;
+                    }
+                } else if sk.starts_with("AUDIT#") || pk.starts_with("AUDIT#") {
+                    let count = match item.get("count") {
+                        Some(AttributeValue::N(n)) => n.parse().unwrap_or(1),
+                        _ => 1,
+                    };
+                    *rows.audit.entry(text("event")).or_default() += count;
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
+
 /// VmHWM of `root` and of each of its descendants by name, largest first (Linux /proc).
 fn stack_peak_rss_kib(root: u32) -> Vec<(String, u64)> {
     let mut parent_of = HashMap::new();
@@ -511,7 +576,16 @@ fn stack_peak_rss_kib(root: u32) -> Vec<(String, u64)> {
         if let Some(ppid) = number("PPid:") {
             parent_of.insert(pid, ppid as u32);
         }
-        let name = field("Name:").unwrap_or_default();
+        // moto runs as `python dev/moto_server.py`.
+        let name = field("Name:")
+            .map(|n| {
+                if n.starts_with("python") {
+                    "moto (python)".into()
+                } else {
+                    n
+                }
+            })
+            .unwrap_or_default();
         peak.insert(pid, (name, number("VmHWM:").unwrap_or(0)));
     }
     let in_tree = |mut pid: u32| {

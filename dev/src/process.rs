@@ -95,9 +95,12 @@ pub async fn wait_for_http(url: &str, timeout: Duration) -> anyhow::Result<()> {
     }
 }
 
-/// The local moto server (DynamoDB, KMS, SQS, Secrets Manager) on `port`.
+/// The local moto server (DynamoDB, KMS, SQS, Secrets Manager) on `port`, each DynamoDB
+/// request run alone (dev/moto_server.py says why).
 pub async fn start_moto(port: u16) -> anyhow::Result<(GuardedChild, String)> {
-    let binary = crate::repo_root().join(".venv/bin/moto_server");
+    let binary = crate::repo_root().join(".venv/bin/python");
+    let script = crate::repo_root().join("dev/moto_server.py");
+    let script = script.to_string_lossy();
     if !binary.exists() {
         bail!(
             "{} is missing: run `make bootstrap` (`make dev` and `make test` run it) first",
@@ -109,7 +112,7 @@ pub async fn start_moto(port: u16) -> anyhow::Result<(GuardedChild, String)> {
     let child = GuardedChild::start(
         "moto",
         &binary,
-        &["-H", "127.0.0.1", "-p", &port_text],
+        &[&script, "-H", "127.0.0.1", "-p", &port_text],
         &[],
         &format!("{url}/moto-api/"),
     )

@@ -15,6 +15,7 @@ mod isolation;
 mod layers;
 mod lifecycle;
 mod logs;
+mod moto_server;
 mod providers;
 mod rate_limits;
 mod redirects;
