@@ -78,10 +78,6 @@ impl Gateway {
     async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
-        if method == "GET" && path == "/health" {
-            let id = shared::ids::random_id();
-            return to_hyper(ApiResponse::ok(&id, serde_json::json!({ "status": "ok" })));
-        }
         let Some((route, path_params)) = match_route(&method, &path) else {
             // A known path with another method: 405 and what it allows (docs/openapi.yaml;
             // API Gateway itself answers 404 there, having no route for the pair).

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 /// One Lambda function of template.yaml.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
+    Health,
     Providers,
     Connect,
     Callback,
@@ -29,6 +30,7 @@ impl Function {
     /// The crate and binary name under functions/.
     pub fn name(self) -> &'static str {
         match self {
+            Self::Health => "health",
             Self::Providers => "providers",
             Self::Connect => "connect",
             Self::Callback => "callback",
@@ -51,6 +53,7 @@ impl Function {
 
     /// Every function of template.yaml, one crate each under functions/.
     pub const ALL: &[Function] = &[
+        Self::Health,
         Self::Providers,
         Self::Connect,
         Self::Callback,
@@ -165,6 +168,14 @@ pub fn route_of(function: Function, method: &str) -> Option<&'static Route> {
 }
 
 pub const ROUTES: &[Route] = &[
+    // Static like /providers (no table call): not limited per caller; the route throttle bounds it.
+    Route {
+        method: "GET",
+        path: "/health",
+        function: Function::Health,
+        auth: Auth::Public,
+        limit: None,
+    },
     Route {
         method: "GET",
         path: "/providers",

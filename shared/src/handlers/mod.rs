@@ -9,6 +9,7 @@ pub mod audit;
 pub mod callback;
 pub mod connect;
 pub mod events;
+pub mod health;
 pub mod integrations;
 pub mod providers;
 pub mod sync;
@@ -95,6 +96,7 @@ macro_rules! http_handlers {
 }
 
 http_handlers! {
+    Health => health::check,
     Providers => providers::list,
     Connect => connect::start,
     Callback => callback::serve,

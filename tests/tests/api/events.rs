@@ -7,6 +7,7 @@ use integration_tests::{Options, TestApp};
 use shared::{ApiRequest, Function};
 
 const EXPECTED: &[(&str, Function, u16, Option<&str>)] = &[
+    ("health-ok", Function::Health, 200, None),
     ("providers-ok", Function::Providers, 200, None),
     ("connect-ok", Function::Connect, 200, None),
     ("connect-no-body", Function::Connect, 200, None),

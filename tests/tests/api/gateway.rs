@@ -45,6 +45,13 @@ async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
     assert_eq!(status, 200);
     assert_eq!(health["success"], true);
     assert_eq!(health["data"]["status"], "ok");
+    assert_eq!(health["data"]["version"], env!("CARGO_PKG_VERSION"));
+    let providers = health["data"]["providers"].as_u64().unwrap();
+    let configured = health["data"]["configuredProviders"].as_u64().unwrap();
+    assert!(
+        providers >= 8 && configured >= 1 && configured <= providers,
+        "{health}"
+    );
 
     let (status, _) = send(http.get(format!("{base}/providers")), None).await;
     assert_eq!(status, 200, "public route without a token");
