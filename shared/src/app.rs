@@ -8,6 +8,7 @@ use crate::config::SyncTuning;
 use crate::config::{ConfigError, Settings};
 use crate::crypto::{CacheLimits, DataKeySource, EnvelopeCipher, KmsDataKeys};
 use crate::domain::AuditEntry;
+use crate::metrics::Metrics;
 use crate::oauth::{OAuthHttp, ProviderError};
 use crate::queue::{MessageQueue, SqsQueue};
 use crate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
@@ -43,6 +44,8 @@ pub struct App {
     pub oauth: OAuthHttp,
     /// The state key and the providers' client credentials, read at first use (crate::secrets).
     pub secrets: Arc<SecretCache>,
+    /// EMF lines (crate::metrics): standard output in Lambda, a file in `make dev`.
+    pub metrics: Metrics,
 }
 
 /// The HTTP client of every AWS SDK client: rustls with ring, the crypto reqwest already uses
@@ -103,7 +106,9 @@ impl App {
         let secrets = Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
             aws,
         )));
-        let mut app = Self::new(settings, catalogue, table, keys, secrets)?;
+        let metrics = Metrics::from_env(env)
+            .map_err(|e| ConfigError(format!("METRICS_FILE cannot be opened: {e}")))?;
+        let mut app = Self::new(settings, catalogue, table, keys, secrets)?.with_metrics(metrics);
         app.refresh_queue = refresh_queue;
         app.sync_queue = sync_queue;
         app.recovery_queue = recovery_queue;
@@ -139,7 +144,15 @@ impl App {
             refresh_tuning: RefreshTuning::default(),
             oauth: OAuthHttp::new(secrets.clone())?,
             secrets,
+            metrics: Metrics::off(),
         })
+    }
+
+    /// Where metrics go (tests: [`Metrics::memory`]); provider errors are counted there too.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.oauth.set_metrics(metrics.clone());
+        self.metrics = metrics;
+        self
     }
 
     pub fn with_queues(

@@ -51,10 +51,12 @@ pub async fn schedule_refreshes(app: &App, now: i64) -> Result<SchedulerReport, 
     .await;
     let mut report = SchedulerReport::default();
     let mut requests = Vec::new();
+    let mut oldest_due: Option<i64> = None;
     for scan in scans {
         let scan = scan?;
         report.items_read += scan.items_read;
         report.pages += scan.pages;
+        oldest_due = scan.due.iter().map(|d| d.due_at).chain(oldest_due).min();
         requests.extend(
             scan.due
                 .iter()
@@ -67,6 +69,10 @@ pub async fn schedule_refreshes(app: &App, now: i64) -> Result<SchedulerReport, 
     if app.sync_queue.is_some() {
         schedule_syncs(app, now, &mut report).await?;
     }
+    // How far past its expiry the most overdue token is: above zero, refreshes fall behind.
+    let lag = oldest_due.map_or(0, |due| now - due);
+    app.metrics
+        .scheduler_run(report.due, lag, report.syncs_queued);
     tracing::info!(
         due = report.due,
         sent = report.sent,
@@ -212,6 +218,13 @@ pub async fn recovery_batch(app: &App, event: SqsEvent, _deadline: Instant) -> S
             Some(recovery) => crate::refresh::recover(app, recovery, &origin).await,
             None => Err(RefreshError::Malformed),
         };
+        let counted = match &outcome {
+            Ok(crate::refresh::Recovery::Applied) => "applied",
+            Ok(crate::refresh::Recovery::Obsolete) => "obsolete",
+            Err(RefreshError::Malformed) => "malformed",
+            Err(_) => "retry",
+        };
+        app.metrics.token_recovery(counted);
         let retry_after = match outcome {
             Ok(_) => continue,
             Err(RefreshError::Malformed) => {

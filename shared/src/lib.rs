@@ -14,6 +14,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod lambda;
+pub mod metrics;
 pub mod oauth;
 pub mod queue;
 pub mod rate_limit;

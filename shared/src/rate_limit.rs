@@ -102,6 +102,7 @@ pub async fn admit(app: &App, function: Function, req: &ApiRequest) -> Admission
         Ok(Some(count)) => Admission::Admitted(quota(budget.limit.saturating_sub(count))),
         Ok(None) => {
             tracing::info!(class = class.name(), "rate limit reached");
+            app.metrics.rate_limited(class.name());
             Admission::Refused(quota(0))
         }
         Err(e) => {
@@ -110,6 +111,7 @@ pub async fn admit(app: &App, function: Function, req: &ApiRequest) -> Admission
                 error = %e,
                 "rate limiter unavailable; request admitted"
             );
+            app.metrics.rate_limiter_unavailable();
             Admission::Unlimited
         }
     }

@@ -401,7 +401,8 @@ impl TestApp {
         .with_queues(queue(&queues), queue(&sync_queues))
         .with_recovery_queue(queue(&recovery_queues))
         .with_refresh_tuning(options.refresh_tuning.unwrap_or_else(fast_tuning))
-        .with_sync_tuning(options.sync_tuning.unwrap_or_else(fast_sync_tuning));
+        .with_sync_tuning(options.sync_tuning.unwrap_or_else(fast_sync_tuning))
+        .with_metrics(shared::metrics::Metrics::memory());
         Self {
             app: Arc::new(app),
             table_name,
@@ -488,6 +489,16 @@ impl TestApp {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// The EMF lines this app has written so far, parsed.
+    pub fn metric_lines(&self) -> Vec<serde_json::Value> {
+        self.app
+            .metrics
+            .lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("an EMF line is JSON"))
+            .collect()
     }
 
     /// One run of the refresh scheduler (its EventBridge schedule, at `now`).

@@ -66,6 +66,9 @@ async fn main() -> anyhow::Result<()> {
     let mut state_secret = [0u8; 32];
     shared::crypto::fill_random(&mut state_secret);
     // What template.yaml sets in AWS, with local values; the process environment wins.
+    let dev_logs = devstack::repo_root().join("target/dev-logs");
+    std::fs::create_dir_all(&dev_logs)?;
+    let metrics_file = dev_logs.join("metrics.jsonl");
     let defaults: HashMap<&str, String> = HashMap::from([
         ("TABLE_NAME", resources.table_name.clone()),
         ("KMS_KEY_ID", resources.kms_key_id.clone()),
@@ -96,6 +99,9 @@ async fn main() -> anyhow::Result<()> {
         ("RECOVERY_QUEUE_URL", recovery_queues.queue_url.clone()),
         // `make backend-token` signs as `app-backend` (the dev gateway's stand-in for SigV4).
         ("BACKEND_PRINCIPAL_ARNS", "app-backend".into()),
+        // The EMF lines Lambda would send to CloudWatch (docs/operations.md).
+        ("METRICS_FILE", metrics_file.display().to_string()),
+        ("METRICS_SERVICE", "oauth-connector-dev".into()),
     ]);
     let lookup = |name: &str| {
         if name == "APP_ORIGINS" {

@@ -53,6 +53,7 @@ where
     let span =
         tracing::info_span!("request", function = function.name(), correlation_id = %request_id);
     async move {
+        let started = std::time::Instant::now();
         let admission = rate_limit::admit(app, function, &req).await;
         let result = match admission.refusal() {
             Some(refused) => Err(refused),
@@ -60,7 +61,19 @@ where
         };
         let mut response = result.unwrap_or_else(|e| ApiResponse::from_error(&request_id, &e));
         admission.write_headers(&mut response.headers);
-        tracing::info!(status = response.status.as_u16(), "request done");
+        let (status, elapsed) = (response.status.as_u16(), started.elapsed());
+        tracing::info!(
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1e3,
+            "request done"
+        );
+        // The route as the table names it ("GET /integrations/{id}"), never the raw path: the
+        // ids would make each request its own metric.
+        let route = crate::routes::route_of(function, req.method.as_str()).map_or_else(
+            || function.name().to_string(),
+            |r| format!("{} {}", r.method, r.path),
+        );
+        app.metrics.request(&route, status, elapsed, &request_id);
         response
     }
     .instrument(span)

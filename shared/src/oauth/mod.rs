@@ -28,6 +28,7 @@ use crate::catalogue::{
     RevokedTokens,
 };
 use crate::config::PROVIDER_TIMEOUT;
+use crate::metrics::Metrics;
 use crate::retry::parse_retry_after;
 use crate::secrets::{SecretCache, SecretError};
 
@@ -90,6 +91,8 @@ pub struct OAuthHttp {
     http: reqwest::Client,
     /// Where each provider's client credentials are read from, at first use.
     secrets: Arc<SecretCache>,
+    /// Provider errors are counted here (`ProviderErrors`).
+    metrics: Metrics,
 }
 
 /// A provider's HTTP answer that was neither a transport failure nor 429/5xx.
@@ -119,7 +122,21 @@ impl OAuthHttp {
             .user_agent(concat!("oauth-connector/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ProviderError::Config(e.to_string()))?;
-        Ok(Self { http, secrets })
+        Ok(Self {
+            http,
+            secrets,
+            metrics: Metrics::off(),
+        })
+    }
+
+    pub fn set_metrics(&mut self, metrics: Metrics) {
+        self.metrics = metrics;
+    }
+
+    /// Counts a provider's error answer: its status, or `network` when none came.
+    pub fn count_error(&self, provider: &Provider, status: Option<u16>) {
+        let status = status.map_or("network".to_string(), |s| s.to_string());
+        self.metrics.provider_error(provider.id.as_str(), &status);
     }
 
     /// The provider's endpoints: from its entry, or from its discovery document (fetched once
@@ -183,9 +200,13 @@ impl OAuthHttp {
             }
         }
         let response = self.http.execute(request).await.map_err(|e| {
+            self.count_error(provider, None);
             ProviderError::Unavailable(crate::report::error_chain(&e.without_url()))
         })?;
         let status = response.status();
+        if status.is_client_error() || status.is_server_error() {
+            self.count_error(provider, Some(status.as_u16()));
+        }
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Err(ProviderError::Busy {
                 status: status.as_u16(),

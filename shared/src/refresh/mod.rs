@@ -134,6 +134,8 @@ pub async fn fresh_tokens(
     // The version whose lease we saw held: if that lease ends without new tokens, its holder
     // failed, and we report its failure rather than hammer the provider again.
     let mut waited_on: Option<u64> = None;
+    // Another caller held or took the lease: fresh tokens found after that are its result.
+    let mut contended = false;
     loop {
         let (integration, envelope) = app
             .integrations
@@ -153,6 +155,11 @@ pub async fn fresh_tokens(
             .map_or(0, Provider::renew_lead_secs);
         if !policy.wants_refresh(&integration, lead, now_ms / 1000) {
             let tokens = open_tokens(app, &integration, &envelope).await?;
+            if contended {
+                // Wanted a refresh, and another caller's did it.
+                app.metrics
+                    .refresh(integration.provider.as_str(), "reused", None);
+            }
             return Ok(FreshTokens {
                 integration,
                 tokens,
@@ -188,9 +195,22 @@ pub async fn fresh_tokens(
             };
             if app.leases.acquire(&integration, &lease, now_ms).await? {
                 let lease_end = lease_start + tuning.lease;
-                return refresh_under_lease(app, integration, &envelope, lease, lease_end, origin)
-                    .await;
+                let provider = integration.provider.clone();
+                let started = Instant::now();
+                let result =
+                    refresh_under_lease(app, integration, &envelope, lease, lease_end, origin)
+                        .await;
+                let outcome = match &result {
+                    Ok(fresh) if fresh.refreshed => "refreshed",
+                    Ok(_) => "reused",
+                    Err(RefreshError::GrantRevoked) => "expired",
+                    Err(_) => "failed",
+                };
+                app.metrics
+                    .refresh(provider.as_str(), outcome, Some(started.elapsed()));
+                return result;
             }
+            contended = true;
             // Another caller got there first, or the row changed: read it again (after a short
             // pause, and never past the deadline, whatever keeps the condition from holding).
             if Instant::now() + poll > deadline {
@@ -200,6 +220,7 @@ pub async fn fresh_tokens(
             continue;
         }
         waited_on = Some(integration.token_version);
+        contended = true;
         if Instant::now() + poll > deadline {
             return Err(RefreshError::LeaseBusy);
         }

@@ -113,6 +113,7 @@ pub(super) async fn queue_for_recovery(
                 integration_id = integration.id.as_str(),
                 "refreshed tokens queued for recovery"
             );
+            app.metrics.token_recovery("queued");
             true
         }
         Ok(_) | Err(_) => {
@@ -120,6 +121,7 @@ pub(super) async fn queue_for_recovery(
                 integration_id = integration.id.as_str(),
                 "refreshed tokens could not be queued for recovery; they are lost"
             );
+            app.metrics.token_recovery("lost");
             false
         }
     }

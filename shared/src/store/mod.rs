@@ -152,6 +152,8 @@ pub trait RefreshLeases: Send + Sync {
 pub struct DueIntegration {
     pub user_id: UserId,
     pub integration_id: IntegrationId,
+    /// When it is due (the index's sort key: the token's expiry, or the next sync).
+    pub due_at: i64,
 }
 
 /// One shard's due integrations and what reading them cost.

@@ -98,6 +98,8 @@ pub(super) async fn finish_listing(
     }
     let entry = AuditEntry::new(AuditEvent::SyncCompleted, Some(&job.user_id), origin);
     app.audit(entry.integration(integration)).await;
+    let records = job.counts.created + job.counts.updated + job.counts.deleted;
+    count_job(app, job, "succeeded", records);
     tracing::info!(
         integration_id = job.integration_id.as_str(),
         pages = job.page_index,
@@ -132,5 +134,16 @@ pub(super) async fn fail(
     let mut entry = AuditEntry::new(AuditEvent::SyncFailed, Some(&job.user_id), origin);
     entry.integration_id = Some(job.integration_id.clone());
     app.audit(entry.reason(code.to_ascii_lowercase())).await;
+    let records = job.counts.created + job.counts.updated + job.counts.deleted;
+    count_job(app, job, "failed", records);
     Ok(())
+}
+
+/// `SyncJobs`, `SyncDuration` (from its start, or its creation when it never started) and
+/// `RecordsSynced`.
+fn count_job(app: &App, job: &SyncJob, outcome: &str, records: u64) {
+    let started = job.started_at.as_deref().unwrap_or(&job.created_at);
+    let duration = crate::clock::elapsed_since(started).unwrap_or_default();
+    app.metrics
+        .sync_job(outcome, duration, records, job.job_id.as_str());
 }

@@ -276,7 +276,17 @@ async fn drive(
             fail(app, &job, origin, "SYNC_PAGE_LIMIT", &message).await?;
             return Ok(JobRun::Done);
         }
-        let page = match fetch_with_token(app, &job, &source, origin, deadline, &mut token).await {
+        let page = match fetch_with_token(
+            app,
+            &job,
+            &integration,
+            &source,
+            origin,
+            deadline,
+            &mut token,
+        )
+        .await
+        {
             Ok(page) => page,
             Err(Fetched::CursorInvalid) => {
                 // Google 410 / Graph syncStateNotFound: start over with a full listing.
@@ -375,6 +385,7 @@ enum Fetched {
 async fn fetch_with_token(
     app: &App,
     job: &SyncJob,
+    integration: &Integration,
     source: &CalendarSource,
     origin: &RequestOrigin,
     deadline: Instant,
@@ -419,7 +430,12 @@ async fn fetch_with_token(
         let Some(tokens) = cached.as_ref() else {
             return Err(Fetched::Expired);
         };
-        match fetch_page(app.oauth.http(), source, &tokens.access_token, request).await {
+        let fetched = fetch_page(app.oauth.http(), source, &tokens.access_token, request).await;
+        if let Err(e) = &fetched {
+            app.metrics
+                .provider_error(integration.provider.as_str(), &e.status_name());
+        }
+        match fetched {
             Ok(page) => return Ok(page),
             Err(FetchError::CursorInvalid) => return Err(Fetched::CursorInvalid),
             Err(FetchError::Unauthorized) if !refreshed_for_401 => {

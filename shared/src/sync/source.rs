@@ -67,6 +67,17 @@ impl FetchError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Busy { .. } | Self::Unavailable(_))
     }
+
+    /// The `Status` dimension of `ProviderErrors`: the HTTP status where it decides the error.
+    pub fn status_name(&self) -> String {
+        match self {
+            Self::Busy { status, .. } => status.to_string(),
+            Self::Unauthorized => "401".into(),
+            Self::CursorInvalid => "410".into(),
+            Self::Unavailable(_) => "network".into(),
+            Self::BadResponse(_) => "bad_response".into(),
+        }
+    }
 }
 
 /// Events per page asked for (Google's default is 250; Graph takes it as a preference).

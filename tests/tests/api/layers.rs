@@ -11,7 +11,7 @@ use shared::routes::ROUTES;
 /// shared/'s top-level modules, bottom up. A module may use those of lower layers only; README's
 /// "Layout" states the same order.
 const LAYERS: &[&[&str]] = &[
-    &["crypto", "clock", "report", "routes", "body"],
+    &["crypto", "clock", "report", "routes", "body", "metrics"],
     &["ids", "retry"],
     &["state"],
     &["domain", "catalogue", "config"],

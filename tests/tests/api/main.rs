@@ -16,6 +16,7 @@ mod layers;
 mod lifecycle;
 mod logs;
 mod moto_server;
+mod operations;
 mod providers;
 mod rate_limits;
 mod redirects;

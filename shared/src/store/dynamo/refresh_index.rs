@@ -69,9 +69,16 @@ impl DynamoTable {
                     .strip_prefix("INTEGRATION#")
                     .and_then(|i| IntegrationId::parse(i).ok())
                     .ok_or_else(corrupt)?;
+                let due_at = it
+                    .s(sk_name)?
+                    .split('#')
+                    .next()
+                    .and_then(|epoch| epoch.parse().ok())
+                    .ok_or_else(corrupt)?;
                 scan.due.push(DueIntegration {
                     user_id,
                     integration_id,
+                    due_at,
                 });
             }
             match out.last_evaluated_key {
