@@ -1,4 +1,4 @@
-//! The local stack of `make dev` and the tests: moto (DynamoDB, KMS, SQS, Secrets Manager) and the local OAuth
+//! The local stack of `make dev` and the tests: moto (DynamoDB, KMS, SQS, Secrets Manager, EventBridge) and the local OAuth
 //! server as child processes, resources created as template.yaml declares them, a dev JWT, and
 //! a dev gateway that routes HTTP to the same handlers API Gateway would invoke.
 

@@ -235,3 +235,94 @@ async fn provision_queue_pair(
         dead_letter_url,
     })
 }
+
+/// An EventBridge bus as template.yaml's `EventBus`, with what an application would add: a rule
+/// for every lifecycle event (`source` = `shared::publish::SOURCE`) to an SQS queue. Returns the
+/// bus name and the queue's URL.
+pub async fn provision_event_bus(
+    aws: &aws_config::SdkConfig,
+    name: &str,
+) -> anyhow::Result<(String, String)> {
+    let events = aws_sdk_eventbridge::Client::new(aws);
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let bus = format!("{name}-events");
+    events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .with_context(|| format!("creating the event bus {bus}"))?;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-app-events"))
+        .send()
+        .await
+        .context("creating the app-events queue")?
+        .queue_url
+        .context("no queue URL")?;
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .context("no app-events queue ARN")?;
+    let pattern = serde_json::json!({ "source": [shared::publish::SOURCE] });
+    events
+        .put_rule()
+        .name("app-events")
+        .event_bus_name(&bus)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .context("creating the app-events rule")?;
+    events
+        .put_targets()
+        .rule("app-events")
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("app-events-queue")
+                .arn(queue_arn)
+                .build()?,
+        )
+        .send()
+        .await
+        .context("targeting the app-events queue")?;
+    Ok((bus, queue_url))
+}
+
+/// Every message on `queue_url` now (the lifecycle events delivered there), each deleted once
+/// read: the EventBridge envelopes, parsed.
+pub async fn drain_events(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut events = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(events);
+        }
+        for m in messages {
+            if let Some(body) = &m.body {
+                events.push(serde_json::from_str(body).context("an EventBridge envelope")?);
+            }
+            if let Some(receipt) = &m.receipt_handle {
+                sqs.delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await?;
+            }
+        }
+    }
+}

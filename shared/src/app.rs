@@ -10,6 +10,7 @@ use crate::crypto::{CacheLimits, DataKeySource, EnvelopeCipher, KmsDataKeys};
 use crate::domain::AuditEntry;
 use crate::metrics::Metrics;
 use crate::oauth::{OAuthHttp, ProviderError};
+use crate::publish::{AppEvent, EventBridgePublisher, EventPublisher};
 use crate::queue::{MessageQueue, SqsQueue};
 use crate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
 use crate::state::StateKey;
@@ -46,6 +47,8 @@ pub struct App {
     pub secrets: Arc<SecretCache>,
     /// EMF lines (crate::metrics): standard output in Lambda, a file in `make dev`.
     pub metrics: Metrics,
+    /// Lifecycle events to the application (crate::publish); None: `EVENT_BUS_NAME` unset.
+    pub events: Option<Arc<dyn EventPublisher>>,
 }
 
 /// The HTTP client of every AWS SDK client: rustls with ring, the crypto reqwest already uses
@@ -109,6 +112,12 @@ impl App {
         let metrics = Metrics::from_env(env)
             .map_err(|e| ConfigError(format!("METRICS_FILE cannot be opened: {e}")))?;
         let mut app = Self::new(settings, catalogue, table, keys, secrets)?.with_metrics(metrics);
+        app.events = env("EVENT_BUS_NAME").filter(|b| !b.is_empty()).map(|bus| {
+            Arc::new(EventBridgePublisher::new(
+                aws_sdk_eventbridge::Client::new(aws),
+                bus,
+            )) as Arc<dyn EventPublisher>
+        });
         app.refresh_queue = refresh_queue;
         app.sync_queue = sync_queue;
         app.recovery_queue = recovery_queue;
@@ -145,7 +154,13 @@ impl App {
             oauth: OAuthHttp::new(secrets.clone())?,
             secrets,
             metrics: Metrics::off(),
+            events: None,
         })
+    }
+
+    pub fn with_events(mut self, events: Option<Arc<dyn EventPublisher>>) -> Self {
+        self.events = events;
+        self
     }
 
     /// Where metrics go (tests: [`Metrics::memory`]); provider errors are counted there too.
@@ -191,6 +206,19 @@ impl App {
         self.secrets
             .state_key(&self.settings.state_key_secret)
             .await
+    }
+
+    /// Publishes a lifecycle event. A failure (after the SDK's retries and one more for a
+    /// refused entry) is logged and counted, never returned: the change it reports has
+    /// happened, and the caller's operation must not fail for the news of it.
+    pub async fn publish(&self, event: AppEvent) {
+        let Some(events) = &self.events else {
+            return;
+        };
+        if let Err(e) = events.publish(&event).await {
+            tracing::error!(detail_type = event.detail_type, error = %e, "lifecycle event not published");
+            self.metrics.event_unpublished(event.detail_type);
+        }
     }
 
     /// Records an audit entry. A failed audit write is logged, not returned: by the time an entry

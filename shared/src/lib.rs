@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod lambda;
 pub mod metrics;
 pub mod oauth;
+pub mod publish;
 pub mod queue;
 pub mod rate_limit;
 pub mod refresh;

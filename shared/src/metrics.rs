@@ -81,6 +81,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "RateLimited",
     "RateLimiterUnavailable",
     "TokenRecoveries",
+    "EventsUnpublished",
 ];
 
 pub const DEFAULT_NAMESPACE: &str = "OAuthConnector";
@@ -317,6 +318,17 @@ impl Metrics {
         );
     }
 
+    /// A lifecycle event EventBridge did not take (crate::publish).
+    pub fn event_unpublished(&self, detail_type: &str) {
+        self.emit(
+            &[Directive {
+                dimensions: &[],
+                values: &[("EventsUnpublished", 1.0, Unit::Count)],
+            }],
+            &[("detailType", detail_type)],
+        );
+    }
+
     /// Tokens handed to the recovery queue (`queued`), or taken from it (`applied`,
     /// `obsolete`, `retry`, `malformed`).
     pub fn token_recovery(&self, outcome: &str) {
@@ -400,6 +412,7 @@ mod tests {
         metrics.rate_limited("read");
         metrics.rate_limiter_unavailable();
         metrics.token_recovery("applied");
+        metrics.event_unpublished("sync.failed");
         let mut written = std::collections::BTreeSet::new();
         for line in metrics.lines() {
             let line: Value = serde_json::from_str(&line).unwrap();

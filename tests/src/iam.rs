@@ -38,6 +38,8 @@ pub struct Resources {
     /// Secret name → the template parameter naming it (`StateSecretName`, or
     /// [`PROVIDER_CREDENTIALS`] for any provider's).
     pub secrets: BTreeMap<String, &'static str>,
+    /// The lifecycle events' bus name (template.yaml's `EventBus`), when the app has one.
+    pub event_bus: Option<String>,
 }
 
 /// The logical resource of every `<Provider>CredentialsSecret`: the template grants them as a
@@ -328,6 +330,22 @@ fn required(target: &str, body: &serde_json::Value, names: &Resources) -> Vec<(S
         let action = operation.trim_end_matches("Batch");
         return vec![(format!("sqs:{action}"), queue)];
     }
+    if target == "AWSEvents.PutEvents" {
+        return body["Entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|entry| {
+                let bus = entry["EventBusName"].as_str().unwrap_or("default");
+                let resource = if names.event_bus.as_deref() == Some(bus) {
+                    "EventBus".to_string()
+                } else {
+                    format!("unknown event bus {bus}")
+                };
+                ("events:PutEvents".to_string(), resource)
+            })
+            .collect();
+    }
     if target == "secretsmanager.GetSecretValue" {
         let secret = body["SecretId"].as_str().unwrap_or_default();
         let parameter = names
@@ -421,6 +439,7 @@ mod tests {
             key_id: "k1".into(),
             queues: BTreeMap::from([("http://q/sync".to_string(), "SyncQueue")]),
             secrets: BTreeMap::from([("app/state-key".to_string(), "StateSecretName")]),
+            event_bus: Some("bus-1".into()),
         }
     }
 
@@ -474,6 +493,18 @@ mod tests {
                 "secretsmanager:GetSecretValue".to_string(),
                 "StateSecretName".to_string()
             )]
+        );
+        let events =
+            serde_json::json!({"Entries": [{"EventBusName": "bus-1"}, {"EventBusName": "other"}]});
+        assert_eq!(
+            required("AWSEvents.PutEvents", &events, &n),
+            [
+                ("events:PutEvents".to_string(), "EventBus".to_string()),
+                (
+                    "events:PutEvents".to_string(),
+                    "unknown event bus other".to_string()
+                )
+            ]
         );
     }
 

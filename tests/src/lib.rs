@@ -155,6 +155,8 @@ pub struct TestApp {
     pub queues: Option<QueuePair>,
     pub sync_queues: Option<QueuePair>,
     pub recovery_queues: Option<QueuePair>,
+    /// The queue the lifecycle-event bus's rule delivers to (`Options::events`).
+    pub app_events_queue: Option<String>,
     _own_oauth_server: Option<GuardedChild>,
 }
 
@@ -187,6 +189,8 @@ pub struct Options {
     /// plays every function here, and a key cached by one would hide the next one's KMS call
     /// from the IAM check (in AWS each function has its own cache).
     pub key_cache: bool,
+    /// A lifecycle-event bus on moto with a rule to a queue (`TestApp::published_events`).
+    pub events: bool,
 }
 
 /// Quick sync retries for tests: the same rules, shorter waits.
@@ -338,6 +342,23 @@ impl TestApp {
                 .interceptor(iam.clone())
                 .build(),
         );
+        let event_bus = match options.events {
+            true => Some(
+                provision::provision_event_bus(&stack.aws, &table_name)
+                    .await
+                    .expect("event bus"),
+            ),
+            false => None,
+        };
+        let app_events = event_bus.as_ref().map(|(bus, _)| {
+            let client = aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(&stack.aws)
+                    .interceptor(iam.clone())
+                    .build(),
+            );
+            Arc::new(shared::publish::EventBridgePublisher::new(client, bus))
+                as Arc<dyn shared::publish::EventPublisher>
+        });
         let mut queue_names = std::collections::BTreeMap::new();
         for (pair, logical) in [
             (&queues, "RefreshQueue"),
@@ -364,6 +385,7 @@ impl TestApp {
                     (id.clone(), logical)
                 })
                 .collect(),
+            event_bus: event_bus.as_ref().map(|(bus, _)| bus.clone()),
         });
         let keys = Arc::new(CountingKeys {
             inner: KmsDataKeys::new(app_kms, resources.kms_key_id.clone()),
@@ -402,7 +424,8 @@ impl TestApp {
         .with_recovery_queue(queue(&recovery_queues))
         .with_refresh_tuning(options.refresh_tuning.unwrap_or_else(fast_tuning))
         .with_sync_tuning(options.sync_tuning.unwrap_or_else(fast_sync_tuning))
-        .with_metrics(shared::metrics::Metrics::memory());
+        .with_metrics(shared::metrics::Metrics::memory())
+        .with_events(app_events);
         Self {
             app: Arc::new(app),
             table_name,
@@ -418,6 +441,7 @@ impl TestApp {
             queues,
             sync_queues,
             recovery_queues,
+            app_events_queue: event_bus.map(|(_, queue)| queue),
             _own_oauth_server: own_oauth_server.map(|(child, _)| child),
         }
     }
@@ -489,6 +513,15 @@ impl TestApp {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// The lifecycle events delivered since the last call (EventBridge envelopes), in the
+    /// order the queue hands them out.
+    pub async fn published_events(&self) -> Vec<serde_json::Value> {
+        let queue = self.app_events_queue.as_ref().expect("Options::events");
+        provision::drain_events(&self.sqs, queue)
+            .await
+            .expect("reading the app-events queue")
     }
 
     /// The EMF lines this app has written so far, parsed.

@@ -3,7 +3,7 @@
 // the local OAuth server, the dev gateway and the demo app) on free ports, in `app` completion
 // as deployed, then plays each scenario; screenshots go to target/browser/. `make test` runs it.
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const shots = path.join(process.env.CARGO_TARGET_DIR || path.join(root, "target"), "browser");
 mkdirSync(shots, { recursive: true });
 const started = Date.now();
+// The lifecycle events the app would receive (dev appends each EventBridge delivery).
+const appEvents = path.join(shots, "app-events.jsonl");
+rmSync(appEvents, { force: true });
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -40,6 +43,7 @@ async function startSystem() {
       DEV_SCHEDULER_SECONDS: "3600",
       CALLBACK_COMPLETION: "app",
       RUST_LOG: "warn",
+      APP_EVENTS_FILE: appEvents,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -136,6 +140,14 @@ await scenario("connect demo through the popup, sync, disconnect", async (page, 
   await page.locator('.card[data-provider="demo"] button.disconnect').click();
   await page.waitForSelector("text=No integrations yet.");
   await shot(page, "4-disconnected");
+  // What the app's webhook would have received, in order (dev polls the rule's queue).
+  let kinds = [];
+  for (let tries = 0; tries < 40 && kinds.length < 3; tries++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const lines = readFileSync(appEvents, { encoding: "utf8", flag: "a+" }).split("\n").filter(Boolean);
+    kinds = lines.map((l) => JSON.parse(l)).filter((e) => e.detail.userId === "alice").map((e) => e["detail-type"]);
+  }
+  assert.deepEqual(kinds, ["integration.connected", "sync.completed", "integration.disconnected"]);
 });
 
 await scenario("closing the popup rejects with popup_closed", async (page, context) => {

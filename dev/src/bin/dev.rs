@@ -45,6 +45,8 @@ async fn main() -> anyhow::Result<()> {
     let sync_queues = provision::provision_queues(&aws, name, QueueKind::Sync, 30, 3).await?;
     let recovery_queues =
         provision::provision_queues(&aws, name, QueueKind::Recovery, 10, 60).await?;
+    // The lifecycle events' bus, and the app's side: a rule to a queue, read into a file.
+    let (event_bus, app_events_queue) = provision::provision_event_bus(&aws, name).await?;
     let scheduler_every =
         std::time::Duration::from_secs(u64::from(u16_var("DEV_SCHEDULER_SECONDS", 30)?));
 
@@ -102,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         // The EMF lines Lambda would send to CloudWatch (docs/operations.md).
         ("METRICS_FILE", metrics_file.display().to_string()),
         ("METRICS_SERVICE", "oauth-connector-dev".into()),
+        ("EVENT_BUS_NAME", event_bus.clone()),
     ]);
     let lookup = |name: &str| {
         if name == "APP_ORIGINS" {
@@ -159,13 +162,24 @@ async fn main() -> anyhow::Result<()> {
         recovery_queues.queue_url.clone(),
         Worker::Recovery,
     ));
+    tokio::spawn(append_app_events(
+        aws_sdk_sqs::Client::new(&aws),
+        app_events_queue,
+        // APP_EVENTS_FILE: elsewhere (the browser tests read their own).
+        std::env::var("APP_EVENTS_FILE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| dev_logs.join("app-events.jsonl")),
+    ));
     devstack::process::wait_for_http(
         &format!("{base_url}/health"),
         std::time::Duration::from_secs(10),
     )
     .await?;
 
-    println!("moto (DynamoDB, KMS, SQS): {moto_url}");
+    println!("moto (DynamoDB, KMS, SQS, Secrets Manager, EventBridge): {moto_url}");
+    println!(
+        "lifecycle events the app would receive: target/dev-logs/app-events.jsonl; metrics: target/dev-logs/metrics.jsonl"
+    );
     println!("local OAuth server (provider `demo`): {oauth_url}  (any login/password)");
     println!("user token: make token USER=alice   backend token: make backend-token");
     println!(
@@ -193,6 +207,30 @@ async fn run_scheduler(app: Arc<App>, every: std::time::Duration) {
         if let Err(e) = shared::jobs::schedule_refreshes(&app, shared::clock::now_epoch()).await {
             tracing::error!(error = %e, "refresh scheduler run failed");
         }
+    }
+}
+
+/// What the application's webhook would receive: each lifecycle event the bus delivered to the
+/// app-events queue, appended to `path` as one EventBridge envelope per line.
+async fn append_app_events(sqs: aws_sdk_sqs::Client, queue_url: String, path: std::path::PathBuf) {
+    use std::io::Write;
+    loop {
+        match provision::drain_events(&sqs, &queue_url).await {
+            Ok(events) => {
+                if !events.is_empty()
+                    && let Ok(mut file) = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                {
+                    for event in events {
+                        let _ = writeln!(file, "{event}");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading the app-events queue failed"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
 

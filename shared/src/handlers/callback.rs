@@ -21,6 +21,7 @@ use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse, log_failure};
 use crate::ids::{IntegrationId, UserId};
 use crate::oauth::TokenSet;
+use crate::publish::AppEvent;
 use crate::state::StateId;
 use crate::store::StateClaim;
 
@@ -237,6 +238,7 @@ async fn complete(
         Ok(integration) => {
             let entry = audit_entry(req, AuditEvent::OauthCompleted, Some(&pending.user_id));
             app.audit(entry.integration(integration)).await;
+            app.publish(AppEvent::connected(integration)).await;
             tracing::info!(
                 provider = provider.id.as_str(),
                 integration_id = integration.id.as_str(),

@@ -18,6 +18,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::oauth::TokenSet;
+use crate::publish::AppEvent;
 
 /// GET /integrations: the caller's integrations (never their tokens).
 pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -72,6 +73,7 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
     let reason = if revoked { "revoked" } else { "not_revoked" };
     app.audit(entry.integration(&integration).reason(reason))
         .await;
+    app.publish(AppEvent::disconnected(&integration)).await;
     Ok(ApiResponse::ok(
         &req.request_id,
         serde_json::json!({ "disconnected": true, "revoked": revoked }),

@@ -29,6 +29,7 @@ use crate::domain::{
 use crate::ids::{IntegrationId, UserId};
 use crate::oauth::Renewal;
 use crate::oauth::{ProviderError, TokenSet};
+use crate::publish::AppEvent;
 use crate::store::{RefreshLease, StoreError};
 
 mod recovery;
@@ -289,6 +290,8 @@ async fn refresh_under_lease(
                 Some("no_refresh_token"),
             )
             .await;
+            app.publish(AppEvent::expired(&integration, "no_refresh_token"))
+                .await;
             return Err(RefreshError::GrantRevoked);
         }
         release_quietly(app, &integration, &lease, None).await;
@@ -399,6 +402,8 @@ async fn refresh_under_lease(
                 Some("invalid_grant"),
             )
             .await;
+            app.publish(AppEvent::expired(&integration, "invalid_grant"))
+                .await;
             Err(RefreshError::GrantRevoked)
         }
         Err(e) => {
@@ -420,6 +425,8 @@ async fn refresh_under_lease(
                 Some(&code),
             )
             .await;
+            app.publish(AppEvent::refresh_failed(&integration, &code, transient))
+                .await;
             if transient {
                 Err(RefreshError::ProviderUnavailable { source: e })
             } else {
@@ -499,5 +506,7 @@ pub async fn expire(
         Some("token_rejected"),
     )
     .await;
+    app.publish(AppEvent::expired(&integration, "token_rejected"))
+        .await;
     Ok(true)
 }

@@ -8,6 +8,7 @@ use crate::domain::{
     AuditEntry, AuditEvent, Integration, IntegrationError, RequestOrigin, SyncJob, SyncStatus,
 };
 use crate::ids::{IntegrationId, JobId, UserId};
+use crate::publish::AppEvent;
 use crate::store::{JobOutcome, StoreError};
 
 /// Ends a running job whose message the queue will not deliver again.
@@ -100,6 +101,7 @@ pub(super) async fn finish_listing(
     app.audit(entry.integration(integration)).await;
     let records = job.counts.created + job.counts.updated + job.counts.deleted;
     count_job(app, job, "succeeded", records);
+    app.publish(AppEvent::sync_completed(job)).await;
     tracing::info!(
         integration_id = job.integration_id.as_str(),
         pages = job.page_index,
@@ -136,6 +138,7 @@ pub(super) async fn fail(
     app.audit(entry.reason(code.to_ascii_lowercase())).await;
     let records = job.counts.created + job.counts.updated + job.counts.deleted;
     count_job(app, job, "failed", records);
+    app.publish(AppEvent::sync_failed(job, code)).await;
     Ok(())
 }
 

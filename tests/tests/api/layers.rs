@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["domain", "catalogue", "config"],
     &["secrets"],
-    &["store", "oauth", "queue"],
+    &["store", "oauth", "queue", "publish"],
     &["app"],
     &["refresh"],
     &["sync"],
