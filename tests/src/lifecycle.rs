@@ -101,6 +101,22 @@ impl TestApp {
         assert!(reply.status().is_success(), "faults refused: {reply:?}");
     }
 
+    /// The user revokes the app at the provider: the stored refresh token, revoked at the OAuth
+    /// server (RFC 7009), which ends the grant.
+    pub async fn revoke_grant_at_provider(&self, user: &str, id: &str) {
+        use secrecy::ExposeSecret;
+        let tokens = self.stored_tokens(user, id).await.expect("stored tokens");
+        let refresh = tokens.refresh_token.expect("a refresh token");
+        let revoked = reqwest::Client::new()
+            .post(format!("{}/token/revocation", self.oauth_url))
+            .basic_auth(crate::CLIENT_ID, Some(crate::CLIENT_SECRET))
+            .form(&[("token", refresh.expose_secret())])
+            .send()
+            .await
+            .expect("revocation");
+        assert!(revoked.status().is_success(), "revocation: {revoked:?}");
+    }
+
     /// Time travel: the stored access token now expires in `secs` seconds, as far as the service
     /// can tell (the expiry it schedules by, and the refresh index entry), so the refresh path
     /// runs without waiting an hour. The OAuth server's own token is untouched.

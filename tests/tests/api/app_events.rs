@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use integration_tests::{CLIENT_ID, CLIENT_SECRET, Options, TestApp, request};
+use integration_tests::{Options, TestApp, request};
 use lambda_http::http::Method;
 use secrecy::ExposeSecret;
 
@@ -118,20 +118,7 @@ async fn a_refresh_storm_publishes_nothing_and_a_dead_grant_one_expired_event() 
     assert_eq!(t.published_events().await, Vec::<serde_json::Value>::new());
 
     // The user revokes the app at the provider; the next storm finds the grant dead.
-    let refresh = t
-        .stored_tokens("pia", &id)
-        .await
-        .unwrap()
-        .refresh_token
-        .unwrap();
-    let revoked = reqwest::Client::new()
-        .post(format!("{}/token/revocation", t.oauth_url))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("token", refresh.expose_secret())])
-        .send()
-        .await
-        .unwrap();
-    assert!(revoked.status().is_success());
+    t.revoke_grant_at_provider("pia", &id).await;
     t.expire_in("pia", &id, 30).await;
     let storm = futures_util::future::join_all((0..8).map(|_| t.token_route("pia", &id))).await;
     assert!(storm.iter().all(|r| r.status() != 200));

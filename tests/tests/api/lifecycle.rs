@@ -240,21 +240,7 @@ async fn provider_that_never_recovers_gets_bounded_attempts_then_a_retryable_err
 async fn invalid_grant_expires_the_integration_once_and_for_all() {
     let t = TestApp::with(own_server()).await;
     let id = t.connected("frank").await;
-    // The user revokes the app at the provider (RFC 7009 on the real server).
-    let refresh = t
-        .stored_tokens("frank", &id)
-        .await
-        .unwrap()
-        .refresh_token
-        .unwrap();
-    let revoked = reqwest::Client::new()
-        .post(format!("{}/token/revocation", t.oauth_url))
-        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
-        .form(&[("token", refresh.expose_secret())])
-        .send()
-        .await
-        .unwrap();
-    assert!(revoked.status().is_success());
+    t.revoke_grant_at_provider("frank", &id).await;
     t.expire_in("frank", &id, 60).await;
     t.reset_oauth_stats().await;
 
