@@ -33,7 +33,9 @@ impl GuardedChild {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(r#""$@" </dev/null & child=$!; cat >/dev/null; kill $child 2>/dev/null; wait $child"#)
+            // A program slow to exit on SIGTERM (moto's final garbage collection of a big heap)
+            // gets SIGKILL 3 s later, from a sleeper that outlives this shell if need be.
+            .arg(r#""$@" </dev/null & child=$!; cat >/dev/null; kill $child 2>/dev/null; (sleep 3; kill -9 $child 2>/dev/null) & wait $child"#)
             .arg("sh")
             .arg(program)
             .args(args)
