@@ -20,15 +20,16 @@ fn routes_match_with_parameters() {
 }
 
 /// `rate_limit::admit` finds a request's route from its function and method, so each pair
-/// names one route; and only the provider catalogue (static, no table call) is unlimited.
+/// names one route; and only the static routes (the catalogue, health: no table call) are
+/// unlimited.
 #[test]
-fn each_function_serves_one_route_per_method_and_every_route_but_the_catalogue_is_limited() {
+fn each_function_serves_one_route_per_method_and_every_route_but_the_static_ones_is_limited() {
     for route in ROUTES {
         let found = route_of(route.function, route.method).unwrap();
         assert_eq!(found.path, route.path, "{} {}", route.method, route.path);
         assert_eq!(
             route.limit.is_none(),
-            route.function == Function::Providers,
+            matches!(route.function, Function::Providers | Function::Health),
             "{} {}",
             route.method,
             route.path
