@@ -524,6 +524,20 @@ impl TestApp {
             .expect("reading the app-events queue")
     }
 
+    /// `make dev`'s gateway over this app, on a free loopback port, checking JWTs signed with
+    /// `jwt_secret`: its base URL, and the task serving it (abort it when done).
+    pub async fn serve_gateway(&self, jwt_secret: &str) -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("its address"));
+        let gateway = Arc::new(devstack::gateway::Gateway {
+            app: self.app.clone(),
+            jwt_secret: jwt_secret.to_string(),
+        });
+        (base, tokio::spawn(gateway.serve(listener)))
+    }
+
     /// The EMF lines this app has written so far, parsed.
     pub fn metric_lines(&self) -> Vec<serde_json::Value> {
         self.app

@@ -1,9 +1,6 @@
 //! The dev gateway does API Gateway's part: routing, the JWT check, claims to the handler, and
 //! a stand-in for IAM authorization on the backend route.
 
-use std::sync::Arc;
-
-use devstack::gateway::Gateway;
 use devstack::jwt;
 use integration_tests::TestApp;
 
@@ -30,15 +27,7 @@ async fn the_dev_gateway_routes_checks_the_jwt_and_serves_health() {
     })
     .await;
     let secret = "gateway-test-secret-0123456789abcdef".to_string();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(
-        Arc::new(Gateway {
-            app: t.app.clone(),
-            jwt_secret: secret.clone(),
-        })
-        .serve(listener),
-    );
+    let (base, serving) = t.serve_gateway(&secret).await;
     let http = reqwest::Client::new();
 
     let (status, health) = send(http.get(format!("{base}/health")), None).await;

@@ -7,9 +7,6 @@
 //! check sees every request). tests/schemathesis/schemathesis.toml says which answers are
 //! right where the generator cannot know it.
 
-use std::sync::Arc;
-
-use devstack::gateway::Gateway;
 use devstack::jwt;
 use integration_tests::browser::authorize;
 use integration_tests::{Options, TestApp};
@@ -78,15 +75,7 @@ async fn schemathesis_finds_nothing_outside_the_contract() {
         .to_string();
 
     let secret = "generated-test-secret-0123456789abcdef".to_string();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let serving = tokio::spawn(
-        Arc::new(Gateway {
-            app: t.app.clone(),
-            jwt_secret: secret.clone(),
-        })
-        .serve(listener),
-    );
+    let (base, serving) = t.serve_gateway(&secret).await;
     let user_token = jwt::issue(&secret, "alice", 3600).unwrap();
     let backend_token =
         jwt::issue_for(&secret, "app-backend", jwt::DEV_BACKEND_AUDIENCE, 3600).unwrap();
