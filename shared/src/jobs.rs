@@ -25,9 +25,14 @@ pub struct SchedulerReport {
     pub sent: usize,
     /// Messages SQS did not take even on a second try; the next run finds them due again.
     pub unsent: usize,
-    /// Index items DynamoDB read for this run: what it costs.
+    /// Index items DynamoDB read for this run's due queries: what scheduling costs.
     pub items_read: usize,
     pub pages: usize,
+    /// Connected integrations (every one is in the refresh index), for the dashboard; None
+    /// when counting failed (the run goes on).
+    pub connected: Option<usize>,
+    /// Index items read to count them: every connected integration's, once a run.
+    pub count_items_read: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,10 +74,11 @@ pub async fn schedule_refreshes(app: &App, now: i64) -> Result<SchedulerReport, 
     if app.sync_queue.is_some() {
         schedule_syncs(app, now, &mut report).await?;
     }
-    // How far past its expiry the most overdue token is: above zero, refreshes fall behind.
+    count_connected(app, &mut report).await;
+    // How far past its due time the most overdue token is: above zero, refreshes fall behind.
     let lag = oldest_due.map_or(0, |due| now - due);
     app.metrics
-        .scheduler_run(report.due, lag, report.syncs_queued);
+        .scheduler_run(report.due, lag, report.syncs_queued, report.connected);
     tracing::info!(
         due = report.due,
         sent = report.sent,
@@ -83,6 +89,30 @@ pub async fn schedule_refreshes(app: &App, now: i64) -> Result<SchedulerReport, 
         "refresh scheduler run"
     );
     Ok(report)
+}
+
+/// The dashboard's count of connected integrations: a COUNT query of each refresh-index shard,
+/// which holds every connected integration. A failure is logged and leaves the count out; the
+/// run's real work is done by then.
+async fn count_connected(app: &App, report: &mut SchedulerReport) {
+    let counts = futures_util::future::join_all(
+        (0..keys::REFRESH_SHARDS).map(|shard| app.refresh_index.count_connected(shard)),
+    )
+    .await;
+    let mut connected = 0;
+    for count in counts {
+        match count {
+            Ok((shard_count, read)) => {
+                connected += shard_count;
+                report.count_items_read += read;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "connected integrations not counted");
+                return;
+            }
+        }
+    }
+    report.connected = Some(connected);
 }
 
 /// Queues a sync job for every integration whose scheduled sync is due (the sparse due-sync

@@ -78,6 +78,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "RefreshesDue",
     "SchedulerLag",
     "SyncsScheduled",
+    "ConnectedIntegrations",
     "RateLimited",
     "RateLimiterUnavailable",
     "TokenRecoveries",
@@ -280,20 +281,33 @@ impl Metrics {
         );
     }
 
-    /// A scheduler run: refreshes due, and how late the oldest of them is (0 when on time).
-    pub fn scheduler_run(&self, due: usize, lag_secs: i64, syncs_queued: usize) {
-        self.emit(
-            &[Directive {
+    /// A scheduler run: refreshes due, how late the oldest of them is (0 when on time), syncs
+    /// queued, and the connected integrations when they could be counted.
+    pub fn scheduler_run(
+        &self,
+        due: usize,
+        lag_secs: i64,
+        syncs_queued: usize,
+        connected: Option<usize>,
+    ) {
+        let run = [
+            ("SchedulerRuns", 1.0, Unit::Count),
+            ("RefreshesDue", due as f64, Unit::Count),
+            ("SchedulerLag", lag_secs.max(0) as f64, Unit::Seconds),
+            ("SyncsScheduled", syncs_queued as f64, Unit::Count),
+        ];
+        let counted = connected.map(|c| [("ConnectedIntegrations", c as f64, Unit::Count)]);
+        let mut directives = vec![Directive {
+            dimensions: &[],
+            values: &run,
+        }];
+        if let Some(counted) = &counted {
+            directives.push(Directive {
                 dimensions: &[],
-                values: &[
-                    ("SchedulerRuns", 1.0, Unit::Count),
-                    ("RefreshesDue", due as f64, Unit::Count),
-                    ("SchedulerLag", lag_secs.max(0) as f64, Unit::Seconds),
-                    ("SyncsScheduled", syncs_queued as f64, Unit::Count),
-                ],
-            }],
-            &[],
-        );
+                values: counted,
+            });
+        }
+        self.emit(&directives, &[]);
     }
 
     /// A request refused by its caller's rate limit.
@@ -408,7 +422,7 @@ mod tests {
         metrics.refresh("demo", "refreshed", Some(Duration::from_millis(5)));
         metrics.provider_error("demo", "503");
         metrics.sync_job("succeeded", Duration::from_secs(1), 3, "j");
-        metrics.scheduler_run(1, 0, 0);
+        metrics.scheduler_run(1, 0, 0, Some(4));
         metrics.rate_limited("read");
         metrics.rate_limiter_unavailable();
         metrics.token_recovery("applied");
@@ -446,14 +460,14 @@ mod tests {
 
     #[test]
     fn off_writes_nothing_and_a_file_sink_appends_lines() {
-        Metrics::off().scheduler_run(3, 0, 0);
+        Metrics::off().scheduler_run(3, 0, 0, None);
         let dir = std::env::temp_dir().join(format!("emf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("metrics.jsonl");
         let _ = std::fs::remove_file(&path);
         let env = |name: &str| (name == "METRICS_FILE").then(|| path.display().to_string());
         let metrics = Metrics::from_env(&env).unwrap();
-        metrics.scheduler_run(3, 42, 1);
+        metrics.scheduler_run(3, 42, 1, None);
         metrics.rate_limited("read");
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<Value> = text

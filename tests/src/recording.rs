@@ -431,11 +431,19 @@ impl Contract {
         integration_of(&self.app, &self.id, self.user).await
     }
 
+    /// Whether the refresh index will ever find it due: every connected integration is in the
+    /// index (to be counted), those with nothing to renew under a never-due key.
     pub async fn in_refresh_index(&self, integration_id: &str) -> bool {
-        self.app
+        let never = shared::store::keys::refresh_sort(shared::store::keys::NEVER_DUE, "");
+        match self
+            .app
             .integration_item(self.user, integration_id)
             .await
-            .contains_key("GSI1PK")
+            .get("GSI1SK")
+        {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(sort)) => !sort.starts_with(&never),
+            _ => false,
+        }
     }
 }
 

@@ -169,6 +169,9 @@ pub struct DueScan {
 pub trait RefreshIndex: Send + Sync {
     /// Integrations of `shard` whose tokens expire at or before `until` (epoch seconds).
     async fn due(&self, shard: u8, until: i64) -> Result<DueScan, StoreError>;
+    /// How many integrations of `shard` are connected (every one is in the index), and the
+    /// index items read to count them.
+    async fn count_connected(&self, shard: u8) -> Result<(usize, usize), StoreError>;
 }
 
 #[async_trait]

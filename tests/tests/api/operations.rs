@@ -253,6 +253,7 @@ async fn a_scheduler_run_reports_what_is_due_and_how_late() {
         .find(|l| l["SchedulerRuns"] == 1.0)
         .expect("the run's line");
     assert_eq!(run["RefreshesDue"], 1.0);
+    assert_eq!(run["ConnectedIntegrations"], 1.0);
     let lag = run["SchedulerLag"].as_f64().unwrap();
     assert!((50.0..=70.0).contains(&lag), "lag {lag}");
 }

@@ -140,18 +140,21 @@ async fn instagram_does_not_refresh_a_token_younger_than_a_day() {
     );
 }
 
-/// A GitHub OAuth app's token does not expire: it never enters the refresh index, and neither
-/// the worker nor a forced refresh calls GitHub for it.
+/// A GitHub OAuth app's token does not expire: the refresh index holds it (to count it) under
+/// a key that is never due, and neither the worker nor a forced refresh calls GitHub for it.
 #[tokio::test(flavor = "multi_thread")]
-async fn github_tokens_never_enter_the_refresh_index() {
+async fn github_tokens_are_never_due_in_the_refresh_index() {
     let mut contract = Contract::start("github").await;
     let integration = contract.connect().await;
     let id = integration["id"].as_str().unwrap_or_default().to_string();
     let item = contract.app.integration_item(contract.user, &id).await;
+    let never = shared::store::keys::refresh_sort(shared::store::keys::NEVER_DUE, &id);
     assert!(
-        !item.contains_key("GSI1PK") && !item.contains_key("expiresAt"),
+        item.get("GSI1SK").and_then(|s| s.as_s().ok()) == Some(&never)
+            && !item.contains_key("expiresAt"),
         "{item:?}"
     );
+    assert!(!contract.in_refresh_index(&id).await);
     let failures = contract
         .app
         .run_worker(&[integration_tests::lifecycle::refresh_message(

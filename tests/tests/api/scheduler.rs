@@ -139,6 +139,9 @@ async fn scheduler_sends_exactly_the_due_integrations_reading_only_those() {
         report.items_read
     );
     assert!(report.pages >= shards, "every shard queried");
+    // The dashboard's count: every connected integration, once, apart from the due queries.
+    assert_eq!(report.connected, Some(2000));
+    assert_eq!(report.count_items_read, 2000);
 
     let sent: Vec<String> = drain(&t, &t.queues.as_ref().unwrap().queue_url).await;
     assert_eq!(sent.len(), 100, "one message per due integration");
@@ -158,6 +161,7 @@ async fn the_refresh_index_follows_connect_refresh_and_disconnect() {
 
     let report = t.schedule(now_epoch()).await.unwrap();
     assert_eq!(report.due, 0, "an hour-long token is not due");
+    assert_eq!(report.connected, Some(1));
     t.expire_in("lena", &id, 60).await;
     let report = t.schedule(now_epoch()).await.unwrap();
     assert_eq!(report.due, 1);
@@ -181,6 +185,12 @@ async fn the_refresh_index_follows_connect_refresh_and_disconnect() {
     assert_eq!(reply.status(), 200);
     let item = t.integration_item("lena", &id).await;
     assert!(!item.contains_key(keys::GSI1PK) && !item.contains_key(keys::GSI1SK));
+    let report = t.schedule(now_epoch()).await.unwrap();
+    assert_eq!(
+        report.connected,
+        Some(0),
+        "a disconnected integration is not counted"
+    );
     assert!(
         t.run_worker(&messages).await.is_empty(),
         "disconnected: done"

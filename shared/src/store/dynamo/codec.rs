@@ -192,10 +192,18 @@ pub(super) fn pending_from(
     })
 }
 
-pub(super) fn refresh_index_values(id: &str, refresh_at: i64) -> (AttributeValue, AttributeValue) {
+/// The refresh-index keys of a connected integration: due at `refresh_at`, or never (see
+/// [`keys::NEVER_DUE`]).
+pub(super) fn refresh_index_values(
+    id: &str,
+    refresh_at: Option<i64>,
+) -> (AttributeValue, AttributeValue) {
     (
         s(keys::refresh_partition(keys::refresh_shard(id))),
-        s(keys::refresh_sort(refresh_at, id)),
+        s(keys::refresh_sort(
+            refresh_at.unwrap_or(keys::NEVER_DUE),
+            id,
+        )),
     )
 }
 

@@ -77,16 +77,11 @@ impl IntegrationRecords for DynamoTable {
             }
             None => remove.push("expiresAt"),
         }
-        match refresh_at {
-            Some(at) => {
-                let (pk, sk) = refresh_index_values(i.id.as_str(), at);
-                values.insert(":gsi1pk".into(), pk);
-                values.insert(":gsi1sk".into(), sk);
-                set.push("GSI1PK = :gsi1pk");
-                set.push("GSI1SK = :gsi1sk");
-            }
-            None => remove.extend([keys::GSI1PK, keys::GSI1SK]),
-        }
+        let (pk, sk) = refresh_index_values(i.id.as_str(), refresh_at);
+        values.insert(":gsi1pk".into(), pk);
+        values.insert(":gsi1sk".into(), sk);
+        set.push("GSI1PK = :gsi1pk");
+        set.push("GSI1SK = :gsi1sk");
         names.insert("#pk".into(), keys::PK.into());
         let expression = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
         let out = self

@@ -16,7 +16,8 @@ pub fn state(id: &str) -> String {
     format!("STATE#{id}")
 }
 
-/// The sparse refresh index (GSI1): only connected, refreshable integrations carry its keys.
+/// The sparse refresh index (GSI1): only connected integrations carry its keys, keyed by when
+/// their renewal is due ([`NEVER_DUE`] for those with nothing to renew).
 pub const REFRESH_INDEX: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
@@ -35,6 +36,9 @@ pub fn refresh_partition(shard: u8) -> String {
     format!("REFRESH#{shard}")
 }
 /// `{expiresAt, 12 digits}#{id}`: sorts by expiry as text.
+/// The refresh-index epoch of a connected integration with nothing to renew (a token without
+/// expiry, or none to renew it with): in the index, so it is counted, and never due.
+pub const NEVER_DUE: i64 = 999_999_999_999;
 pub fn refresh_sort(expires_at: i64, id: &str) -> String {
     format!("{:012}#{id}", expires_at.max(0))
 }

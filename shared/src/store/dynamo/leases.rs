@@ -42,15 +42,10 @@ fn token_write(
         }
         None => remove.push("expiresAt"),
     }
-    match tokens.refresh_at {
-        Some(at) => {
-            let (pk, sk) = refresh_index_values(id, at);
-            values.insert(":gsi1pk".into(), pk);
-            values.insert(":gsi1sk".into(), sk);
-            set.extend(["GSI1PK = :gsi1pk", "GSI1SK = :gsi1sk"]);
-        }
-        None => remove.extend([keys::GSI1PK, keys::GSI1SK]),
-    }
+    let (pk, sk) = refresh_index_values(id, tokens.refresh_at);
+    values.insert(":gsi1pk".into(), pk);
+    values.insert(":gsi1sk".into(), sk);
+    set.extend(["GSI1PK = :gsi1pk", "GSI1SK = :gsi1sk"]);
     let expression = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
     (expression, values)
 }

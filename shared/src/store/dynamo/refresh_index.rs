@@ -1,4 +1,5 @@
-//! `RefreshIndex`: the sparse, sharded GSI1 of tokens due for renewal; `due_on` also serves
+//! `RefreshIndex`: the sparse, sharded GSI1 of connected integrations by renewal time (a
+//! COUNT of it is the number connected); `due_on` also serves
 //! the due-sync index.
 
 use std::collections::HashMap;
@@ -23,6 +24,33 @@ impl RefreshIndex for DynamoTable {
             until,
         )
         .await
+    }
+
+    async fn count_connected(&self, shard: u8) -> Result<(usize, usize), StoreError> {
+        let (mut count, mut read) = (0, 0);
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            // Select=COUNT: DynamoDB reads the keys-only items but sends none back.
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::REFRESH_INDEX)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::GSI1PK)
+                .expression_attribute_values(":pk", s(keys::refresh_partition(shard)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(service_error)?;
+            count += usize::try_from(out.count).unwrap_or(0);
+            read += usize::try_from(out.scanned_count).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok((count, read)),
+            }
+        }
     }
 }
 
