@@ -100,7 +100,7 @@ async fn schemathesis_finds_nothing_outside_the_contract() {
                 "--seed",
                 "20261130",
                 "--max-examples",
-                "50",
+                "25",
                 "--workers",
                 "1",
             ])
