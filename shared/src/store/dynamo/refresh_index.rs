@@ -27,30 +27,26 @@ impl RefreshIndex for DynamoTable {
     }
 
     async fn count_connected(&self, shard: u8) -> Result<(usize, usize), StoreError> {
+        // Select=COUNT: DynamoDB reads the keys-only items but sends none back; the SDK's
+        // paginator follows LastEvaluatedKey.
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::REFRESH_INDEX)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_values(":pk", s(keys::refresh_partition(shard)))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .into_paginator()
+            .send();
         let (mut count, mut read) = (0, 0);
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            // Select=COUNT: DynamoDB reads the keys-only items but sends none back.
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::REFRESH_INDEX)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI1PK)
-                .expression_attribute_values(":pk", s(keys::refresh_partition(shard)))
-                .select(aws_sdk_dynamodb::types::Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(service_error)?;
-            count += usize::try_from(out.count).unwrap_or(0);
-            read += usize::try_from(out.scanned_count).unwrap_or(0);
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok((count, read)),
-            }
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(service_error)?;
+            count += usize::try_from(page.count).unwrap_or(0);
+            read += usize::try_from(page.scanned_count).unwrap_or(0);
         }
+        Ok((count, read))
     }
 }
 
