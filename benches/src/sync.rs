@@ -104,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
             None => PageRequest::Start { cursor: None },
         };
         let fetched = Instant::now();
-        let page = fetch_page(t.app.oauth.http(), &source, &token, request)
+        let page = fetch_page(t.app.oauth.http()?, &source, &token, request)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         fetch_time += fetched.elapsed();

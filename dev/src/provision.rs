@@ -3,24 +3,25 @@
 //! dead-letter queue.
 
 use anyhow::Context;
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-/// AWS configuration for a local endpoint, with dummy credentials.
+/// AWS configuration for a local endpoint, with dummy credentials: the configuration the
+/// functions build in Lambda (shared::aws), pointed at `endpoint`.
 pub async fn local_aws_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(shared::app::aws_http_client())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "local",
-        ))
-        .load()
-        .await
+    let env = |name: &str| {
+        match name {
+            "AWS_REGION" => Some("us-east-1"),
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("testing"),
+            "AWS_ENDPOINT_URL" => Some(endpoint),
+            _ => None,
+        }
+        .map(str::to_string)
+    };
+    shared::aws::sdk_config(&env).expect("every variable the configuration needs is given")
 }
 
 /// A keys-only GSI named `name`, keyed `{name}PK` / `{name}SK` (template.yaml's sparse indexes).

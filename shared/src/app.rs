@@ -14,6 +14,7 @@ use crate::publish::{AppEvent, EventBridgePublisher, EventPublisher};
 use crate::queue::{MessageQueue, SqsQueue};
 use crate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
 use crate::state::StateKey;
+use crate::unwired::Unwired;
 
 use crate::store::{
     AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords, RateCounters, RefreshIndex,
@@ -51,16 +52,6 @@ pub struct App {
     pub events: Option<Arc<dyn EventPublisher>>,
 }
 
-/// The HTTP client of every AWS SDK client: rustls with ring, the crypto reqwest already uses
-/// for providers, so each binary carries one TLS crypto library (the SDK default is aws-lc).
-/// Example followed: smithy-rs `aws-smithy-http-client/examples/client-ring.rs`.
-pub fn aws_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -69,16 +60,17 @@ pub enum StartupError {
     Catalogue(#[from] CatalogueError),
     #[error(transparent)]
     Http(#[from] ProviderError),
+    #[error(transparent)]
+    Aws(#[from] crate::aws::MissingVariable),
 }
 
 impl App {
-    /// From the process environment and the default AWS configuration (which honours `AWS_ENDPOINT_URL`).
-    pub async fn from_env() -> Result<Self, StartupError> {
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(aws_http_client())
-            .load()
-            .await;
-        Self::from_lookup(&|name: &str| std::env::var(name).ok(), &aws)
+    /// From the process environment: settings, and the AWS configuration Lambda's variables give
+    /// (crate::aws; `AWS_ENDPOINT_URL` points it at moto in `make dev`).
+    pub fn from_env() -> Result<Self, StartupError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let aws = crate::aws::sdk_config(&env)?;
+        Self::from_lookup(&env, &aws)
     }
 
     /// Settings, catalogue and clients from `env` (the process environment, or `make dev`'s defaults).
@@ -96,9 +88,13 @@ impl App {
             aws_sdk_kms::Client::new(aws),
             settings.kms_key_id.clone(),
         ));
+        // One SQS client for every queue the function is given (a client is a handle: clones
+        // share its connections), and none for a function given no queue.
+        let sqs = std::sync::OnceLock::new();
         let queue = |url: &Option<String>| {
             url.clone().map(|url| {
-                Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(aws), url)) as Arc<dyn MessageQueue>
+                let client = sqs.get_or_init(|| aws_sdk_sqs::Client::new(aws)).clone();
+                Arc::new(SqsQueue::new(client, url)) as Arc<dyn MessageQueue>
             })
         };
         let (refresh_queue, sync_queue, recovery_queue) = (
@@ -124,6 +120,30 @@ impl App {
         Ok(app)
     }
 
+    /// A container of a function that builds no AWS client (the static routes): settings,
+    /// catalogue and metrics from the process environment, every port [`Unwired`]. Its binary
+    /// links none of the AWS SDK.
+    pub fn without_aws() -> Result<Self, StartupError> {
+        Self::without_aws_from(&|name: &str| std::env::var(name).ok())
+    }
+
+    /// [`App::without_aws`] from `env`.
+    pub fn without_aws_from(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, StartupError> {
+        let settings = Settings::from_env(env)?;
+        let catalogue = ProviderCatalogue::load(env)?;
+        let metrics = Metrics::from_env(env)
+            .map_err(|e| ConfigError(format!("METRICS_FILE cannot be opened: {e}")))?;
+        let unwired = Arc::new(Unwired);
+        Ok(Self::assemble(
+            settings,
+            catalogue,
+            unwired.clone(),
+            unwired.clone(),
+            unwired,
+        )?
+        .with_metrics(metrics))
+    }
+
     pub fn new(
         settings: Settings,
         catalogue: ProviderCatalogue,
@@ -131,7 +151,29 @@ impl App {
         keys: Arc<dyn DataKeySource>,
         secrets: Arc<dyn SecretSource>,
     ) -> Result<Self, StartupError> {
-        let table = Arc::new(table);
+        Self::assemble(settings, catalogue, Arc::new(table), keys, secrets)
+    }
+
+    /// Generic over the table so that a binary links only the table it builds.
+    fn assemble<T>(
+        settings: Settings,
+        catalogue: ProviderCatalogue,
+        table: Arc<T>,
+        keys: Arc<dyn DataKeySource>,
+        secrets: Arc<dyn SecretSource>,
+    ) -> Result<Self, StartupError>
+    where
+        T: AuthorizationStates
+            + IntegrationRecords
+            + AuditTrail
+            + RefreshLeases
+            + RefreshIndex
+            + RateCounters
+            + SyncJobs
+            + SyncedEvents
+            + SyncSchedules
+            + 'static,
+    {
         let secrets = Arc::new(SecretCache::new(secrets, settings.secrets_cache_time));
         Ok(Self {
             settings,
@@ -151,7 +193,7 @@ impl App {
             recovery_queue: None,
             sync_tuning: SyncTuning::default(),
             refresh_tuning: RefreshTuning::default(),
-            oauth: OAuthHttp::new(secrets.clone())?,
+            oauth: OAuthHttp::new(secrets.clone()),
             secrets,
             metrics: Metrics::off(),
             events: None,

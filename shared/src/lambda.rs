@@ -23,7 +23,29 @@ where
 {
     // JSON lines when Lambda's LoggingConfig says so (template.yaml); the request id is on each line's span.
     init_logging();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let app: &'static App = Box::leak(Box::new(App::from_env()?));
+    serve_http(app, function, handler).await
+}
+
+/// A static route's function (`/health`, `/providers`): as [`run_http`], with a container that
+/// builds no AWS client ([`App::without_aws`]), so its binary links none of the SDK.
+pub async fn run_static_http<H>(function: Function, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: for<'a> Handler<'a> + Copy + Send + Sync + 'static,
+{
+    init_logging();
+    let app: &'static App = Box::leak(Box::new(App::without_aws()?));
+    serve_http(app, function, handler).await
+}
+
+async fn serve_http<H>(
+    app: &'static App,
+    function: Function,
+    handler: H,
+) -> Result<(), lambda_http::Error>
+where
+    H: for<'a> Handler<'a> + Copy + Send + Sync + 'static,
+{
     lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
         let response = serve(app, function, handler, ApiRequest::from_lambda(event)).await;
         Ok::<_, Infallible>(response.into_lambda())
@@ -35,7 +57,7 @@ where
 /// message fails, so Lambda's retry of the asynchronous invocation (and the next run) sends them.
 pub async fn run_refresh_scheduler() -> Result<(), lambda_http::Error> {
     init_logging();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let app: &'static App = Box::leak(Box::new(App::from_env()?));
     if app.refresh_queue.is_none() {
         return Err(crate::jobs::SchedulerError::NoQueue.into());
     }
@@ -58,7 +80,7 @@ where
     H: for<'a> BatchHandler<'a> + Copy + Send + Sync + 'static,
 {
     init_logging();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let app: &'static App = Box::leak(Box::new(App::from_env()?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = invocation_deadline(event.context.deadline);
         Ok::<_, Infallible>(handler(app, event.payload, deadline).await)
@@ -108,20 +130,33 @@ const TRANSPORT_TARGETS: &[&str] = &[
     "aws_runtime",
 ];
 
+/// `level` or `target=level,…` (RUST_LOG's syntax without span and field filters: `Targets`
+/// needs no regex engine, which `EnvFilter` links into every binary). Targets not named log at
+/// INFO, unless a bare level says otherwise; all of it when empty or invalid.
+fn log_levels(spec: &str) -> lambda_http::tracing::subscriber::filter::Targets {
+    use lambda_http::tracing::subscriber::filter::{LevelFilter, Targets};
+    let targets = match spec.trim() {
+        "" => Targets::new(),
+        spec => spec.parse::<Targets>().unwrap_or_default(),
+    };
+    match targets.default_level() {
+        Some(_) => targets,
+        None => targets.with_default(LevelFilter::INFO),
+    }
+}
+
 /// Logging as Lambda's advanced logging controls ask (`AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`,
 /// else info; JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON`), with the transport crates capped
 /// at INFO.
 fn init_logging() {
-    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter, filter_fn};
+    use lambda_http::tracing::subscriber::filter::filter_fn;
     use lambda_http::tracing::subscriber::prelude::*;
     use lambda_http::tracing::subscriber::{Layer, fmt, registry};
 
     let spec = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_default();
-    let levels = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .parse_lossy(spec);
+    let levels = log_levels(&spec);
     let quiet = filter_fn(|meta| {
         *meta.level() <= tracing::Level::INFO
             || !TRANSPORT_TARGETS
@@ -139,4 +174,27 @@ fn init_logging() {
         .with(levels)
         .with(lines.with_filter(quiet))
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_levels;
+    use lambda_http::tracing::subscriber::filter::LevelFilter;
+
+    #[test]
+    fn log_levels_read_lambdas_level_and_rust_log_targets() {
+        let default = |spec: &str| log_levels(spec).default_level();
+        assert_eq!(default("DEBUG"), Some(LevelFilter::DEBUG));
+        assert_eq!(default("warn"), Some(LevelFilter::WARN));
+        assert_eq!(default(""), Some(LevelFilter::INFO));
+        assert_eq!(default("no such level=="), Some(LevelFilter::INFO));
+        let targets = log_levels("info,shared::refresh=trace");
+        assert!(targets.would_enable("shared::refresh", &tracing::Level::TRACE));
+        assert!(!targets.would_enable("shared::store", &tracing::Level::DEBUG));
+        // A target alone keeps the others at INFO, as EnvFilter's default directive did.
+        let targets = log_levels("shared::refresh=debug");
+        assert!(targets.would_enable("shared::refresh", &tracing::Level::DEBUG));
+        assert!(targets.would_enable("lambda_runtime", &tracing::Level::INFO));
+        assert!(!targets.would_enable("lambda_runtime", &tracing::Level::DEBUG));
+    }
 }

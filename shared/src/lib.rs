@@ -2,6 +2,7 @@
 //! ports to DynamoDB, KMS and providers, and their adapters.
 
 pub mod app;
+pub mod aws;
 pub mod body;
 pub mod catalogue;
 pub mod clock;
@@ -27,6 +28,7 @@ pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod unwired;
 
 pub use app::App;
 pub use http::{ApiRequest, ApiResponse};

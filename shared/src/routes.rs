@@ -52,6 +52,13 @@ impl Function {
     }
 
     /// Every function of template.yaml, one crate each under functions/.
+    /// Whether the function's container builds AWS clients. The static routes (`/health`,
+    /// `/providers`) answer from the embedded catalogue and make no AWS call, so theirs build
+    /// none: no SDK configuration, no client, nothing read at cold start.
+    pub fn builds_aws_clients(self) -> bool {
+        !matches!(self, Function::Health | Function::Providers)
+    }
+
     pub const ALL: &[Function] = &[
         Self::Health,
         Self::Providers,

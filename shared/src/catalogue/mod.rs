@@ -79,6 +79,34 @@ impl ProviderCatalogue {
 
     /// Catalogue texts in order; a later entry replaces an earlier one of the same id.
     pub fn parse_layers(layers: &[(&str, &str)], env: Env<'_>) -> Result<Self, CatalogueError> {
+        // Every container loads the catalogue before its first request: typed in one pass when
+        // every layer is valid (measured, #18: the two-pass parse below took 241 µs of a 2.5 ms
+        // cold start); the two-pass parse only to name the field of an error.
+        let typed: Result<Vec<BTreeMap<String, RawEntry>>, _> = layers
+            .iter()
+            .map(|(_, text)| toml::from_str(text))
+            .collect();
+        let Ok(typed) = typed else {
+            return Self::parse_layers_naming_errors(layers, env);
+        };
+        let mut providers = BTreeMap::new();
+        for (name, entry) in typed.into_iter().flatten().collect::<BTreeMap<_, _>>() {
+            let id = ProviderId::parse(&name).map_err(|e| CatalogueError::Entry {
+                entry: name.clone(),
+                problem: e.to_string(),
+            })?;
+            let provider = resolve(id.clone(), entry, env)?;
+            providers.insert(id, provider);
+        }
+        Ok(Self { providers })
+    }
+
+    /// [`Self::parse_layers`] through an untyped tree and `serde_path_to_error`: slower, but an
+    /// error names its entry and field path (`userinfo.id`).
+    fn parse_layers_naming_errors(
+        layers: &[(&str, &str)],
+        env: Env<'_>,
+    ) -> Result<Self, CatalogueError> {
         let mut raw: BTreeMap<String, toml::Value> = BTreeMap::new();
         for (source_name, text) in layers {
             let layer: BTreeMap<String, toml::Value> =

@@ -88,7 +88,9 @@ pub struct ProviderAccount {
 }
 
 pub struct OAuthHttp {
-    http: reqwest::Client,
+    /// Built at the first provider call, not at cold start: most requests of the token route
+    /// (a fresh token) and every request of several functions never call a provider.
+    http: std::sync::OnceLock<reqwest::Client>,
     /// Where each provider's client credentials are read from, at first use.
     secrets: Arc<SecretCache>,
     /// Provider errors are counted here (`ProviderErrors`).
@@ -109,24 +111,28 @@ impl Answer {
 }
 
 impl OAuthHttp {
-    /// The shared client (no redirects, bounded timeouts), for provider APIs beyond OAuth.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
-    pub fn new(secrets: Arc<SecretCache>) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
+    /// The shared client (no redirects, bounded timeouts), for provider APIs beyond OAuth;
+    /// built on first use. Building fails only where TLS cannot be set up at all.
+    pub fn http(&self) -> Result<&reqwest::Client, ProviderError> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(PROVIDER_TIMEOUT)
             .connect_timeout(Duration::from_secs(3))
             .user_agent(concat!("oauth-connector/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ProviderError::Config(e.to_string()))?;
-        Ok(Self {
-            http,
+        Ok(self.http.get_or_init(|| client))
+    }
+
+    pub fn new(secrets: Arc<SecretCache>) -> Self {
+        Self {
+            http: std::sync::OnceLock::new(),
             secrets,
             metrics: Metrics::off(),
-        })
+        }
     }
 
     pub fn set_metrics(&mut self, metrics: Metrics) {
@@ -152,7 +158,7 @@ impl OAuthHttp {
                 .resolved
                 .get_or_try_init(|| async {
                     let answer = self
-                        .send(provider, self.http.get(discovery.document_url.clone()))
+                        .send(provider, self.http()?.get(discovery.document_url.clone()))
                         .await?;
                     let document = answer
                         .json()
@@ -199,7 +205,7 @@ impl OAuthHttp {
                 request.headers_mut().insert(name, value);
             }
         }
-        let response = self.http.execute(request).await.map_err(|e| {
+        let response = self.http()?.execute(request).await.map_err(|e| {
             self.count_error(provider, None);
             ProviderError::Unavailable(crate::report::error_chain(&e.without_url()))
         })?;
@@ -267,7 +273,7 @@ impl OAuthHttp {
         let credentials = self.credentials(provider).await?;
         let endpoints = self.endpoints(provider).await?;
         let request = wire::token_request(provider, &endpoints, &credentials, grant);
-        let answer = self.send(provider, self.prepared(request)).await?;
+        let answer = self.send(provider, self.prepared(request)?).await?;
         self.read_token_answer(provider, &answer, paths, now)
     }
 
@@ -323,7 +329,7 @@ impl OAuthHttp {
         match (&provider.refresh, &provider.long_lived) {
             (RefreshModel::LongLived, Some(long_lived)) => {
                 let credentials = self.credentials(provider).await?;
-                let request = self.http.get(long_lived.exchange_url.clone()).query(&[
+                let request = self.http()?.get(long_lived.exchange_url.clone()).query(&[
                     ("grant_type", long_lived.exchange_grant_type.as_str()),
                     ("client_secret", credentials.client_secret.expose_secret()),
                     ("access_token", short.access_token.expose_secret()),
@@ -351,7 +357,7 @@ impl OAuthHttp {
     ) -> Result<TokenSet, ProviderError> {
         match (&provider.refresh, &provider.long_lived) {
             (RefreshModel::LongLived, Some(long_lived)) => {
-                let request = self.http.get(long_lived.refresh_url.clone()).query(&[
+                let request = self.http()?.get(long_lived.refresh_url.clone()).query(&[
                     ("grant_type", long_lived.refresh_grant_type.as_str()),
                     ("access_token", current.access_token.expose_secret()),
                 ]);
@@ -379,7 +385,7 @@ impl OAuthHttp {
         access_token: &SecretString,
     ) -> Result<ProviderAccount, ProviderError> {
         let endpoints = self.endpoints(provider).await?;
-        let request = self.prepared(wire::userinfo_request(provider, &endpoints, access_token));
+        let request = self.prepared(wire::userinfo_request(provider, &endpoints, access_token))?;
         let answer = self.send(provider, request).await?;
         let body = answer.json();
         let error = body.as_ref().and_then(|b| wire::answer_error(provider, b));
@@ -432,7 +438,7 @@ impl OAuthHttp {
         // the access token alive); the first failure is reported.
         let mut outcome = Ok(());
         for request in requests {
-            let result = match self.send(provider, self.prepared(request)).await {
+            let result = match self.send(provider, self.prepared(request)?).await {
                 Ok(answer) => self.revocation_answer(provider, answer),
                 Err(e) => Err(e),
             };
@@ -442,16 +448,19 @@ impl OAuthHttp {
     }
 
     /// A [`wire::ProviderRequest`] as a reqwest request.
-    fn prepared(&self, request: wire::ProviderRequest) -> reqwest::RequestBuilder {
+    fn prepared(
+        &self,
+        request: wire::ProviderRequest,
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
         let builder = self
-            .http
+            .http()?
             .request(request.method, request.url)
             .headers(header_map(&request.headers));
-        match request.body {
+        Ok(match request.body {
             wire::RequestBody::None => builder,
             wire::RequestBody::Form(form) => builder.form(&form),
             wire::RequestBody::Json(json) => builder.json(&json),
-        }
+        })
     }
 
     fn revocation_answer(&self, provider: &Provider, answer: Answer) -> Result<(), ProviderError> {

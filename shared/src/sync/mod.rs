@@ -430,7 +430,11 @@ async fn fetch_with_token(
         let Some(tokens) = cached.as_ref() else {
             return Err(Fetched::Expired);
         };
-        let fetched = fetch_page(app.oauth.http(), source, &tokens.access_token, request).await;
+        let http = app
+            .oauth
+            .http()
+            .map_err(|e| Fetched::Later(FetchError::Unavailable(e.to_string()).into()))?;
+        let fetched = fetch_page(http, source, &tokens.access_token, request).await;
         if let Err(e) = &fetched {
             app.metrics
                 .provider_error(integration.provider.as_str(), &e.status_name());

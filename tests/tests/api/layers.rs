@@ -11,12 +11,15 @@ use shared::routes::ROUTES;
 /// shared/'s top-level modules, bottom up. A module may use those of lower layers only; README's
 /// "Layout" states the same order.
 const LAYERS: &[&[&str]] = &[
-    &["crypto", "clock", "report", "routes", "body", "metrics"],
+    &[
+        "crypto", "clock", "report", "routes", "body", "metrics", "aws",
+    ],
     &["ids", "retry"],
     &["state"],
     &["domain", "catalogue", "config"],
     &["secrets"],
     &["store", "oauth", "queue", "publish"],
+    &["unwired"],
     &["app"],
     &["refresh"],
     &["sync"],
@@ -143,7 +146,11 @@ fn every_http_function_main_hands_its_own_handler_to_the_runtime() {
     for (function, handler) in HTTP_HANDLERS {
         let main = root.join(format!("functions/{}/src/main.rs", function.name()));
         let text = std::fs::read_to_string(&main).unwrap();
-        let call = format!("run_http(Function::{function:?}, {handler})");
+        let runner = match function.builds_aws_clients() {
+            true => "run_http",
+            false => "run_static_http",
+        };
+        let call = format!("{runner}(Function::{function:?}, {handler})");
         assert!(
             text.contains(&call),
             "{}: expected `{call}`",
