@@ -1,54 +1,10 @@
-//! Figures for the foundation: cold start and peak memory of a release function binary under a
-//! minimal Lambda Runtime API, release binary sizes, and KMS calls per token write.
-//! Usage: scripts/bench.sh (builds the release binaries first).
+//! Figures for the foundation: the catalogue's load at cold start, the OIDC discovery cache, and
+//! KMS calls per token write (binary sizes and cold starts: cold_start.rs).
+//! Usage: scripts/bench.sh.
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use shared::crypto::{RowBinding, SealPurpose};
-
-struct ColdStart {
-    to_response: Duration,
-    peak_rss_kib: u64,
-}
-
-async fn cold_start(
-    binary: &std::path::Path,
-    event: &str,
-    env: &[(String, String)],
-) -> anyhow::Result<ColdStart> {
-    let (port, mut responses) = devstack::runtime_api::runtime_api(event.to_string()).await?;
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(binary)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", binary.display()))?;
-    let (answered, _) = tokio::time::timeout(Duration::from_secs(20), responses.recv())
-        .await?
-        .context("no response")?;
-    let pid = child.id().unwrap_or_default();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak_rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    child.kill().await?;
-    Ok(ColdStart {
-        to_response: answered - started,
-        peak_rss_kib,
-    })
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -56,62 +12,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let root = devstack::repo_root();
-    let release = root.join("target/release");
-
-    println!(
-        "## Release binaries (x86_64, profile.release: opt-level=s, thin LTO, strip, panic=abort)"
-    );
-    for entry in std::fs::read_dir(root.join("functions"))? {
-        let name = entry?.file_name().to_string_lossy().to_string();
-        let size = std::fs::metadata(release.join(&name))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        println!("{name:>18}: {:.1} MiB", size as f64 / 1_048_576.0);
-    }
-
     // A local stack for the functions that talk to AWS on their request path.
     let t = integration_tests::TestApp::with(integration_tests::Options {
         key_cache: true,
         ..Default::default()
     })
     .await;
-    let mut env: Vec<(String, String)> = vec![
-        ("AWS_ENDPOINT_URL".into(), t.stack.moto_url.clone()),
-        ("TABLE_NAME".into(), t.table_name.clone()),
-        ("KMS_KEY_ID".into(), t.kms_key_id.clone()),
-        ("PUBLIC_BASE_URL".into(), "http://127.0.0.1:1".into()),
-        ("DEMO_OAUTH_URL".into(), t.stack.oauth_url.clone()),
-    ];
-    // The secrets' names (the values are in moto's Secrets Manager, read on first use).
-    env.extend(t.secret_names.iter().cloned());
-    println!("\n## Cold start: process spawn → response posted to the Runtime API (20 runs each)");
-    for (function, event_file, what) in [
-        ("providers", "providers-ok", "no AWS call on the request"),
-        (
-            "connect",
-            "connect-no-body",
-            "KMS GenerateDataKey + DynamoDB PutItem x2 against moto",
-        ),
-    ] {
-        let event = std::fs::read_to_string(root.join(format!("events/{event_file}.json")))?;
-        let mut times = Vec::new();
-        let mut rss = Vec::new();
-        for _ in 0..20 {
-            let run = cold_start(&release.join(function), &event, &env).await?;
-            times.push(run.to_response);
-            rss.push(run.peak_rss_kib);
-        }
-        times.sort();
-        println!(
-            "{function:>18}: p50 {:.1} ms, p95 {:.1} ms, peak RSS {:.1} MiB ({what})",
-            percentile(&times, 0.5).as_secs_f64() * 1e3,
-            percentile(&times, 0.95).as_secs_f64() * 1e3,
-            *rss.iter().max().unwrap_or(&0) as f64 / 1024.0
-        );
-    }
-
-    println!("\n## Provider catalogue (debug build of the bench)");
+    println!("## Provider catalogue (debug build of the bench)");
     let started = Instant::now();
     let mut entries = 0;
     for _ in 0..1000 {
@@ -132,6 +39,8 @@ async fn main() -> anyhow::Result<()> {
                 "OIDC_CLIENT_SECRET".into(),
                 integration_tests::CLIENT_SECRET.into(),
             ),
+            // 21 connects of one user in a few ms: above the product's per-minute budget.
+            integration_tests::unlimited_rate_limits(),
         ],
         ..Default::default()
     })

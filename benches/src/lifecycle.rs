@@ -142,6 +142,8 @@ async fn refreshes() -> anyhow::Result<()> {
         TestApp::with(Options {
             own_oauth_server: true,
             key_cache: true,
+            // 64 connects from one address in seconds: above the callback's per-IP budget.
+            env: vec![integration_tests::unlimited_rate_limits()],
             ..Options::default()
         })
         .await,

@@ -193,6 +193,16 @@ pub struct Options {
     pub events: bool,
 }
 
+/// `RATE_LIMITS` far above the product's budgets, for the benches: they measure the routes and
+/// paths, not the 429s.
+pub fn unlimited_rate_limits() -> (String, String) {
+    let budgets: Vec<String> = shared::routes::LimitClass::ALL
+        .iter()
+        .map(|class| format!("{}=1000000", class.name()))
+        .collect();
+    ("RATE_LIMITS".into(), budgets.join(","))
+}
+
 /// Quick sync retries for tests: the same rules, shorter waits.
 pub fn fast_sync_tuning() -> shared::config::SyncTuning {
     let mut tuning = shared::config::SyncTuning::default();

@@ -267,7 +267,11 @@ async fn a_function_binary_at_trace_prints_no_credential_of_its_event() {
     event["body"] = serde_json::json!({"code": code, "state": state})
         .to_string()
         .into();
-    let (port, mut answers) = devstack::runtime_api::runtime_api(event.to_string())
+    let devstack::runtime_api::RuntimeApi {
+        port,
+        responses: mut answers,
+        ..
+    } = devstack::runtime_api::runtime_api(event.to_string())
         .await
         .unwrap();
     let child = tokio::process::Command::new(binary)
