@@ -9,7 +9,7 @@ use crate::config::{ConfigError, Settings};
 use crate::crypto::{CacheLimits, DataKeySource, EnvelopeCipher, KmsDataKeys};
 use crate::domain::AuditEntry;
 use crate::metrics::Metrics;
-use crate::oauth::{OAuthHttp, ProviderError};
+use crate::oauth::OAuthHttp;
 use crate::publish::{AppEvent, EventBridgePublisher, EventPublisher};
 use crate::queue::{MessageQueue, SqsQueue};
 use crate::secrets::{SecretCache, SecretError, SecretSource, SecretsManager};
@@ -59,8 +59,6 @@ pub enum StartupError {
     #[error(transparent)]
     Catalogue(#[from] CatalogueError),
     #[error(transparent)]
-    Http(#[from] ProviderError),
-    #[error(transparent)]
     Aws(#[from] crate::aws::MissingVariable),
 }
 
@@ -107,7 +105,7 @@ impl App {
         )));
         let metrics = Metrics::from_env(env)
             .map_err(|e| ConfigError(format!("METRICS_FILE cannot be opened: {e}")))?;
-        let mut app = Self::new(settings, catalogue, table, keys, secrets)?.with_metrics(metrics);
+        let mut app = Self::new(settings, catalogue, table, keys, secrets).with_metrics(metrics);
         app.events = env("EVENT_BUS_NAME").filter(|b| !b.is_empty()).map(|bus| {
             Arc::new(EventBridgePublisher::new(
                 aws_sdk_eventbridge::Client::new(aws),
@@ -140,7 +138,7 @@ impl App {
             unwired.clone(),
             unwired.clone(),
             unwired,
-        )?
+        )
         .with_metrics(metrics))
     }
 
@@ -150,7 +148,7 @@ impl App {
         table: DynamoTable,
         keys: Arc<dyn DataKeySource>,
         secrets: Arc<dyn SecretSource>,
-    ) -> Result<Self, StartupError> {
+    ) -> Self {
         Self::assemble(settings, catalogue, Arc::new(table), keys, secrets)
     }
 
@@ -161,7 +159,7 @@ impl App {
         table: Arc<T>,
         keys: Arc<dyn DataKeySource>,
         secrets: Arc<dyn SecretSource>,
-    ) -> Result<Self, StartupError>
+    ) -> Self
     where
         T: AuthorizationStates
             + IntegrationRecords
@@ -175,7 +173,7 @@ impl App {
             + 'static,
     {
         let secrets = Arc::new(SecretCache::new(secrets, settings.secrets_cache_time));
-        Ok(Self {
+        Self {
             settings,
             catalogue,
             cipher: EnvelopeCipher::new(keys, CacheLimits::default()),
@@ -197,7 +195,7 @@ impl App {
             secrets,
             metrics: Metrics::off(),
             events: None,
-        })
+        }
     }
 
     pub fn with_events(mut self, events: Option<Arc<dyn EventPublisher>>) -> Self {

@@ -418,7 +418,6 @@ impl TestApp {
             keys.clone(),
             Arc::new(shared::secrets::SecretsManager::new(app_secrets)),
         )
-        .expect("app")
         .with_cipher(shared::crypto::EnvelopeCipher::new(
             keys.clone(),
             if options.key_cache {
