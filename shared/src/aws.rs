@@ -10,11 +10,16 @@
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::RuntimeComponents;
 use aws_sdk_dynamodb::config::{
     Credentials, SharedCredentialsProvider, SharedHttpClient, StalledStreamProtectionConfig,
     retry::RetryConfig, timeout::TimeoutConfig,
 };
 use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpConnector,
+};
 
 /// The connect timeout `load()` sets for the current behaviour version.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
@@ -69,7 +74,15 @@ pub fn sdk_config(env: &dyn Fn(&str) -> Option<String>) -> Result<SdkConfig, Mis
 /// sets equal), instead of the SDK's default of reading the system's bundle at the first call.
 /// Measured on this machine (#18): 0.8 ms to build these, 2.8-7 ms to read and parse
 /// Debian's bundle file.
+///
+/// Built once per container, at its first AWS request, however many service clients share it
+/// ([`FirstUseTls`]).
 pub fn http_client() -> SharedHttpClient {
+    SharedHttpClient::new(FirstUseTls::default())
+}
+
+/// The rustls + ring client of [`http_client`], with Mozilla's roots.
+fn tls_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let roots = TrustStore::empty()
         .with_native_roots(false)
@@ -80,6 +93,43 @@ pub fn http_client() -> SharedHttpClient {
         Ok(context) => builder.tls_context(context).build_https(),
         // Cannot happen (building a context only moves its parts); the system's roots then.
         Err(_) => builder.build_https(),
+    }
+}
+
+/// The SDK's HTTP client, set up at the first request rather than at each service client's
+/// creation.
+///
+/// `aws-smithy-http-client` builds a whole connector, and drops it, every time a service client
+/// is created (`HyperClient::validate_base_client_config`, "so that native certs load at client
+/// initialization time instead of upon first request"). For us that meant parsing the
+/// compiled-in roots from PEM into a root store once per client: four or five times in a
+/// function's cold start, for nothing (perf, #18: about a quarter of a cold start's CPU). There
+/// are no native certificates to load early here. The client, its PEM text included, is built
+/// at the first request, and its connector cached per connector settings for every service
+/// client of the container.
+#[derive(Debug, Default)]
+struct FirstUseTls(std::sync::OnceLock<SharedHttpClient>);
+
+impl FirstUseTls {
+    fn client(&self) -> &SharedHttpClient {
+        self.0.get_or_init(tls_client)
+    }
+}
+
+impl HttpClient for FirstUseTls {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.client().http_connector(settings, components)
+    }
+
+    // `validate_base_client_config` and `validate_final_config` keep the trait's defaults, as
+    // the client's own `validate_final_config` does: nothing to do up front.
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.client().connector_metadata()
     }
 }
 
@@ -98,6 +148,8 @@ fn root_certificates_pem() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_dynamodb::config::ConfigBag;
+    use aws_smithy_runtime_api::box_error::BoxError;
 
     fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
@@ -163,6 +215,56 @@ mod tests {
         reqwests.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         assert!(ours.len() > 100, "{} roots", ours.len());
         assert_eq!(spki(&ours), spki(&reqwests));
+    }
+
+    /// Counts the SDK's up-front set-up calls; never asked for a connector here.
+    #[derive(Debug, Clone, Default)]
+    struct CountingSetUp(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl HttpClient for CountingSetUp {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            unreachable!("no request is made")
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_sdk_dynamodb::config::RuntimeComponentsBuilder,
+            _: &ConfigBag,
+        ) -> Result<(), BoxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn creating_service_clients_sets_up_no_connector() {
+        let set_ups = |client: SharedHttpClient| {
+            let config = SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .http_client(client)
+                .build();
+            let _ = (
+                aws_sdk_dynamodb::Client::new(&config),
+                aws_sdk_kms::Client::new(&config),
+                aws_sdk_sqs::Client::new(&config),
+            );
+        };
+        // The SDK asks its HTTP client to set up once per service client (the inner client
+        // builds a TLS connector each time)...
+        let counting = CountingSetUp::default();
+        set_ups(SharedHttpClient::new(counting.clone()));
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // ...which `http_client`'s wrapper leaves to the first request.
+        let counting = CountingSetUp::default();
+        let first_use = FirstUseTls::default();
+        let _ = first_use.0.set(SharedHttpClient::new(counting.clone()));
+        set_ups(SharedHttpClient::new(first_use));
+        assert_eq!(counting.0.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[test]
