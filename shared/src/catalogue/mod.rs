@@ -10,9 +10,6 @@ use crate::ids::ProviderId;
 /// The catalogue compiled into every function.
 pub const EMBEDDED: &str = include_str!("../../providers.toml");
 
-/// [`EMBEDDED`] as JSON (build.rs): what a cold start parses, about five times faster.
-const EMBEDDED_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/providers.json"));
-
 /// Names a TOML file whose entries add to (or replace) the embedded ones.
 pub const OVERRIDE_FILE_VAR: &str = "PROVIDER_CATALOGUE_FILE";
 
@@ -66,19 +63,13 @@ impl ProviderCatalogue {
             }
             None => None,
         };
-        let layers: Vec<(&str, &str)> = [("(embedded)", EMBEDDED)]
-            .into_iter()
-            .chain(extra.as_ref().map(|(p, t)| (p.as_str(), t.as_str())))
-            .collect();
-        // The embedded entries from their JSON, a deployment's file from its TOML.
-        let typed = std::iter::once(serde_json::from_str(EMBEDDED_JSON).map_err(drop))
-            .chain(
-                layers[1..]
-                    .iter()
-                    .map(|(_, t)| toml::from_str(t).map_err(drop)),
-            )
-            .collect();
-        Self::from_typed(typed, &layers, env)
+        Self::parse_layers(
+            &[("(embedded)", EMBEDDED)]
+                .into_iter()
+                .chain(extra.as_ref().map(|(p, t)| (p.as_str(), t.as_str())))
+                .collect::<Vec<_>>(),
+            env,
+        )
     }
 
     /// One catalogue text.
@@ -91,20 +82,10 @@ impl ProviderCatalogue {
         // Every container loads the catalogue before its first request: typed in one pass when
         // every layer is valid (measured, #18: the two-pass parse below took 241 µs of a 2.5 ms
         // cold start); the two-pass parse only to name the field of an error.
-        let typed = layers
+        let typed: Result<Vec<BTreeMap<String, RawEntry>>, _> = layers
             .iter()
-            .map(|(_, text)| toml::from_str(text).map_err(drop))
+            .map(|(_, text)| toml::from_str(text))
             .collect();
-        Self::from_typed(typed, layers, env)
-    }
-
-    /// The catalogue from its layers parsed in one typed pass, or, when one failed to parse,
-    /// from `layers` again with the error named.
-    fn from_typed(
-        typed: Result<Vec<BTreeMap<String, RawEntry>>, ()>,
-        layers: &[(&str, &str)],
-        env: Env<'_>,
-    ) -> Result<Self, CatalogueError> {
         let Ok(typed) = typed else {
             return Self::parse_layers_naming_errors(layers, env);
         };
