@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(100_000);
     scheduler(total).await?;
     refreshes().await?;
+    where_the_time_goes().await?;
     Ok(())
 }
 
@@ -160,31 +161,10 @@ async fn refreshes() -> anyhow::Result<()> {
                 .to_string(),
         );
     }
-    let mut chains = Vec::new();
+    let (mut chains, mut own) = (Vec::new(), Vec::new());
     for i in 0..32 {
-        let user = format!("floor{i}");
-        let id = t.connect(&user).await["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let fresh = fresh_tokens(
-            &t.app,
-            &UserId::parse(&user)?,
-            &IntegrationId::parse(&id)?,
-            RefreshPolicy::IfExpiringWithin(0),
-            &RequestOrigin {
-                correlation_id: "floor".into(),
-                ip: None,
-                user_agent: None,
-            },
-            tokio::time::Instant::now() + Duration::from_secs(55),
-        )
-        .await?;
-        let refresh = fresh
-            .tokens
-            .refresh_token
-            .ok_or_else(|| anyhow::anyhow!("refresh token"))?;
-        chains.push((user, id, refresh.expose_secret().to_string()));
+        chains.push(floor_chain(&t, &format!("floor{i}")).await?);
+        own.push(floor_chain(&t, &format!("own{i}")).await?);
     }
     println!(
         "\n## Refreshes per second (local OAuth server with rotation; moto; debug or release as built)"
@@ -231,10 +211,12 @@ async fn refreshes() -> anyhow::Result<()> {
         }
         let path = (per_task * concurrency) as f64 / started.elapsed().as_secs_f64();
         refreshed += per_task * concurrency;
-        let floor = floor(&t, &mut chains[..concurrency], per_task).await?;
+        let floor = floor(&t, &t.dynamodb, &mut chains[..concurrency], per_task).await?;
+        let own = same_requests(&t, &mut own[..concurrency], per_task).await?;
         println!(
-            "concurrency {concurrency:>2}: {path:>6.1} refreshes/s through the refresh path; floor {floor:>6.1}/s (token call + GetItem + 2 UpdateItem, bare) → {:.0}% of the floor",
-            100.0 * path / floor
+            "concurrency {concurrency:>2}: {path:>6.1} refreshes/s through the refresh path; floor {floor:>6.1}/s (token call + GetItem + 2 UpdateItem, bare) → {:.0}% of the floor; the path's own requests bare {own:>6.1}/s → {:.0}%",
+            100.0 * path / floor,
+            100.0 * path / own
         );
     }
     println!(
@@ -245,11 +227,230 @@ async fn refreshes() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A connected integration for the floor, with its refresh token in the clear: the floor
+/// rotates it at the provider without storing it.
+async fn floor_chain(t: &TestApp, user: &str) -> anyhow::Result<(String, String, String)> {
+    let id = t.connect(&user).await["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let fresh = fresh_tokens(
+        &t.app,
+        &UserId::parse(user)?,
+        &IntegrationId::parse(&id)?,
+        RefreshPolicy::IfExpiringWithin(0),
+        &RequestOrigin {
+            correlation_id: "floor".into(),
+            ip: None,
+            user_agent: None,
+        },
+        tokio::time::Instant::now() + Duration::from_secs(55),
+    )
+    .await?;
+    let refresh = fresh
+        .tokens
+        .refresh_token
+        .ok_or_else(|| anyhow::anyhow!("refresh token"))?;
+    Ok((user.to_string(), id, refresh.expose_secret().to_string()))
+}
+
+/// Where a refresh's time goes: moto's time per DynamoDB operation (at a proxy), for the path
+/// and its floor, one refresh at a time.
+async fn where_the_time_goes() -> anyhow::Result<()> {
+    const N: usize = 60;
+    let t = Arc::new(
+        TestApp::with(Options {
+            own_oauth_server: true,
+            key_cache: true,
+            store_proxy: true,
+            env: vec![integration_tests::unlimited_rate_limits()],
+            ..Options::default()
+        })
+        .await,
+    );
+    let proxy = t
+        .store
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no proxy"))?;
+    let through_proxy = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&t.stack.aws)
+            .endpoint_url(proxy.url())
+            .build(),
+    );
+    let user = UserId::parse("where")?;
+    let id = IntegrationId::parse(
+        t.connect(user.as_str()).await["id"]
+            .as_str()
+            .unwrap_or_default(),
+    )?;
+    let mut chain = [floor_chain(&t, "wherefloor").await?];
+    let mut own = [floor_chain(&t, "whereown").await?];
+    let origin = RequestOrigin {
+        correlation_id: "bench".into(),
+        ip: None,
+        user_agent: None,
+    };
+    const OPERATIONS: [&str; 5] = [
+        "GetItem",
+        "UpdateItem",
+        "PutItem",
+        "TransactWriteItems",
+        "Query",
+    ];
+    println!(
+        "\n## Where a refresh's time goes ({N} in a row, moto's time per operation at a proxy)"
+    );
+    proxy.reset_counts();
+    let started = Instant::now();
+    for _ in 0..N {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(55);
+        fresh_tokens(
+            &t.app,
+            &user,
+            &id,
+            RefreshPolicy::UnlessRefreshedWithin(0),
+            &origin,
+            deadline,
+        )
+        .await?;
+    }
+    let path = started.elapsed() / N as u32;
+    let path_ops = per_refresh(proxy, &OPERATIONS, N);
+    proxy.reset_counts();
+    let started = Instant::now();
+    floor(&t, &through_proxy, &mut chain, N).await?;
+    let floor = started.elapsed() / N as u32;
+    let floor_ops = per_refresh(proxy, &OPERATIONS, N);
+    proxy.reset_counts();
+    let started = Instant::now();
+    same_requests(&t, &mut own, N).await?;
+    let bare = started.elapsed() / N as u32;
+    let bare_ops = per_refresh(proxy, &OPERATIONS, N);
+    println!(
+        "path: {:.2} ms a refresh; {path_ops}",
+        path.as_secs_f64() * 1e3
+    );
+    println!(
+        "floor: {:.2} ms a refresh; {floor_ops}",
+        floor.as_secs_f64() * 1e3
+    );
+    println!(
+        "the path's own requests, bare: {:.2} ms a refresh; {bare_ops}",
+        bare.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+fn per_refresh(
+    proxy: &integration_tests::fault_proxy::FaultProxy,
+    operations: &[&str],
+    n: usize,
+) -> String {
+    operations
+        .iter()
+        .filter(|op| proxy.count(op) > 0)
+        .map(|op| {
+            format!(
+                "{op} {:.2}× {:.2} ms",
+                proxy.count(op) as f64 / n as f64,
+                proxy.upstream_time(op).as_secs_f64() * 1e3 / n as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The refresh path's own requests, made bare: the same GetItem, lease UpdateItem, token call,
+/// fenced UpdateItem (ALL_NEW) and audit PutItem through the app's store, without the path's
+/// decisions, crypto, metrics and logs. What the path adds to its own calls.
+async fn same_requests(
+    t: &Arc<TestApp>,
+    chains: &mut [(String, String, String)],
+    per_task: usize,
+) -> anyhow::Result<f64> {
+    let provider = t
+        .app
+        .catalogue
+        .get("demo")
+        .ok_or_else(|| anyhow::anyhow!("demo provider"))?;
+    let concurrency = chains.len();
+    let origin = RequestOrigin {
+        correlation_id: "floor".into(),
+        ip: None,
+        user_agent: None,
+    };
+    let started = Instant::now();
+    let tasks = chains.iter_mut().map(|(user, id, refresh)| {
+        let (t, origin) = (t.clone(), origin.clone());
+        async move {
+            let (user, id) = (UserId::parse(user)?, IntegrationId::parse(id)?);
+            for _ in 0..per_task {
+                let (integration, envelope) = t
+                    .app
+                    .integrations
+                    .get_with_tokens(&user, &id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("integration"))?;
+                let envelope = envelope.ok_or_else(|| anyhow::anyhow!("envelope"))?;
+                let now_ms = shared::clock::now_epoch_ms();
+                let lease = shared::store::RefreshLease {
+                    owner: shared::ids::random_id(),
+                    until_ms: now_ms + 60_000,
+                };
+                anyhow::ensure!(
+                    t.app.leases.acquire(&integration, &lease, now_ms).await?,
+                    "lease"
+                );
+                let current = shared::oauth::TokenSet {
+                    access_token: SecretString::from(String::new()),
+                    refresh_token: Some(SecretString::from(refresh.clone())),
+                    token_type: "Bearer".into(),
+                    expires_at: None,
+                    issued_at: None,
+                    scopes: Vec::new(),
+                };
+                let tokens = t.app.oauth.refresh(provider, &current, now_epoch()).await?;
+                if let Some(next) = &tokens.refresh_token {
+                    *refresh = next.expose_secret().to_string();
+                }
+                // The envelope read is written back: its bytes cost moto what new ones would.
+                let refreshed = shared::store::RefreshedTokens {
+                    envelope: &envelope,
+                    expires_at: tokens.expires_at,
+                    refresh_at: provider.refresh_at(&tokens),
+                    refreshed_at: now_epoch(),
+                    clear_error: false,
+                };
+                t.app
+                    .leases
+                    .complete(&integration, &lease, refreshed)
+                    .await?;
+                t.app
+                    .audit(
+                        shared::domain::AuditEntry::new(
+                            shared::domain::AuditEvent::TokenRefreshed,
+                            Some(&user),
+                            &origin,
+                        )
+                        .integration(&integration),
+                    )
+                    .await;
+            }
+            anyhow::Ok(())
+        }
+    });
+    for r in futures_util::future::join_all(tasks).await {
+        r?;
+    }
+    Ok((per_task * concurrency) as f64 / started.elapsed().as_secs_f64())
+}
+
 /// The refresh path's unavoidable calls made bare, at the same concurrency: the provider's
 /// token endpoint (with rotation, so each call uses the refresh token the last one returned),
 /// one GetItem and two UpdateItems (what lease and fenced write cost), no crypto or audit.
 async fn floor(
     t: &Arc<TestApp>,
+    dynamodb: &aws_sdk_dynamodb::Client,
     chains: &mut [(String, String, String)],
     per_task: usize,
 ) -> anyhow::Result<f64> {
@@ -261,7 +462,7 @@ async fn floor(
     let concurrency = chains.len();
     let started = Instant::now();
     let tasks = chains.iter_mut().map(|(user, id, refresh)| {
-        let t = t.clone();
+        let (t, dynamodb) = (t.clone(), dynamodb.clone());
         async move {
             for _ in 0..per_task {
                 let key = |c: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
@@ -269,7 +470,7 @@ async fn floor(
                         .key(keys::PK, AttributeValue::S(keys::user(user)))
                         .key(keys::SK, AttributeValue::S(keys::integration(id)))
                 };
-                t.dynamodb
+                dynamodb
                     .get_item()
                     .table_name(&t.table_name)
                     .key(keys::PK, AttributeValue::S(keys::user(user)))
@@ -277,7 +478,7 @@ async fn floor(
                     .consistent_read(true)
                     .send()
                     .await?;
-                key(t.dynamodb.update_item())
+                key(dynamodb.update_item())
                     .update_expression("SET benchLease = :v")
                     .expression_attribute_values(":v", AttributeValue::N("1".into()))
                     .send()
@@ -294,7 +495,7 @@ async fn floor(
                 if let Some(next) = tokens.refresh_token {
                     *refresh = next.expose_secret().to_string();
                 }
-                key(t.dynamodb.update_item())
+                key(dynamodb.update_item())
                     .update_expression("REMOVE benchLease")
                     .send()
                     .await?;

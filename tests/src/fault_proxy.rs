@@ -72,6 +72,8 @@ struct State {
     faults: Vec<Fault>,
     /// Requests received per operation (forwarded or failed).
     counts: HashMap<String, usize>,
+    /// Time spent upstream per operation (forwarded requests only), for the benches.
+    upstream_time: HashMap<String, Duration>,
     /// Requests answered with an injected fault, ever.
     failed: usize,
 }
@@ -212,9 +214,23 @@ impl FaultProxy {
             .unwrap_or(0)
     }
 
-    /// Zeroes the per-operation counts (not [`FaultProxy::failed`], not the pending faults).
+    /// Time moto took to answer the `operation` requests forwarded since the start or the last
+    /// [`FaultProxy::reset_counts`] (summed; concurrent requests overlap).
+    pub fn upstream_time(&self, operation: &str) -> Duration {
+        self.shared
+            .lock()
+            .upstream_time
+            .get(operation)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Zeroes the per-operation counts and times (not [`FaultProxy::failed`], not the pending
+    /// faults).
     pub fn reset_counts(&self) {
-        self.shared.lock().counts.clear();
+        let mut state = self.shared.lock();
+        state.counts.clear();
+        state.upstream_time.clear();
     }
 
     /// How many requests were answered with an injected fault since the start.
@@ -298,6 +314,7 @@ impl Shared {
         let url = format!("{}{}", self.upstream, path_and_query);
         let mut headers = without_hop_by_hop(&parts.headers);
         headers.insert(header::HOST, self.upstream_host.clone());
+        let started = std::time::Instant::now();
         let sent = self
             .client
             .request(parts.method, url)
@@ -325,6 +342,9 @@ impl Shared {
                 );
             }
         };
+        if let Some(operation) = operation {
+            *self.lock().upstream_time.entry(operation).or_default() += started.elapsed();
+        }
         let mut out = Response::new(Full::new(body));
         *out.status_mut() = status;
         *out.headers_mut() = headers;
