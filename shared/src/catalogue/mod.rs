@@ -10,6 +10,41 @@ use crate::ids::ProviderId;
 /// The catalogue compiled into every function.
 pub const EMBEDDED: &str = include_str!("../../providers.toml");
 
+/// [`EMBEDDED`] as JSON (shared/build.rs), what a cold start reads. Every layer, TOML or JSON,
+/// becomes JSON trees that one deserializer types: measured (#18), the embedded TOML's parse
+/// was the largest part of a cold start beyond the SDK's (about 0.3 ms cold under perf), and
+/// typing from TOML and from JSON both grew each binary by 0.24-0.47 MiB.
+const EMBEDDED_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/providers.json"));
+
+/// How a layer's text is written.
+enum Format {
+    Json,
+    Toml,
+}
+
+/// A layer's entries by id, as untyped trees.
+fn entries_of(
+    source_name: &str,
+    format: Format,
+    text: &str,
+) -> Result<BTreeMap<String, serde_json::Value>, CatalogueError> {
+    let (parsed, format) = match format {
+        Format::Json => (
+            serde_json::from_str(text).map_err(|e| e.to_string()),
+            "JSON",
+        ),
+        Format::Toml => (
+            toml::from_str(text).map_err(|e: toml::de::Error| e.message().to_string()),
+            "TOML",
+        ),
+    };
+    parsed.map_err(|problem| CatalogueError::Syntax {
+        source_name: source_name.to_string(),
+        format,
+        problem,
+    })
+}
+
 /// Names a TOML file whose entries add to (or replace) the embedded ones.
 pub const OVERRIDE_FILE_VAR: &str = "PROVIDER_CATALOGUE_FILE";
 
@@ -25,9 +60,10 @@ use schema::RawEntry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
-    #[error("provider catalogue {source_name} is not valid TOML: {problem}")]
+    #[error("provider catalogue {source_name} is not valid {format}: {problem}")]
     Syntax {
         source_name: String,
+        format: &'static str,
         problem: String,
     },
     #[error("provider catalogue file {path}: {problem}")]
@@ -53,23 +89,15 @@ impl ProviderCatalogue {
     /// there replaces the embedded one of the same id), with the credentials secrets' names and `${VAR}` values
     /// looked up by `env`.
     pub fn load(env: Env<'_>) -> Result<Self, CatalogueError> {
-        let extra = match env(OVERRIDE_FILE_VAR).filter(|p| !p.is_empty()) {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| CatalogueError::File {
-                    path: path.clone(),
-                    problem: e.to_string(),
-                })?;
-                Some((path, text))
-            }
-            None => None,
-        };
-        Self::parse_layers(
-            &[("(embedded)", EMBEDDED)]
-                .into_iter()
-                .chain(extra.as_ref().map(|(p, t)| (p.as_str(), t.as_str())))
-                .collect::<Vec<_>>(),
-            env,
-        )
+        let mut entries = entries_of("(embedded)", Format::Json, EMBEDDED_JSON)?;
+        if let Some(path) = env(OVERRIDE_FILE_VAR).filter(|p| !p.is_empty()) {
+            let text = std::fs::read_to_string(&path).map_err(|e| CatalogueError::File {
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+            entries.extend(entries_of(&path, Format::Toml, &text)?);
+        }
+        Self::from_entries(entries, env)
     }
 
     /// One catalogue text.
@@ -79,53 +107,29 @@ impl ProviderCatalogue {
 
     /// Catalogue texts in order; a later entry replaces an earlier one of the same id.
     pub fn parse_layers(layers: &[(&str, &str)], env: Env<'_>) -> Result<Self, CatalogueError> {
-        // Every container loads the catalogue before its first request: typed in one pass when
-        // every layer is valid (measured, #18: the two-pass parse below took 241 µs of a 2.5 ms
-        // cold start); the two-pass parse only to name the field of an error.
-        let typed: Result<Vec<BTreeMap<String, RawEntry>>, _> = layers
-            .iter()
-            .map(|(_, text)| toml::from_str(text))
-            .collect();
-        let Ok(typed) = typed else {
-            return Self::parse_layers_naming_errors(layers, env);
-        };
-        let mut providers = BTreeMap::new();
-        for (name, entry) in typed.into_iter().flatten().collect::<BTreeMap<_, _>>() {
-            let id = ProviderId::parse(&name).map_err(|e| CatalogueError::Entry {
-                entry: name.clone(),
-                problem: e.to_string(),
-            })?;
-            let provider = resolve(id.clone(), entry, env)?;
-            providers.insert(id, provider);
+        let mut entries = BTreeMap::new();
+        for (source_name, text) in layers {
+            entries.extend(entries_of(source_name, Format::Toml, text)?);
         }
-        Ok(Self { providers })
+        Self::from_entries(entries, env)
     }
 
-    /// [`Self::parse_layers`] through an untyped tree and `serde_path_to_error`: slower, but an
-    /// error names its entry and field path (`userinfo.id`).
-    fn parse_layers_naming_errors(
-        layers: &[(&str, &str)],
+    /// Every entry typed from its tree, through `serde_path_to_error` so that an error names
+    /// its entry and field path (`userinfo.id`), then resolved.
+    fn from_entries(
+        entries: BTreeMap<String, serde_json::Value>,
         env: Env<'_>,
     ) -> Result<Self, CatalogueError> {
-        let mut raw: BTreeMap<String, toml::Value> = BTreeMap::new();
-        for (source_name, text) in layers {
-            let layer: BTreeMap<String, toml::Value> =
-                toml::from_str(text).map_err(|e| CatalogueError::Syntax {
-                    source_name: source_name.to_string(),
-                    problem: e.message().to_string(),
-                })?;
-            raw.extend(layer);
-        }
         let mut providers = BTreeMap::new();
-        for (name, value) in raw {
+        for (name, value) in entries {
             let id = ProviderId::parse(&name).map_err(|e| CatalogueError::Entry {
                 entry: name.clone(),
                 problem: e.to_string(),
             })?;
             let entry: RawEntry = serde_path_to_error::deserialize(value).map_err(
-                |e: serde_path_to_error::Error<toml::de::Error>| {
+                |e: serde_path_to_error::Error<serde_json::Error>| {
                     let field = e.path().to_string();
-                    let problem = e.into_inner().message().to_string();
+                    let problem = e.into_inner().to_string();
                     if field == "." {
                         CatalogueError::Entry {
                             entry: name.clone(),

@@ -37,6 +37,19 @@ userinfo = { url = "https://acme.example/me", id = "/sub" }
 "#;
 
 #[test]
+fn the_embedded_json_holds_the_tree_of_providers_toml() {
+    // What a cold start reads (build.rs's conversion) is the catalogue as written.
+    let from_toml = serde_json::to_value(toml::from_str::<toml::Table>(EMBEDDED).unwrap()).unwrap();
+    let from_json: serde_json::Value = serde_json::from_str(EMBEDDED_JSON).unwrap();
+    assert_eq!(from_json, from_toml);
+    assert!(
+        from_json
+            .get("google")
+            .is_some_and(|g| g.get("calendar").is_some())
+    );
+}
+
+#[test]
 fn embedded_catalogue_loads_and_marks_providers_without_credentials() {
     let env = env_of(&[
         ("DEMO_CREDENTIALS_SECRET", "secrets/demo"),
