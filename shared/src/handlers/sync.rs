@@ -35,7 +35,7 @@ pub(super) fn check_sync_types(types: &[SyncType]) -> Result<(), ApiError> {
         .any(|(i, t)| types[..i].contains(t))
     {
         return Err(ApiError::Validation(
-            "syncTypes must not name a type twice".into(),
+            "syncTypes must not name a type twice (events is another name for calendar)".into(),
         ));
     }
     Ok(())

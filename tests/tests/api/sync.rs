@@ -279,6 +279,38 @@ async fn a_second_request_while_a_job_is_queued_gets_the_same_job() {
     assert_eq!(bad.error_code(), "VALIDATION_ERROR");
 }
 
+/// The integration guide's name for calendar events: a client written to it is served.
+#[tokio::test]
+async fn events_is_read_as_calendar_in_sync_requests_and_settings() {
+    let t = TestApp::with(options()).await;
+    let id = t.connected("ines").await;
+    let reply = t
+        .request_sync("ines", &id, serde_json::json!({"syncTypes": ["events"]}))
+        .await;
+    assert_eq!(reply.status(), 202, "{}", reply.body());
+    let settings = |types: serde_json::Value| {
+        request(Method::PATCH, &format!("/integrations/{id}"))
+            .user("ines")
+            .json(serde_json::json!({"syncSettings": {"enabled": false, "syncTypes": types, "frequency": "daily"}}))
+            .build()
+    };
+    let patched = t.send(settings(serde_json::json!(["events"]))).await;
+    assert_eq!(patched.status(), 200, "{}", patched.body());
+    assert_eq!(
+        patched.data()["integration"]["syncSettings"]["syncTypes"],
+        serde_json::json!(["calendar"]),
+        "stored and answered under its one name"
+    );
+    let both = t
+        .send(settings(serde_json::json!(["calendar", "events"])))
+        .await;
+    assert_eq!(
+        (both.status(), both.error_code().as_str()),
+        (400, "VALIDATION_ERROR"),
+        "one type named twice"
+    );
+}
+
 #[tokio::test]
 async fn another_users_integration_is_not_found_on_every_sync_route() {
     let t = TestApp::with(options()).await;
