@@ -8,13 +8,15 @@
 
 use std::path::PathBuf;
 
-fn main() {
+/// An error fails the build with its message (cargo prints what `main` returns).
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo::rerun-if-changed=providers.toml");
-    let text =
-        std::fs::read_to_string("providers.toml").expect("shared/providers.toml is readable");
+    let text = std::fs::read_to_string("providers.toml")
+        .map_err(|e| format!("reading shared/providers.toml: {e}"))?;
     let tree: toml::Table = toml::from_str(&text)
-        .unwrap_or_else(|e| panic!("shared/providers.toml is not valid TOML: {e}"));
-    let json = serde_json::to_string(&tree).expect("a TOML table serializes to JSON");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out.join("providers.json"), json).expect("OUT_DIR is writable");
+        .map_err(|e| format!("shared/providers.toml is not valid TOML: {e}"))?;
+    let json = serde_json::to_string(&tree)?;
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").ok_or("cargo sets OUT_DIR")?);
+    std::fs::write(out.join("providers.json"), json)?;
+    Ok(())
 }

@@ -230,7 +230,7 @@ async fn refreshes() -> anyhow::Result<()> {
 /// A connected integration for the floor, with its refresh token in the clear: the floor
 /// rotates it at the provider without storing it.
 async fn floor_chain(t: &TestApp, user: &str) -> anyhow::Result<(String, String, String)> {
-    let id = t.connect(&user).await["id"]
+    let id = t.connect(user).await["id"]
         .as_str()
         .unwrap_or_default()
         .to_string();
