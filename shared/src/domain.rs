@@ -44,9 +44,6 @@ impl IntegrationStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncType {
-    /// Calendar events. `events` is read as its other name: the integration guide apps are
-    /// written to calls it that (#17). Always written `calendar`.
-    #[serde(alias = "events")]
     Calendar,
 }
 

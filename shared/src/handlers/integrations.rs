@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::sync::check_sync_types;
+use super::sync::{SyncTypeName, check_sync_types};
 use super::{audit_entry, owned_integration, owned_row};
 use crate::app::App;
 use crate::catalogue::Provider;
@@ -13,7 +13,6 @@ use crate::crypto::Envelope;
 use crate::crypto::SealPurpose;
 use crate::domain::{
     AuditEvent, Integration, IntegrationStatus, IntegrationView, SyncFrequency, SyncSettings,
-    SyncType,
 };
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
@@ -122,18 +121,18 @@ struct UpdateBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SettingsBody {
     enabled: bool,
-    sync_types: Vec<SyncType>,
+    sync_types: Vec<SyncTypeName>,
     frequency: SyncFrequency,
 }
 
 /// PATCH /integrations/{id}: sync settings. Enabling schedules the first sync now.
 pub async fn update(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: UpdateBody = req.json_body()?;
-    check_sync_types(&body.sync_settings.sync_types)?;
+    let sync_types = check_sync_types(&body.sync_settings.sync_types)?;
     let integration = owned_integration(app, req).await?;
     let settings = SyncSettings {
         enabled: body.sync_settings.enabled,
-        sync_types: body.sync_settings.sync_types,
+        sync_types,
         frequency: body.sync_settings.frequency,
     };
     let next = settings.enabled.then(now_epoch);

@@ -16,29 +16,53 @@ use crate::sync::request_sync;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SyncBody {
     #[serde(default, deserialize_with = "crate::http::present")]
-    sync_types: Option<Vec<SyncType>>,
+    sync_types: Option<Vec<SyncTypeName>>,
     #[serde(default)]
     full: bool,
 }
 
-/// Unknown types are refused when the body is read (serde); an empty list or one naming a type
-/// twice here (docs/openapi.yaml: `minItems: 1`, `uniqueItems: true`).
-pub(super) fn check_sync_types(types: &[SyncType]) -> Result<(), ApiError> {
-    if types.is_empty() {
+/// A sync type as a request may name it: `events` is the name the integration guide apps are
+/// written to uses for `calendar` (#17). The service stores and answers `calendar`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum SyncTypeName {
+    Calendar,
+    Events,
+}
+
+impl SyncTypeName {
+    fn sync_type(self) -> SyncType {
+        match self {
+            Self::Calendar | Self::Events => SyncType::Calendar,
+        }
+    }
+}
+
+/// The types a request names, once each. Unknown names are refused when the body is read
+/// (serde); an empty list or one repeating a name here (docs/openapi.yaml: `minItems: 1`,
+/// `uniqueItems: true`). Two names of one type (`calendar` and `events`) are that type once.
+pub(super) fn check_sync_types(names: &[SyncTypeName]) -> Result<Vec<SyncType>, ApiError> {
+    if names.is_empty() {
         return Err(ApiError::Validation(
             "syncTypes must be a non-empty list".into(),
         ));
     }
-    if types
+    if names
         .iter()
         .enumerate()
-        .any(|(i, t)| types[..i].contains(t))
+        .any(|(i, n)| names[..i].contains(n))
     {
         return Err(ApiError::Validation(
-            "syncTypes must not name a type twice (events is another name for calendar)".into(),
+            "syncTypes must not name a type twice".into(),
         ));
     }
-    Ok(())
+    let mut types: Vec<SyncType> = Vec::with_capacity(names.len());
+    for t in names.iter().map(|n| n.sync_type()) {
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    Ok(types)
 }
 
 /// The `sync` function's handler: one function serves both sync routes.

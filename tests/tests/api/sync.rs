@@ -301,13 +301,21 @@ async fn events_is_read_as_calendar_in_sync_requests_and_settings() {
         serde_json::json!(["calendar"]),
         "stored and answered under its one name"
     );
+    // Both names are one type, once; a name repeated is refused as the schema says.
     let both = t
         .send(settings(serde_json::json!(["calendar", "events"])))
         .await;
+    assert_eq!(both.status(), 200, "{}", both.body());
     assert_eq!(
-        (both.status(), both.error_code().as_str()),
-        (400, "VALIDATION_ERROR"),
-        "one type named twice"
+        both.data()["integration"]["syncSettings"]["syncTypes"],
+        serde_json::json!(["calendar"])
+    );
+    let repeated = t
+        .send(settings(serde_json::json!(["events", "events"])))
+        .await;
+    assert_eq!(
+        (repeated.status(), repeated.error_code().as_str()),
+        (400, "VALIDATION_ERROR")
     );
 }
 
