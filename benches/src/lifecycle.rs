@@ -401,18 +401,7 @@ async fn same_requests(
                     t.app.leases.acquire(&integration, &lease, now_ms).await?,
                     "lease"
                 );
-                let current = shared::oauth::TokenSet {
-                    access_token: SecretString::from(String::new()),
-                    refresh_token: Some(SecretString::from(refresh.clone())),
-                    token_type: "Bearer".into(),
-                    expires_at: None,
-                    issued_at: None,
-                    scopes: Vec::new(),
-                };
-                let tokens = t.app.oauth.refresh(provider, &current, now_epoch()).await?;
-                if let Some(next) = &tokens.refresh_token {
-                    *refresh = next.expose_secret().to_string();
-                }
+                let tokens = token_call(&t, provider, refresh).await?;
                 // The envelope read is written back: its bytes cost moto what new ones would.
                 let refreshed = shared::store::RefreshedTokens {
                     envelope: &envelope,
@@ -443,6 +432,28 @@ async fn same_requests(
         r?;
     }
     Ok((per_task * concurrency) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The provider's token endpoint with the chain's refresh token, which it rotates: the next
+/// call uses the one this call got.
+async fn token_call(
+    t: &TestApp,
+    provider: &shared::catalogue::Provider,
+    refresh: &mut String,
+) -> anyhow::Result<shared::oauth::TokenSet> {
+    let current = shared::oauth::TokenSet {
+        access_token: SecretString::from(String::new()),
+        refresh_token: Some(SecretString::from(refresh.clone())),
+        token_type: "Bearer".into(),
+        expires_at: None,
+        issued_at: None,
+        scopes: Vec::new(),
+    };
+    let tokens = t.app.oauth.refresh(provider, &current, now_epoch()).await?;
+    if let Some(next) = &tokens.refresh_token {
+        *refresh = next.expose_secret().to_string();
+    }
+    Ok(tokens)
 }
 
 /// The refresh path's unavoidable calls made bare, at the same concurrency: the provider's
@@ -483,18 +494,7 @@ async fn floor(
                     .expression_attribute_values(":v", AttributeValue::N("1".into()))
                     .send()
                     .await?;
-                let current = shared::oauth::TokenSet {
-                    access_token: SecretString::from(String::new()),
-                    refresh_token: Some(SecretString::from(refresh.clone())),
-                    token_type: "Bearer".into(),
-                    expires_at: None,
-                    issued_at: None,
-                    scopes: Vec::new(),
-                };
-                let tokens = t.app.oauth.refresh(provider, &current, now_epoch()).await?;
-                if let Some(next) = tokens.refresh_token {
-                    *refresh = next.expose_secret().to_string();
-                }
+                token_call(&t, provider, refresh).await?;
                 key(dynamodb.update_item())
                     .update_expression("REMOVE benchLease")
                     .send()
