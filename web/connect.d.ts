@@ -27,7 +27,11 @@ export interface Integration {
   externalAccountId: string;
   email?: string;
   displayName?: string;
+  /** The account's picture (an http(s) URL), where the provider gives one. */
+  avatarUrl?: string;
   scopes: string[];
+  /** The app's own object on the integration (at most 4096 bytes as JSON); see setMetadata. */
+  metadata: Record<string, unknown>;
   expiresAt?: string;
   lastSyncAt?: string;
   lastError?: { code: string; message: string; at?: string };
@@ -71,6 +75,8 @@ export interface Connector {
   waitForSync(id: string, jobId: string, options?: { intervalMs?: number; timeoutMs?: number }): Promise<SyncJob>;
   events(id: string, page?: { limit?: number; cursor?: string }): Promise<{ events: unknown[]; nextCursor?: string }>;
   updateSettings(id: string, settings: SyncSettings): Promise<Integration>;
+  /** Replaces the integration's metadata whole; `{}` removes it. */
+  setMetadata(id: string, metadata: Record<string, unknown>): Promise<Integration>;
   disconnect(id: string): Promise<{ disconnected: boolean; revoked: boolean }>;
 }
 

@@ -171,6 +171,8 @@ export function createConnector(options) {
     },
     updateSettings: async (integrationId, settings) =>
       (await call("PATCH", `/integrations/${id(integrationId)}`, { syncSettings: settings })).integration,
+    setMetadata: async (integrationId, metadata) =>
+      (await call("PATCH", `/integrations/${id(integrationId)}`, { metadata })).integration,
     disconnect: (integrationId) => call("DELETE", `/integrations/${id(integrationId)}`),
   };
 }

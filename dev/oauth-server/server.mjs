@@ -40,13 +40,15 @@ const provider = new Provider(issuer, {
       accountId: login,
       async claims() {
         const name = `${login.charAt(0).toUpperCase()}${login.slice(1)} Example`;
-        return { sub: login, email: `${login}@example.test`, email_verified: true, name };
+        // `picture` as Google's userinfo gives it: a URL the browser loads (served below).
+        const picture = `${issuer}/avatars/${encodeURIComponent(login)}.svg`;
+        return { sub: login, email: `${login}@example.test`, email_verified: true, name, picture };
       },
     };
   },
   responseTypes: ['code'], // keeps discovery honest: no implicit/hybrid flows
   scopes: ['openid', 'email', 'profile', 'offline_access'],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'picture'] },
   pkce: { required: () => true },
   // Every refresh returns a new refresh token; replaying an old one revokes the whole grant.
   rotateRefreshToken: true,
@@ -154,6 +156,14 @@ const eventsApi = createEventsApi({ provider, readBody });
 
 provider.use(async (ctx, next) => {
   if (await eventsApi.handle(ctx)) {
+    return;
+  }
+  const avatar = ctx.method === 'GET' && /^\/avatars\/([^/]+)\.svg$/.exec(ctx.path);
+  if (avatar) {
+    // The account's initial on a disc: enough for a connect card to show a picture offline.
+    const initial = decodeURIComponent(avatar[1]).charAt(0).toUpperCase().replace(/[^A-Z0-9]/, '?');
+    ctx.type = 'image/svg+xml';
+    ctx.body = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><circle cx="32" cy="32" r="32" fill="#3b6ea5"/><text x="32" y="42" font-size="30" text-anchor="middle" fill="#fff" font-family="sans-serif">${initial}</text></svg>`;
     return;
   }
   if (ctx.path === '/__stats' && ctx.method === 'GET') {

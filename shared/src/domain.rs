@@ -113,6 +113,44 @@ impl Default for SyncSettings {
     }
 }
 
+/// An integration's `metadata`: a JSON object the caller owns (labels, its own ids), stored as
+/// compact JSON text and returned as given. Capped at [`Metadata::MAX_BYTES`] of that text, so a
+/// row stays small whatever callers put in it (DynamoDB bills reads by the item's size).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Metadata(serde_json::Map<String, serde_json::Value>);
+
+impl Metadata {
+    pub const MAX_BYTES: usize = 4_096;
+
+    /// The object, refused when its compact JSON text is longer than [`Self::MAX_BYTES`].
+    pub fn capped(object: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let metadata = Self(object);
+        let size = metadata.to_json().len();
+        if size > Self::MAX_BYTES {
+            return Err(format!(
+                "metadata is {size} bytes as compact JSON; at most {} are kept",
+                Self::MAX_BYTES
+            ));
+        }
+        Ok(metadata)
+    }
+
+    /// No keys: nothing is stored (an empty object clears the metadata).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The stored form: compact JSON text (a map of JSON values always serializes).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text).map(Self)
+    }
+}
+
 /// The last failure seen for an integration (refresh or sync), as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -133,8 +171,12 @@ pub struct Integration {
     pub external_account_id: String,
     pub display_name: Option<String>,
     pub email: Option<String>,
+    /// The account's picture URL, from the provider's userinfo (checked there).
+    pub avatar_url: Option<String>,
     pub scopes: Vec<String>,
     pub sync_settings: SyncSettings,
+    /// The caller's own object (PATCH); the service stores and returns it, never reads it.
+    pub metadata: Metadata,
     pub last_sync_at: Option<String>,
     pub last_error: Option<IntegrationError>,
     /// Access-token expiry, epoch seconds.
@@ -203,8 +245,11 @@ pub struct IntegrationView {
     pub display_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
     pub scopes: Vec<String>,
     pub sync_settings: SyncSettings,
+    pub metadata: Metadata,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sync_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -224,8 +269,10 @@ impl From<&Integration> for IntegrationView {
             external_account_id: i.external_account_id.clone(),
             display_name: i.display_name.clone(),
             email: i.email.clone(),
+            avatar_url: i.avatar_url.clone(),
             scopes: i.scopes.clone(),
             sync_settings: i.sync_settings.clone(),
+            metadata: i.metadata.clone(),
             last_sync_at: i.last_sync_at.clone(),
             last_error: i.last_error.clone(),
             expires_at: i.expires_at.and_then(epoch_to_rfc3339),

@@ -11,15 +11,16 @@ use secrecy::SecretString;
 use crate::crypto::{CryptoError, DataKey, DataKeySource, Envelope, GeneratedDataKey, SealPurpose};
 use crate::domain::{
     AuditEntry, EventRecord, Integration, IntegrationError, PendingAuthorization, RecordChange,
-    SyncCounts, SyncJob, SyncSettings,
+    SyncCounts, SyncJob,
 };
 use crate::ids::{IntegrationId, JobId, UserId};
 use crate::secrets::{SecretError, SecretSource};
 use crate::state::StateId;
 use crate::store::{
-    AuditTrail, AuthorizationStates, DueIntegration, DueScan, IntegrationRecords, JobOutcome,
-    JobStart, RateCounters, RateWindow, RefreshIndex, RefreshLease, RefreshLeases, RefreshedTokens,
-    StateClaim, StoreError, StoredMark, SyncJobs, SyncSchedules, SyncedEvents,
+    AuditTrail, AuthorizationStates, DueIntegration, DueScan, IntegrationChanges,
+    IntegrationRecords, JobOutcome, JobStart, RateCounters, RateWindow, RefreshIndex, RefreshLease,
+    RefreshLeases, RefreshedTokens, StateClaim, StoreError, StoredMark, SyncJobs, SyncSchedules,
+    SyncedEvents,
 };
 
 const WHY: &str = "this function builds no AWS client (routes::Function::builds_aws_clients)";
@@ -51,6 +52,7 @@ unwired_store!(IntegrationRecords {
     fn get_with_tokens(&UserId, &IntegrationId) -> Option<(Integration, Option<Envelope>)>;
     fn list(&UserId) -> Vec<Integration>;
     fn mark_disconnected(&Integration) -> Option<Envelope>;
+    fn save_changes(&Integration, &IntegrationChanges<'_>) -> Integration;
 });
 
 unwired_store!(RefreshLeases {
@@ -92,7 +94,6 @@ unwired_store!(SyncedEvents {
 });
 
 unwired_store!(SyncSchedules {
-    fn save_sync_settings(&Integration, &SyncSettings, Option<i64>) -> Integration;
     fn due_syncs(u8, i64) -> DueScan;
     fn reschedule(&DueIntegration, i64) -> ();
 });

@@ -82,6 +82,9 @@ pub struct Expect {
     pub email: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// The integration's `avatarUrl` (none: the entry takes no picture from this answer).
+    #[serde(default)]
+    pub avatar: Option<String>,
     pub access_token: String,
     pub refreshable: bool,
     #[serde(default)]
@@ -468,6 +471,11 @@ pub async fn replay(id: &str) {
         integration["displayName"].as_str(),
         expect.name.as_deref(),
         "{id}: display name"
+    );
+    assert_eq!(
+        integration["avatarUrl"].as_str(),
+        expect.avatar.as_deref(),
+        "{id}: avatar"
     );
 
     // The token the application's backend gets, with no provider call.

@@ -89,7 +89,12 @@ function card(integration) {
     $("events").replaceChildren();
     await showIntegrations();
   });
-  node.append(element("div", {}, badge, " ", element("strong", { textContent: integration.provider }), " ", email), lastSync, actions);
+  const account = element("div", {}, badge, " ");
+  if (integration.avatarUrl) {
+    account.append(element("img", { className: "avatar", src: integration.avatarUrl, alt: "", width: 24, height: 24 }), " ");
+  }
+  account.append(element("strong", { textContent: integration.provider }), " ", email);
+  node.append(account, lastSync, actions);
   if (integration.lastError) {
     node.append(element("div", { className: "error", textContent: `${integration.lastError.code}: ${integration.lastError.message}` }));
   }

@@ -5,7 +5,7 @@ import { createElement as h } from "react";
 const BADGE = { connected: "#2a7d3f", expired: "#a36b00", error: "#b3261e" };
 
 export function IntegrationCard({ integration, busy, onTest, onSync, onToggleSync, onDisconnect }) {
-  const { id, provider, status, email, externalAccountId, lastSyncAt, lastError, syncSettings } = integration;
+  const { id, provider, status, email, avatarUrl, externalAccountId, lastSyncAt, lastError, syncSettings } = integration;
   const button = (label, className, onClick) => h("button", { className, disabled: busy, onClick: () => onClick(integration) }, label);
   return h(
     "div",
@@ -15,6 +15,8 @@ export function IntegrationCard({ integration, busy, onTest, onSync, onToggleSyn
       null,
       h("span", { className: `badge status ${status}`, style: { background: BADGE[status] || "#666" } }, status),
       " ",
+      avatarUrl && h("img", { className: "avatar", src: avatarUrl, alt: "", width: 24, height: 24 }),
+      avatarUrl && " ",
       h("strong", null, provider),
       " ",
       h("span", { className: "email" }, email || externalAccountId),

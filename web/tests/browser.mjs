@@ -121,6 +121,14 @@ async function logInAndConsent(popup, login) {
   await popup.click('button:has-text("Continue")');
 }
 
+/** The card shows the account's picture from the provider's profile, loaded by the browser. */
+async function assertAvatarShown(card, login) {
+  const avatar = card.locator("img.avatar");
+  assert.equal(await avatar.getAttribute("src"), `${system.oauth}/avatars/${login}.svg`);
+  await avatar.evaluate((img) => img.decode());
+  assert.ok(await avatar.evaluate((img) => img.naturalWidth > 0), "the avatar loaded");
+}
+
 await scenario("connect demo through the popup, sync, disconnect", async (page, context) => {
   await signIn(page, "alice");
   await shot(page, "1-signed-in");
@@ -130,6 +138,7 @@ await scenario("connect demo through the popup, sync, disconnect", async (page, 
   await card.waitFor();
   assert.equal(await card.locator(".status").textContent(), "connected");
   assert.match(await card.locator(".email").textContent(), /alice@/);
+  await assertAvatarShown(card, "alice");
   await shot(page, "2-connected");
   await fetch(`${system.oauth}/__events/alice/seed`, { method: "POST", body: JSON.stringify({ count: 12 }) });
   await card.locator("button.sync").click();
@@ -241,6 +250,7 @@ await scenario("the React example: useIntegrations and IntegrationCard connect a
   await card.waitFor();
   assert.equal(await card.locator(".status").textContent(), "connected");
   assert.match(await card.locator(".email").textContent(), /erin@/);
+  await assertAvatarShown(card, "erin");
   await shot(page, "9-react-connected");
   await card.locator("button.disconnect").click();
   await page.waitForSelector("#empty");

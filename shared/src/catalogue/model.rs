@@ -227,6 +227,8 @@ pub struct Userinfo {
     pub id: Vec<String>,
     pub email: Vec<String>,
     pub name: Vec<String>,
+    /// The account's picture URL (the API's `avatarUrl`); kept only when it is an http(s) URL.
+    pub avatar: Vec<String>,
 }
 
 pub struct ClientCredentials {

@@ -114,6 +114,7 @@ pub(super) fn resolve(
         ("userinfo.id", &raw.userinfo.id),
         ("userinfo.email", &raw.userinfo.email),
         ("userinfo.name", &raw.userinfo.name),
+        ("userinfo.avatar", &raw.userinfo.avatar),
     ] {
         for p in pointers {
             check.pointer(field, p)?;
@@ -257,6 +258,7 @@ fn assemble(
             id: raw.userinfo.id,
             email: raw.userinfo.email,
             name: raw.userinfo.name,
+            avatar: raw.userinfo.avatar,
         },
         calendar: parts.calendar,
         credentials_secret: credentials,

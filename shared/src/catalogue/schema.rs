@@ -118,4 +118,6 @@ pub(super) struct RawUserinfo {
     pub(super) email: Vec<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub(super) name: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub(super) avatar: Vec<String>,
 }

@@ -14,7 +14,7 @@ use crate::clock::{now_epoch, now_rfc3339};
 use crate::config::CallbackCompletion;
 use crate::crypto::SealPurpose;
 use crate::domain::{
-    AuditEvent, Integration, IntegrationStatus, IntegrationView, PendingAuthorization,
+    AuditEvent, Integration, IntegrationStatus, IntegrationView, Metadata, PendingAuthorization,
     SyncSettings, token_row, verifier_row,
 };
 use crate::error::ApiError;
@@ -311,8 +311,10 @@ async fn exchange_and_save(
         external_account_id: account.external_account_id,
         display_name: account.display_name,
         email: account.email,
+        avatar_url: account.avatar_url,
         scopes: tokens.scopes.clone(),
         sync_settings: SyncSettings::default(),
+        metadata: Metadata::default(),
         last_sync_at: None,
         last_error: None,
         expires_at: tokens.expires_at,

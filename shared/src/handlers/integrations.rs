@@ -12,12 +12,14 @@ use crate::clock::now_epoch;
 use crate::crypto::Envelope;
 use crate::crypto::SealPurpose;
 use crate::domain::{
-    AuditEvent, Integration, IntegrationStatus, IntegrationView, SyncFrequency, SyncSettings,
+    AuditEvent, Integration, IntegrationStatus, IntegrationView, Metadata, SyncFrequency,
+    SyncSettings,
 };
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::oauth::TokenSet;
 use crate::publish::AppEvent;
+use crate::store::IntegrationChanges;
 
 /// GET /integrations: the caller's integrations (never their tokens).
 pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -111,10 +113,21 @@ async fn revoke_removed(
     }
 }
 
+/// PATCH's body: either field or both; a field left out stays as it is. `null` is refused for
+/// both, as the schema says, rather than read as "left out".
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateBody {
-    sync_settings: SettingsBody,
+    #[serde(default, deserialize_with = "present")]
+    sync_settings: Option<SettingsBody>,
+    #[serde(default, deserialize_with = "present")]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -125,25 +138,42 @@ struct SettingsBody {
     frequency: SyncFrequency,
 }
 
-/// PATCH /integrations/{id}: sync settings. Enabling schedules the first sync now.
+/// PATCH /integrations/{id}: sync settings (enabling schedules the first sync now) and the
+/// caller's metadata, in one write that leaves a refresh in flight alone.
 pub async fn update(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: UpdateBody = req.json_body()?;
-    let sync_types = check_sync_types(&body.sync_settings.sync_types)?;
-    let integration = owned_integration(app, req).await?;
-    let settings = SyncSettings {
-        enabled: body.sync_settings.enabled,
-        sync_types,
-        frequency: body.sync_settings.frequency,
+    let settings = match body.sync_settings {
+        Some(s) => Some(SyncSettings {
+            enabled: s.enabled,
+            sync_types: check_sync_types(&s.sync_types)?,
+            frequency: s.frequency,
+        }),
+        None => None,
     };
-    let next = settings.enabled.then(now_epoch);
+    let metadata = body
+        .metadata
+        .map(Metadata::capped)
+        .transpose()
+        .map_err(ApiError::Validation)?;
+    if settings.is_none() && metadata.is_none() {
+        return Err(ApiError::Validation(
+            "nothing to change: send syncSettings, metadata or both".into(),
+        ));
+    }
+    let integration = owned_integration(app, req).await?;
+    let changes = IntegrationChanges {
+        sync: settings.as_ref().map(|s| (s, s.enabled.then(now_epoch))),
+        metadata: metadata.as_ref(),
+    };
     let updated = app
-        .sync_schedules
-        .save_sync_settings(&integration, &settings, next)
+        .integrations
+        .save_changes(&integration, &changes)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Conflict => ApiError::Conflict(
+            crate::store::StoreError::Conflict if changes.sync.is_some() => ApiError::Conflict(
                 "the integration is not connected, or changed meanwhile; try again".into(),
             ),
+            crate::store::StoreError::Conflict => ApiError::NotFound,
             other => other.into(),
         })?;
     Ok(ApiResponse::ok(

@@ -85,7 +85,12 @@ pub struct ProviderAccount {
     pub external_account_id: String,
     pub email: Option<String>,
     pub display_name: Option<String>,
+    /// The account's picture: an absolute http(s) URL of at most [`MAX_AVATAR_URL`] bytes.
+    pub avatar_url: Option<String>,
 }
+
+/// The longest picture URL kept; longer ones are dropped (they are not worth a row's space).
+pub const MAX_AVATAR_URL: usize = 2_048;
 
 pub struct OAuthHttp {
     /// Built at the first provider call, not at cold start: most requests of the token route
@@ -505,7 +510,15 @@ pub fn account_from_userinfo(
         external_account_id,
         email: first(&provider.userinfo.email),
         display_name: first(&provider.userinfo.name),
+        avatar_url: first(&provider.userinfo.avatar).filter(|url| is_picture_url(url)),
     })
+}
+
+/// Whether a provider's picture URL is one an app can put in an `<img src>` as it is: an
+/// absolute http(s) URL (never `javascript:` or `data:`), not overlong.
+fn is_picture_url(text: &str) -> bool {
+    text.len() <= MAX_AVATAR_URL
+        && Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
 }
 
 /// The answer's top level, where long-lived exchanges and renewals put the token.

@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::crypto::Envelope;
 use crate::domain::{
-    AuditEntry, EventRecord, Integration, IntegrationError, PendingAuthorization, RecordChange,
-    SyncCounts, SyncJob, SyncSettings,
+    AuditEntry, EventRecord, Integration, IntegrationError, Metadata, PendingAuthorization,
+    RecordChange, SyncCounts, SyncJob, SyncSettings,
 };
 use crate::ids::{IntegrationId, JobId, ProviderId, UserId};
 use crate::state::StateId;
@@ -77,6 +77,22 @@ pub trait IntegrationRecords: Send + Sync {
         &self,
         integration: &Integration,
     ) -> Result<Option<Envelope>, StoreError>;
+    /// Applies a PATCH's changes in one write and returns the row. Not a token write (it
+    /// neither checks nor bumps the token version). [`StoreError::Conflict`]: sync settings
+    /// for an integration not connected, or any change to one disconnected meanwhile.
+    async fn save_changes(
+        &self,
+        integration: &Integration,
+        changes: &IntegrationChanges<'_>,
+    ) -> Result<Integration, StoreError>;
+}
+
+/// What a PATCH of an integration changes; None leaves a field as it is.
+pub struct IntegrationChanges<'a> {
+    /// New sync settings, and when an enabled sync is next due (None: out of the due index).
+    pub sync: Option<(&'a SyncSettings, Option<i64>)>,
+    /// New metadata; an empty object removes it.
+    pub metadata: Option<&'a Metadata>,
 }
 
 /// A refresh's claim on an integration: who holds it and until when (epoch milliseconds).
@@ -307,15 +323,6 @@ pub trait SyncedEvents: Send + Sync {
 
 #[async_trait]
 pub trait SyncSchedules: Send + Sync {
-    /// Saves the settings; enabled ones enter the due-sync index at `next_sync_at`.
-    /// [`StoreError::Conflict`]: the integration is not connected. Not a token write (it
-    /// neither checks nor bumps the token version).
-    async fn save_sync_settings(
-        &self,
-        integration: &Integration,
-        settings: &SyncSettings,
-        next_sync_at: Option<i64>,
-    ) -> Result<Integration, StoreError>;
     /// Integrations of `shard` whose next sync is at or before `until`.
     async fn due_syncs(&self, shard: u8, until: i64) -> Result<DueScan, StoreError>;
     /// Moves an integration's next sync (it was just enqueued).

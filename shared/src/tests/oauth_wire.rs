@@ -460,3 +460,37 @@ fn userinfo_fields_take_the_first_pointer_with_a_value() {
         crate::oauth::account_from_userinfo(github, &serde_json::json!({"login": "ada"})).is_err()
     );
 }
+
+#[test]
+fn an_avatar_is_kept_only_as_an_http_url_of_bounded_length() {
+    let catalogue = catalogue();
+    let github = catalogue.get("github").unwrap();
+    let avatar = |value: serde_json::Value| {
+        let me = serde_json::json!({"id": 1, "login": "ada", "avatar_url": value});
+        crate::oauth::account_from_userinfo(github, &me)
+            .unwrap()
+            .avatar_url
+    };
+    let url = "https://avatars.githubusercontent.com/u/583231?v=4";
+    assert_eq!(avatar(url.into()).as_deref(), Some(url));
+    // An app puts it in an <img src> as it is: no script, data or relative URL gets there.
+    for refused in [
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "/u/583231",
+        "",
+    ] {
+        assert_eq!(avatar(refused.into()), None, "{refused}");
+    }
+    let long = format!(
+        "https://example.com/{}",
+        "a".repeat(crate::oauth::MAX_AVATAR_URL)
+    );
+    assert_eq!(avatar(long.into()), None);
+    assert_eq!(avatar(serde_json::Value::Null), None);
+    // Microsoft gives no picture URL: its entry has no avatar pointer.
+    let microsoft = catalogue.get("microsoft").unwrap();
+    let me = serde_json::json!({"id": "u1", "displayName": "Ada", "avatar_url": url});
+    let account = crate::oauth::account_from_userinfo(microsoft, &me).unwrap();
+    assert_eq!(account.avatar_url, None);
+}

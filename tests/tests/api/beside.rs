@@ -110,6 +110,26 @@ async fn a_settings_change_beside_a_refresh_keeps_both() {
 }
 
 #[tokio::test]
+async fn a_metadata_change_beside_a_refresh_keeps_both() {
+    let t = TestApp::with(options()).await;
+    let id = t.connected("abe").await;
+    let metadata = serde_json::json!({"seat": 7});
+    let (refresh, patched) = beside_a_refresh(
+        &t,
+        "abe",
+        &id,
+        patch(&t, "abe", &id, serde_json::json!({ "metadata": metadata })),
+    )
+    .await;
+    assert_eq!(patched.status(), 200, "PATCH: {}", patched.body());
+    assert_eq!(refresh.status(), 200, "refresh: {}", refresh.body());
+    let got = integration(&t, "abe", &id).await;
+    assert_eq!(got["status"], "connected");
+    assert_eq!(got["metadata"], metadata, "{got}");
+    still_refreshes(&t, "abe", &id).await;
+}
+
+#[tokio::test]
 async fn a_sync_request_and_its_job_beside_a_refresh_keep_both() {
     let t = TestApp::with(options()).await;
     let id = t.connected("bea").await;

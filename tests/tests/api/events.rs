@@ -169,6 +169,12 @@ const EXPECTED: &[(&str, Function, u16, Option<&str>)] = &[
         400,
         Some("VALIDATION_ERROR"),
     ),
+    (
+        "update-integration-bad-metadata",
+        Function::UpdateIntegration,
+        400,
+        Some("VALIDATION_ERROR"),
+    ),
 ];
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! End-to-end tests: the handlers against moto and the local OAuth server. One test binary
 //! (one link of the SDK-heavy dependency tree); `TEST_LOG=1` shows the service's logs.
 
+mod account_fields;
 mod app_events;
 mod beside;
 mod completion;

@@ -11,8 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::keys;
 use crate::crypto::Envelope;
 use crate::domain::{
-    Integration, IntegrationError, IntegrationStatus, PendingAuthorization, SyncFrequency,
-    SyncSettings, SyncType,
+    Integration, IntegrationError, IntegrationStatus, Metadata, PendingAuthorization,
+    SyncFrequency, SyncSettings, SyncType,
 };
 use crate::ids::{IntegrationId, JobId, ProviderId, UserId};
 use crate::state::StateId;
@@ -156,8 +156,15 @@ pub(super) fn integration_from(
         external_account_id: it.s("externalAccountId")?,
         display_name: it.opt_s("displayName"),
         email: it.opt_s("email"),
+        avatar_url: it.opt_s("avatarUrl"),
         scopes: it.strings("scopes"),
         sync_settings,
+        metadata: it
+            .opt_s("metadata")
+            .map(|text| Metadata::from_json(&text))
+            .transpose()
+            .map_err(|_| corrupt("metadata"))?
+            .unwrap_or_default(),
         last_sync_at: it.opt_s("lastSyncAt"),
         last_error: it.integration_error("lastError")?,
         expires_at: it.opt_n("expiresAt")?,
@@ -284,7 +291,7 @@ pub(super) fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, Store
 }
 
 /// Everything of an integration item except the token envelope: lists and gets never fetch it.
-pub(super) const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, scopes, syncSettings, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version, refreshedAt, leaseUntil, calendarCursor, activeSyncJob";
+pub(super) const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, avatarUrl, scopes, syncSettings, metadata, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version, refreshedAt, leaseUntil, calendarCursor, activeSyncJob";
 
 pub(super) fn parse_job_id(raw: &str) -> Result<JobId, StoreError> {
     JobId::parse(raw).map_err(|_| StoreError::Corrupt("job id".into()))

@@ -8,10 +8,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::DynamoTable;
 use super::codec::*;
 use super::keys;
+use super::schedules::sync_index_values;
 use crate::crypto::Envelope;
 use crate::domain::{Integration, IntegrationStatus};
 use crate::ids::{IntegrationId, UserId};
-use crate::store::{IntegrationRecords, StoreError};
+use crate::store::{IntegrationChanges, IntegrationRecords, StoreError};
 
 #[async_trait]
 impl IntegrationRecords for DynamoTable {
@@ -54,18 +55,21 @@ impl IntegrationRecords for DynamoTable {
         // A new token set fences out any refresh in flight (the version moves), so its lease,
         // and a failed holder's lingering one, no longer protects anything.
         let mut remove = vec!["lastError", "leaseOwner", "leaseUntil"];
-        for (attr, placeholder, value) in [
-            ("displayName", ":name", i.display_name.as_ref()),
-            ("email", ":email", i.email.as_ref()),
+        // The account's profile as the provider gives it now: what it no longer gives goes.
+        for (attr, assignment, placeholder, value) in [
+            (
+                "displayName",
+                "displayName = :name",
+                ":name",
+                &i.display_name,
+            ),
+            ("email", "email = :email", ":email", &i.email),
+            ("avatarUrl", "avatarUrl = :avatar", ":avatar", &i.avatar_url),
         ] {
             match value {
                 Some(v) => {
                     values.insert(placeholder.to_string(), s(v.clone()));
-                    set.push(if attr == "displayName" {
-                        "displayName = :name"
-                    } else {
-                        "email = :email"
-                    });
+                    set.push(assignment);
                 }
                 None => remove.push(attr),
             }
@@ -184,7 +188,8 @@ impl IntegrationRecords for DynamoTable {
             .table_name(&self.table)
             .key(keys::PK, s(keys::user(i.user_id.as_str())))
             .key(keys::SK, s(keys::integration(i.id.as_str())))
-            .update_expression("SET #status = :status, updatedAt = :now, version = version + :one REMOVE tokenEnvelope, expiresAt, GSI1PK, GSI1SK")
+            // The caller's metadata goes with the connection: a reconnect after it starts without.
+            .update_expression("SET #status = :status, updatedAt = :now, version = version + :one REMOVE tokenEnvelope, expiresAt, GSI1PK, GSI1SK, metadata")
             // Whatever tokens the row holds now are the ones removed (and returned, to revoke):
             // a refresh completing meanwhile does not make the disconnect fail.
             .condition_expression("attribute_exists(PK)")
@@ -207,6 +212,75 @@ impl IntegrationRecords for DynamoTable {
             {
                 Err(StoreError::Conflict)
             }
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    async fn save_changes(
+        &self,
+        i: &Integration,
+        changes: &IntegrationChanges<'_>,
+    ) -> Result<Integration, StoreError> {
+        let mut set = vec!["updatedAt = :now"];
+        let mut remove = Vec::new();
+        let mut values = HashMap::from([(":now".to_string(), s(crate::clock::now_rfc3339()))]);
+        // Settings only for a connected integration (a sync needs its tokens); metadata for any
+        // the API shows, never for one a disconnect removed it from meanwhile.
+        let (condition, status) = match changes.sync {
+            Some(_) => ("#status = :status", IntegrationStatus::Connected),
+            None => ("#status <> :status", IntegrationStatus::Disconnected),
+        };
+        values.insert(":status".into(), s(status.as_str()));
+        if let Some((settings, next_sync_at)) = changes.sync {
+            values.insert(":settings".into(), sync_settings_value(settings));
+            set.push("syncSettings = :settings");
+            match next_sync_at {
+                Some(at) => {
+                    let (pk, sk) = sync_index_values(i.id.as_str(), at);
+                    values.extend([
+                        (":at".to_string(), n(at)),
+                        (":pk2".to_string(), pk),
+                        (":sk2".to_string(), sk),
+                    ]);
+                    set.extend(["nextSyncAt = :at", "GSI2PK = :pk2", "GSI2SK = :sk2"]);
+                }
+                None => remove.extend(["nextSyncAt", "GSI2PK", "GSI2SK"]),
+            }
+        }
+        match changes.metadata {
+            Some(m) if m.is_empty() => remove.push("metadata"),
+            Some(m) => {
+                values.insert(":metadata".into(), s(m.to_json()));
+                set.push("metadata = :metadata");
+            }
+            None => {}
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user(i.user_id.as_str())))
+            .key(keys::SK, s(keys::integration(i.id.as_str())))
+            // Not a token write: neither conditioned on the token version nor bumping it, so a
+            // refresh in flight is not fenced out by it (docs/architecture.md, "Refresh protocol").
+            .update_expression(expression)
+            .condition_expression(format!("attribute_exists(PK) AND {condition}"))
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => integration_from(
+                out.attributes
+                    .as_ref()
+                    .ok_or_else(|| StoreError::Corrupt("no attributes returned".into()))?,
+            ),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(service_error(e)),
         }
     }
