@@ -62,6 +62,8 @@ export class ConnectError extends Error {
   retryable: boolean;
   /** Seconds to wait before retrying, when the API sent `Retry-After` (e.g. `RATE_LIMITED`). */
   retryAfter?: number;
+  /** The provider the failure came from or concerns (e.g. on `TOKEN_EXPIRED`: which account to connect again). */
+  provider?: string;
 }
 
 export interface Connector {

@@ -16,7 +16,7 @@ const DEFAULT_TIMEOUT_MS = 5 * 60 * 1000;
 
 /** An error with the API's `code` (or the kit's: popup_blocked, popup_closed, timeout, access_denied). */
 export class ConnectError extends Error {
-  constructor(code, message, { status, correlationId, retryable, retryAfter } = {}) {
+  constructor(code, message, { status, correlationId, retryable, retryAfter, provider } = {}) {
     super(message);
     this.name = "ConnectError";
     this.code = code;
@@ -25,6 +25,8 @@ export class ConnectError extends Error {
     this.retryable = Boolean(retryable);
     // Seconds to wait before retrying, when the API said (`Retry-After`, e.g. RATE_LIMITED).
     this.retryAfter = retryAfter;
+    // The provider the failure came from (TOKEN_EXPIRED: which account to connect again).
+    this.provider = provider;
   }
 }
 
@@ -66,6 +68,7 @@ export function createConnector(options) {
         correlationId: envelope.correlationId,
         retryable: error.retryable,
         retryAfter,
+        provider: error.provider,
       });
     }
     // API Gateway's own answers ({"message": "Unauthorized"}).
@@ -140,6 +143,7 @@ export function createConnector(options) {
     const denied = /access_denied/.test(message.message || "");
     throw new ConnectError(denied ? "access_denied" : message.code || "OAUTH_CALLBACK_ERROR", denied ? "the account owner declined" : message.message || "the connection failed", {
       correlationId: message.correlationId,
+      provider: message.provider,
     });
   }
 

@@ -4,6 +4,7 @@
 
 use crate::crypto::CryptoError;
 use crate::domain::IntegrationStatus;
+use crate::ids::ProviderId;
 use crate::oauth::ProviderError;
 use crate::refresh::RefreshError;
 use crate::secrets::SecretError;
@@ -64,12 +65,62 @@ pub enum ApiError {
     /// caller's fault, and not fixed by retrying.
     #[error("internal error")]
     Internal(#[source] boxed::Source),
+    /// A failure that came from or concerns `provider` ([`ApiError::involves_provider`]):
+    /// answered as `error` is, with the provider named in the body. Built by
+    /// [`ApiError::at_provider`] only, so it never wraps another.
+    #[error("{error}")]
+    AtProvider {
+        provider: ProviderId,
+        error: Box<ApiError>,
+    },
 }
 
 /// `code`, HTTP status and `retryable` of each error, as in docs/openapi.yaml.
 impl ApiError {
+    /// Names `provider` in the answer when this failure came from it or concerns its grant
+    /// (the app can then say which account to reconnect); any other failure stays as it is.
+    pub fn at_provider(self, provider: &ProviderId) -> Self {
+        match self {
+            Self::AtProvider { .. } => self,
+            e if e.involves_provider() => Self::AtProvider {
+                provider: provider.clone(),
+                error: Box::new(e),
+            },
+            e => e,
+        }
+    }
+
+    /// The provider's own failures and its grant's state: what `at_provider` names it on.
+    pub fn involves_provider(&self) -> bool {
+        matches!(
+            self.peeled(),
+            Self::OAuthInit(_)
+                | Self::OAuthCallback(_)
+                | Self::ProviderUnavailable(_)
+                | Self::TokenExpired
+                | Self::TokenRefresh { .. }
+        )
+    }
+
+    /// The provider the answer names, if any.
+    pub fn provider(&self) -> Option<&ProviderId> {
+        match self {
+            Self::AtProvider { provider, .. } => Some(provider),
+            _ => None,
+        }
+    }
+
+    /// The failure itself, without the provider it names.
+    pub fn peeled(&self) -> &Self {
+        match self {
+            Self::AtProvider { error, .. } => error,
+            other => other,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
+            Self::AtProvider { error, .. } => error.status(),
             Self::Validation(_)
             | Self::InvalidProvider(_)
             | Self::InvalidState
@@ -95,6 +146,7 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
+            Self::AtProvider { error, .. } => error.code(),
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::RateLimited { .. } => "RATE_LIMITED",
@@ -118,7 +170,7 @@ impl ApiError {
 
     pub fn retryable(&self) -> bool {
         matches!(
-            self,
+            self.peeled(),
             Self::ProviderUnavailable(_)
                 | Self::RateLimited { .. }
                 | Self::Database(_)
@@ -133,7 +185,7 @@ impl ApiError {
 
     /// The `Retry-After` to send, when the failure knows one.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
-        match self {
+        match self.peeled() {
             Self::TokenRefresh { retry_after, .. } => *retry_after,
             Self::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
@@ -143,7 +195,7 @@ impl ApiError {
     /// The message sent to the client. Server-side failures get a fixed sentence: their details
     /// (SDK and HTTP error chains) go to the log line written with the response, not to callers.
     pub fn public_message(&self) -> String {
-        match self {
+        match self.peeled() {
             Self::OAuthInit(_) => "could not start the OAuth flow".into(),
             Self::ProviderUnavailable(_) => "the provider is unavailable; try again later".into(),
             Self::TokenRefresh {

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::now_rfc3339;
 use crate::error::ApiError;
-use crate::ids::UserId;
+use crate::ids::{ProviderId, UserId};
 use crate::report::error_chain;
 
 /// Bodies above this size are refused with 413 before any parsing.
@@ -261,6 +261,9 @@ struct ErrorBody<'a> {
     code: &'a str,
     message: String,
     retryable: bool,
+    /// The provider the failure came from or concerns (`ApiError::at_provider`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
 }
 
 impl ApiResponse {
@@ -292,6 +295,7 @@ impl ApiResponse {
                 code: error.code(),
                 message: error.public_message(),
                 retryable: error.retryable(),
+                provider: error.provider().map(ProviderId::as_str),
             }),
             correlation_id: request_id,
             timestamp: now_rfc3339(),
@@ -382,10 +386,13 @@ impl ApiResponse {
 /// Logs a failed request once: server-side failures at error level with their source chain
 /// (source errors never carry secret values), the caller's mistakes by code only.
 pub fn log_failure(error: &ApiError) {
+    let provider = error.provider().map(ProviderId::as_str);
+    // The failure's own chain: the provider-naming wrapper adds nothing to it.
+    let failure = error.peeled();
     if error.status() >= 500 {
-        tracing::error!(code = error.code(), error = %error_chain(error), "request failed");
+        tracing::error!(code = error.code(), provider, error = %error_chain(failure), "request failed");
     } else {
-        tracing::info!(code = error.code(), "request refused");
+        tracing::info!(code = error.code(), provider, "request refused");
     }
 }
 

@@ -14,7 +14,8 @@ function say(text, isError = false) {
 function describe(error) {
   const code = error.code || "error";
   const id = error.correlationId ? ` (correlation id ${error.correlationId})` : "";
-  return `${code}: ${error.message}${id}`;
+  const at = error.provider ? ` at ${error.provider}` : "";
+  return `${code}${at}: ${error.message}${id}`;
 }
 
 async function guarded(what, work) {

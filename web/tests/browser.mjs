@@ -173,7 +173,8 @@ await scenario("declining at the provider rejects with access_denied", async (pa
   const popup = await openPopup(page, context);
   await popup.waitForSelector('input[name="login"]');
   await popup.click("text=Cancel");
-  await page.waitForSelector("text=access_denied");
+  // The kit names the provider that refused (ConnectError.provider).
+  await page.waitForSelector("text=access_denied at demo");
   await shot(page, "6-access-denied");
   assert.equal(await page.locator(".card").count(), 0);
 });

@@ -85,7 +85,11 @@ async fn hand_to_app(
         Some(_) => return Err(refuse_state(app, req, provider, None, "expired").await),
         None => return Err(refuse_state(app, req, provider, None, "unknown_or_used").await),
     };
-    let endpoints = app.oauth.endpoints(provider).await?;
+    let endpoints = app
+        .oauth
+        .endpoints(provider)
+        .await
+        .map_err(|e| ApiError::from(e).at_provider(&provider.id))?;
     let code = match check_answer(&endpoints, &answer) {
         Ok(code) => code,
         Err(_) => {
@@ -138,7 +142,9 @@ pub async fn from_app(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
         error: None,
         issuer: body.iss.as_deref(),
     };
-    let integration = complete(app, req, provider, &pending, answer).await?;
+    let integration = complete(app, req, provider, &pending, answer)
+        .await
+        .map_err(|e| e.at_provider(&provider.id))?;
     Ok(ApiResponse::ok(
         &req.request_id,
         serde_json::json!({ "integration": IntegrationView::from(&integration) }),

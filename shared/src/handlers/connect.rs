@@ -64,7 +64,8 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
     let start = app
         .oauth
         .authorization_url(provider, &redirect_uri, &issued.value, &scopes)
-        .await?;
+        .await
+        .map_err(|e| ApiError::from(e).at_provider(&provider.id))?;
     let pkce_verifier = match &start.pkce_verifier {
         Some(verifier) => {
             let row = verifier_row(&caller.user_id, &issued.id, &provider.id);

@@ -143,6 +143,24 @@ async fn owned_integration(app: &App, req: &ApiRequest) -> Result<Integration, A
         .ok_or(ApiError::NotFound)
 }
 
+/// `error`, naming the integration's provider when the failure came from it or concerns its
+/// grant. The row is read again on that failure path only: the refresh path reports no
+/// provider, and a success costs nothing more.
+async fn naming_provider(
+    app: &App,
+    user: &UserId,
+    id: &IntegrationId,
+    error: ApiError,
+) -> ApiError {
+    if !error.involves_provider() {
+        return error;
+    }
+    match app.integrations.get(user, id).await {
+        Ok(Some(integration)) => error.at_provider(&integration.provider),
+        _ => error,
+    }
+}
+
 /// The caller's integration row whatever its status (None: no such row of the caller's).
 async fn owned_row(app: &App, req: &ApiRequest) -> Result<Option<Integration>, ApiError> {
     let caller = req.caller()?;

@@ -7,7 +7,7 @@ use std::time::Instant as StdInstant;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::parse_integration_id;
+use super::{naming_provider, parse_integration_id};
 use crate::app::App;
 use crate::domain::{AuditEntry, AuditEvent, IntegrationView, epoch_to_rfc3339};
 use crate::error::ApiError;
@@ -25,7 +25,10 @@ async fn callers_tokens(
     let caller = req.caller()?;
     let id = parse_integration_id(req)?;
     let deadline = Instant::now() + app.refresh_tuning.request_budget;
-    Ok(fresh_tokens(app, &caller.user_id, &id, policy, &req.origin(), deadline).await?)
+    match fresh_tokens(app, &caller.user_id, &id, policy, &req.origin(), deadline).await {
+        Ok(fresh) => Ok(fresh),
+        Err(e) => Err(naming_provider(app, &caller.user_id, &id, e.into()).await),
+    }
 }
 
 /// POST /integrations/{id}/refresh: new tokens now, unless a refresh finished within the last
@@ -64,15 +67,11 @@ pub async fn token(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
         .map_err(|e| ApiError::Validation(e.to_string()))?;
     let id = parse_integration_id(req)?;
     let policy = RefreshPolicy::IfExpiringWithin(app.settings.refresh_margin_secs);
-    let fresh = fresh_tokens(
-        app,
-        &user,
-        &id,
-        policy,
-        &req.origin(),
-        Instant::now() + app.refresh_tuning.request_budget,
-    )
-    .await?;
+    let deadline = Instant::now() + app.refresh_tuning.request_budget;
+    let fresh = match fresh_tokens(app, &user, &id, policy, &req.origin(), deadline).await {
+        Ok(fresh) => fresh,
+        Err(e) => return Err(naming_provider(app, &user, &id, e.into()).await),
+    };
     tracing::info!(
         integration_id = id.as_str(),
         backend,

@@ -35,3 +35,40 @@ fn server_side_failures_are_coded_and_never_leak_their_details() {
     let conflict: ApiError = StoreError::Conflict.into();
     assert_eq!(conflict.status(), 409);
 }
+
+#[test]
+fn naming_the_provider_changes_only_the_body_and_only_for_its_failures() {
+    let demo = ProviderId::parse("demo").unwrap();
+    let busy = ApiError::TokenRefresh {
+        why: "provider answered 503".into(),
+        retryable: true,
+        retry_after: Some(std::time::Duration::from_secs(7)),
+    };
+    let before = (
+        busy.status(),
+        busy.code(),
+        busy.retryable(),
+        busy.retry_after(),
+    );
+    let named = busy
+        .at_provider(&demo)
+        .at_provider(&ProviderId::parse("other").unwrap());
+    assert_eq!(named.provider(), Some(&demo), "named once, by the first");
+    assert_eq!(
+        (
+            named.status(),
+            named.code(),
+            named.retryable(),
+            named.retry_after()
+        ),
+        before
+    );
+    assert!(matches!(named.peeled(), ApiError::TokenRefresh { .. }));
+    for not_the_providers in [
+        ApiError::NotFound,
+        ApiError::Validation("bad".into()),
+        StoreError::Service("throttled".into()).into(),
+    ] {
+        assert_eq!(not_the_providers.at_provider(&demo).provider(), None);
+    }
+}

@@ -19,6 +19,7 @@ mod lifecycle;
 mod logs;
 mod moto_server;
 mod operations;
+mod provider_named;
 mod providers;
 mod rate_limits;
 mod redirects;
