@@ -26,6 +26,18 @@ pub enum CalendarApi {
 pub struct CalendarSource {
     pub api: CalendarApi,
     pub events_url: Url,
+    /// The schedule a newly connected integration starts with (`calendar.default_sync`).
+    pub default_sync: DefaultSync,
+}
+
+/// A new integration's scheduled sync: off until the app turns it on, or on at a frequency.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultSync {
+    #[default]
+    Off,
+    Hourly,
+    Daily,
 }
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).

@@ -216,6 +216,7 @@ fn resolved_parts(raw: &RawEntry, check: &Checker<'_>) -> Result<ResolvedParts, 
             Some(c) => Some(CalendarSource {
                 api: c.api,
                 events_url: check.url("calendar.events_url", &c.events_url)?,
+                default_sync: c.default_sync,
             }),
             None => None,
         },

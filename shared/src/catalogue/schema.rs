@@ -77,6 +77,8 @@ pub(super) fn default_dead_grant_errors() -> Vec<String> {
 pub(super) struct RawCalendar {
     pub(super) api: CalendarApi,
     pub(super) events_url: String,
+    #[serde(default)]
+    pub(super) default_sync: DefaultSync,
 }
 
 #[derive(Debug, Deserialize)]

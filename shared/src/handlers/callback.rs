@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::audit_entry;
 use super::connect::configured_provider;
+use super::integrations::start_default_sync;
 use crate::app::App;
 use crate::catalogue::{Endpoints, Provider};
 use crate::clock::{now_epoch, now_rfc3339};
@@ -333,10 +334,11 @@ async fn exchange_and_save(
         active_sync_job: None,
     };
     let refresh_at = provider.refresh_at(&tokens);
-    Ok(app
+    let saved = app
         .integrations
         .save_connected(&integration, &sealed, refresh_at)
-        .await?)
+        .await?;
+    Ok(start_default_sync(app, provider, saved).await)
 }
 
 /// The code, if the answer is one to redeem: from the expected issuer, not an error, present.

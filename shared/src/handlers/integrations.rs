@@ -7,13 +7,13 @@ use serde::Deserialize;
 use super::sync::{SyncTypeName, check_sync_types};
 use super::{audit_entry, owned_integration, owned_row};
 use crate::app::App;
-use crate::catalogue::Provider;
+use crate::catalogue::{DefaultSync, Provider};
 use crate::clock::now_epoch;
 use crate::crypto::Envelope;
 use crate::crypto::SealPurpose;
 use crate::domain::{
     AuditEvent, Integration, IntegrationStatus, IntegrationView, Metadata, SyncFrequency,
-    SyncSettings,
+    SyncSettings, SyncType,
 };
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
@@ -180,4 +180,39 @@ pub async fn update(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         &req.request_id,
         serde_json::json!({ "integration": IntegrationView::from(&updated) }),
     ))
+}
+
+/// A first connect of an account (its row is new: token version 1) under an entry whose
+/// calendar has a `default_sync` schedule starts with that schedule, its first sync due now.
+/// Any other connect keeps the settings the row has. A failure to save them leaves the
+/// connection as it is, with sync off (logged): the tokens are what must not be lost.
+pub(super) async fn start_default_sync(
+    app: &App,
+    provider: &Provider,
+    saved: Integration,
+) -> Integration {
+    let frequency = match provider.calendar.as_ref().map(|c| c.default_sync) {
+        Some(DefaultSync::Hourly) => SyncFrequency::Hourly,
+        Some(DefaultSync::Daily) => SyncFrequency::Daily,
+        Some(DefaultSync::Off) | None => return saved,
+    };
+    if saved.token_version != 1 {
+        return saved;
+    }
+    let settings = SyncSettings {
+        enabled: true,
+        sync_types: vec![SyncType::Calendar],
+        frequency,
+    };
+    let changes = IntegrationChanges {
+        sync: Some((&settings, Some(now_epoch()))),
+        metadata: None,
+    };
+    match app.integrations.save_changes(&saved, &changes).await {
+        Ok(updated) => updated,
+        Err(e) => {
+            tracing::warn!(integration_id = saved.id.as_str(), error = %e, "default sync settings not saved; sync stays off");
+            saved
+        }
+    }
 }

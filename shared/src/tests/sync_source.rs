@@ -53,6 +53,7 @@ fn graph_links_are_followed_only_on_the_events_origin() {
     let source = CalendarSource {
         api: CalendarApi::MicrosoftGraph,
         events_url: Url::parse("https://graph.microsoft.com/v1.0/me/calendarView/delta").unwrap(),
+        default_sync: Default::default(),
     };
     let same = page_url(
         &source,

@@ -27,3 +27,4 @@ mod scheduler;
 mod secrets;
 mod state;
 mod sync;
+mod sync_defaults;
