@@ -40,6 +40,32 @@ export interface Integration {
   updatedAt: string;
 }
 
+/** An event as the API lists it (docs/openapi.yaml `Event`). */
+export interface CalendarEvent {
+  id: string;
+  externalId: string;
+  title: string;
+  description?: string;
+  /** RFC 3339, or YYYY-MM-DD for an all-day event. */
+  startTime?: string;
+  endTime?: string;
+  attendees: string[];
+  location?: string;
+  updatedAt?: string;
+  deleted: boolean;
+}
+
+/** The writable fields (docs/openapi.yaml `EventInput`). */
+export interface EventInput {
+  title: string;
+  startTime: string;
+  endTime: string;
+  timeZone?: string;
+  description?: string;
+  location?: string;
+  attendees?: string[];
+}
+
 export interface SyncJob {
   jobId: string;
   status: "queued" | "running" | "succeeded" | "failed" | string;
@@ -75,8 +101,13 @@ export interface Connector {
   refresh(id: string): Promise<unknown>;
   sync(id: string, options?: { full?: boolean }): Promise<{ jobId: string }>;
   waitForSync(id: string, jobId: string, options?: { intervalMs?: number; timeoutMs?: number }): Promise<SyncJob>;
-  events(id: string, page?: { limit?: number; cursor?: string }): Promise<{ events: unknown[]; nextCursor?: string }>;
+  events(id: string, page?: { limit?: number; cursor?: string }): Promise<{ events: CalendarEvent[]; nextCursor?: string }>;
   updateSettings(id: string, settings: SyncSettings): Promise<Integration>;
+  /** Creates the event at the provider; pass the same `idempotencyKey` when retrying, so that one event is made. */
+  createEvent(id: string, event: EventInput, options?: { idempotencyKey?: string }): Promise<CalendarEvent>;
+  /** Changes the fields given (`startTime` and `endTime` together); `externalId` as listed by events(). */
+  updateEvent(id: string, externalId: string, changes: Partial<EventInput>): Promise<CalendarEvent>;
+  deleteEvent(id: string, externalId: string): Promise<{ deleted: true }>;
   /** Replaces the integration's metadata whole; `{}` removes it. */
   setMetadata(id: string, metadata: Record<string, unknown>): Promise<Integration>;
   disconnect(id: string): Promise<{ disconnected: boolean; revoked: boolean }>;

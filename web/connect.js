@@ -38,9 +38,9 @@ export function createConnector(options) {
   const popupFeatures = options.popupFeatures ?? "popup,width=520,height=720";
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
 
-  async function call(method, path, body) {
+  async function call(method, path, body, extraHeaders = {}) {
     const token = await getToken();
-    const headers = { Authorization: `Bearer ${token}` };
+    const headers = { ...extraHeaders, Authorization: `Bearer ${token}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
@@ -175,6 +175,15 @@ export function createConnector(options) {
     },
     updateSettings: async (integrationId, settings) =>
       (await call("PATCH", `/integrations/${id(integrationId)}`, { syncSettings: settings })).integration,
+    /** Creates the event in the user's calendar; the same `idempotencyKey` on a retry makes one event. */
+    async createEvent(integrationId, event, { idempotencyKey } = {}) {
+      const headers = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
+      return (await call("POST", `/integrations/${id(integrationId)}/events`, event, headers)).event;
+    },
+    updateEvent: async (integrationId, externalId, changes) =>
+      (await call("PATCH", `/integrations/${id(integrationId)}/events/${id(externalId)}`, changes)).event,
+    deleteEvent: (integrationId, externalId) =>
+      call("DELETE", `/integrations/${id(integrationId)}/events/${id(externalId)}`),
     setMetadata: async (integrationId, metadata) =>
       (await call("PATCH", `/integrations/${id(integrationId)}`, { metadata })).integration,
     disconnect: (integrationId) => call("DELETE", `/integrations/${id(integrationId)}`),

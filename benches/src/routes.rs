@@ -72,9 +72,41 @@ async fn prepare(t: &TestApp, function: Function, id: &str) -> shared::http::Api
         Function::ListEvents => request(Method::GET, &format!("{integration}/events"))
             .user(USER)
             .build(),
+        Function::CreateEvent => create_event(id),
+        // An event of its own each time, made before the clock starts.
+        Function::UpdateEvent => {
+            let event = created_event(t, id).await;
+            request(Method::PATCH, &format!("{integration}/events/{event}"))
+                .user(USER)
+                .json(json!({"title": "Moved"}))
+                .build()
+        }
+        Function::DeleteEvent => {
+            let event = created_event(t, id).await;
+            request(Method::DELETE, &format!("{integration}/events/{event}"))
+                .user(USER)
+                .build()
+        }
         // Not HTTP functions: never asked for (HTTP_HANDLERS lists the HTTP ones).
         _ => request(Method::GET, "/health").build(),
     }
+}
+
+fn create_event(id: &str) -> shared::http::ApiRequest {
+    request(Method::POST, &format!("/integrations/{id}/events"))
+        .user(USER)
+        .json(json!({"title": "Bench", "startTime": "2030-01-02T10:00:00Z", "endTime": "2030-01-02T11:00:00Z"}))
+        .build()
+}
+
+/// A new event's `externalId`, through the create route.
+async fn created_event(t: &TestApp, id: &str) -> String {
+    let created = dispatch(&t.app, Function::CreateEvent, create_event(id)).await;
+    let body: serde_json::Value = serde_json::from_str(&created.body).unwrap_or_default();
+    body["data"]["event"]["externalId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// What each route does at its provider, beside the store: said next to its figure.
@@ -85,6 +117,9 @@ fn provider_calls(function: Function) -> &'static str {
         Function::TestConnection => " + userinfo at the OAuth server",
         Function::Disconnect => " + revocation at the OAuth server",
         Function::Sync => " + SQS SendMessage",
+        Function::CreateEvent => " + events.insert at the OAuth server's events API",
+        Function::UpdateEvent => " + events.patch at the OAuth server's events API",
+        Function::DeleteEvent => " + events.delete at the OAuth server's events API",
         _ => "",
     }
 }

@@ -6,6 +6,21 @@ import http from 'node:http';
 import { parseFaults } from './faults.mjs';
 
 const LIST_PATH = '/calendar/v3/calendars/primary/events';
+const EVENT_PATH = /^\/calendar\/v3\/calendars\/primary\/events\/([^/]+)$/;
+// Writes need this scope, as Google's need calendar.events (or calendar).
+const WRITE_SCOPE = 'calendar.events';
+const INSUFFICIENT_SCOPE = {
+  error: {
+    code: 403,
+    message: 'Request had insufficient authentication scopes.',
+    errors: [{ message: 'Insufficient Permission', domain: 'global', reason: 'insufficientPermissions' }],
+    status: 'PERMISSION_DENIED',
+  },
+};
+// Client-chosen event ids: base32hex characters, 5 to 1024 of them
+// (https://developers.google.com/calendar/api/v3/reference/events, `id`).
+const CLIENT_ID = /^[a-v0-9]{5,1024}$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DEFAULT_PAGE = 250;
 const MAX_PAGE = 2500; // Google: "The page size can never be larger than 2500 events."
 const MAX_SEED = 100_000;
@@ -147,6 +162,8 @@ class Calendar {
   }
 }
 
+const zone = (e) => (e.timeZone ? { timeZone: e.timeZone } : {});
+
 function renderEvent(e, user, { full = false } = {}) {
   const etag = `"${e.updatedMs}${String(e.seq).padStart(6, '0')}"`;
   // Google lists a deleted event with little more than its id and status.
@@ -168,8 +185,8 @@ function renderEvent(e, user, { full = false } = {}) {
   Object.assign(item, {
     creator: self,
     organizer: self,
-    start: { dateTime: rfc3339(e.startMs) },
-    end: { dateTime: rfc3339(e.endMs) },
+    start: e.startDate ? { date: e.startDate } : { dateTime: rfc3339(e.startMs), ...zone(e) },
+    end: e.endDate ? { date: e.endDate } : { dateTime: rfc3339(e.endMs), ...zone(e) },
     iCalUID: `${e.id}@example.test`,
     sequence: e.sequence,
     attendees: e.attendees.map((email) => ({ email, responseStatus: 'accepted' })),
@@ -258,11 +275,15 @@ export function createEventsApi({ provider, readBody }) {
 
   // Only access tokens this server issued and that are still valid (unknown, expired, revoked
   // and rotated-away ones are gone from the store, so `find` answers undefined).
-  async function authenticate(ctx) {
+  async function accessToken(ctx) {
     const match = /^Bearer +([^\s]+) *$/i.exec(ctx.get('Authorization'));
     if (!match) return undefined;
     const token = await provider.AccessToken.find(match[1]);
-    return token?.isValid && token.accountId ? token.accountId : undefined;
+    return token?.isValid && token.accountId ? token : undefined;
+  }
+
+  async function authenticate(ctx) {
+    return (await accessToken(ctx))?.accountId;
   }
 
   // events.list for an authenticated `user`: `{ status, body }`.
@@ -427,6 +448,167 @@ export function createEventsApi({ provider, readBody }) {
     }
   }
 
+  // ----- events.insert / get / patch / delete -----
+
+  // Google's event resource, as far as the service writes it: `{ fields }` to apply, or
+  // `{ error }`. `partial` (patch): only what is there changes.
+  function eventInput(input, { partial }) {
+    const fail = (message) => ({ error: { status: 400, body: googleError(400, 'invalid', message) } });
+    const fields = {};
+    for (const name of ['summary', 'description', 'location']) {
+      if (input[name] === undefined) continue;
+      if (typeof input[name] !== 'string') return fail(`Invalid value for: ${name}`);
+      fields[name] = input[name];
+    }
+    if (input.attendees !== undefined) {
+      if (!Array.isArray(input.attendees) || !input.attendees.every((a) => a && typeof a.email === 'string' && a.email.includes('@'))) {
+        return fail('Invalid attendee email.');
+      }
+      fields.attendees = input.attendees.map((a) => a.email);
+    }
+    for (const side of ['start', 'end']) {
+      const t = input[side];
+      if (t === undefined) {
+        if (!partial) return { error: { status: 400, body: googleError(400, 'required', `Missing ${side} time.`) } };
+        continue;
+      }
+      if (!t || typeof t !== 'object') return fail(`Invalid ${side} time.`);
+      if (typeof t.date === 'string' && t.dateTime === undefined && DATE.test(t.date)) {
+        fields[side] = { date: t.date };
+      } else if (typeof t.dateTime === 'string' && t.date === undefined && !Number.isNaN(Date.parse(t.dateTime))
+          && /(Z|[+-]\d{2}:\d{2})$/.test(t.dateTime)) {
+        fields[side] = { ms: Date.parse(t.dateTime), timeZone: typeof t.timeZone === 'string' ? t.timeZone : undefined };
+      } else {
+        return fail(`Invalid ${side} time.`);
+      }
+    }
+    return { fields };
+  }
+
+  // Applies checked fields to a copy of a stored event; `{ error }` if its times end up empty
+  // or mixed (a date on one side, a date-time on the other).
+  function apply(event, fields) {
+    const next = { ...event };
+    for (const name of ['summary', 'description', 'location', 'attendees']) {
+      if (fields[name] !== undefined) next[name] = fields[name];
+    }
+    for (const side of ['start', 'end']) {
+      const t = fields[side];
+      if (!t) continue;
+      if (t.date) {
+        next[`${side}Date`] = t.date;
+        next[`${side}Ms`] = Date.parse(`${t.date}T00:00:00Z`);
+      } else {
+        next[`${side}Date`] = undefined;
+        next[`${side}Ms`] = t.ms;
+        if (t.timeZone) next.timeZone = t.timeZone;
+      }
+    }
+    if (Boolean(next.startDate) !== Boolean(next.endDate)) {
+      return { error: { status: 400, body: googleError(400, 'invalid', 'Start and end times must either both be date or both be dateTime.') } };
+    }
+    if (!(next.endMs > next.startMs)) {
+      return { error: { status: 400, body: googleError(400, 'timeRangeEmpty', 'The specified time range is empty.', { domain: 'calendar' }) } };
+    }
+    return { event: next };
+  }
+
+  function insert(cal, user, input) {
+    if (input.id !== undefined && (typeof input.id !== 'string' || !CLIENT_ID.test(input.id))) {
+      return { status: 400, body: googleError(400, 'invalid', 'Invalid resource id value.') };
+    }
+    if (input.id !== undefined && cal.events.has(input.id)) {
+      return { status: 409, body: googleError(409, 'duplicate', 'The requested identifier already exists.') };
+    }
+    const checked = eventInput(input, { partial: false });
+    if (checked.error) return checked.error;
+    const n = cal.nextNumber;
+    cal.nextNumber += 1;
+    const base = { id: input.id ?? `ev${String(n).padStart(6, '0')}`, number: n, status: 'confirmed', summary: '', attendees: [], sequence: 0 };
+    const applied = apply(base, checked.fields);
+    if (applied.error) return applied.error;
+    const event = applied.event;
+    cal.touch(event);
+    event.createdMs = event.updatedMs;
+    cal.events.set(event.id, event);
+    return { status: 200, body: renderEvent(event, user, { full: true }) };
+  }
+
+  function patch(cal, user, id, input) {
+    const event = cal.events.get(id);
+    if (!event) return { status: 404, body: googleError(404, 'notFound', 'Not Found') };
+    const checked = eventInput(input, { partial: true });
+    if (checked.error) return checked.error;
+    const applied = apply(event, checked.fields);
+    if (applied.error) return applied.error;
+    const next = applied.event;
+    next.sequence += 1;
+    cal.touch(next);
+    cal.events.set(id, next);
+    return { status: 200, body: renderEvent(next, user, { full: true }) };
+  }
+
+  function remove(cal, id) {
+    const event = cal.events.get(id);
+    if (!event) return { status: 404, body: googleError(404, 'notFound', 'Not Found') };
+    if (event.status === 'cancelled') return { status: 410, body: googleError(410, 'deleted', 'Resource has been deleted') };
+    event.status = 'cancelled';
+    cal.touch(event);
+    return { status: 204 };
+  }
+
+  // events.get, insert, patch and delete; writes need WRITE_SCOPE. Queued faults apply here
+  // as to listings.
+  async function handleOne(ctx, id) {
+    const entry = { at: Date.now(), user: null, status: 0, faulted: false, method: ctx.method, id: id ?? null };
+    try {
+      const fault = nextFault();
+      if (fault) {
+        answerWithFault(ctx, fault);
+        entry.faulted = true;
+        return;
+      }
+      const token = await accessToken(ctx);
+      if (!token) {
+        ctx.status = 401;
+        ctx.set('WWW-Authenticate', 'Bearer realm="demo-calendar", error="invalid_token"');
+        ctx.body = UNAUTHENTICATED;
+        return;
+      }
+      const user = token.accountId;
+      entry.user = user;
+      const cal = calendarOf(user);
+      if (ctx.method === 'GET') {
+        const event = cal.events.get(id);
+        ctx.status = event ? 200 : 404;
+        ctx.body = event ? renderEvent(event, user, { full: true }) : googleError(404, 'notFound', 'Not Found');
+        return;
+      }
+      if (!String(token.scope || '').split(' ').includes(WRITE_SCOPE)) {
+        ctx.status = 403;
+        ctx.set('WWW-Authenticate', `Bearer realm="demo-calendar", error="insufficient_scope", scope="${WRITE_SCOPE}"`);
+        ctx.body = INSUFFICIENT_SCOPE;
+        return;
+      }
+      let answer;
+      if (ctx.method === 'DELETE') {
+        answer = remove(cal, id);
+      } else {
+        const input = await readJson(ctx);
+        if (!input) {
+          answer = { status: 400, body: googleError(400, 'parseError', 'Parse Error') };
+        } else {
+          answer = ctx.method === 'POST' ? insert(cal, user, input) : patch(cal, user, id, input);
+        }
+      }
+      ctx.status = answer.status;
+      if (answer.body !== undefined) ctx.body = answer.body;
+    } finally {
+      entry.status = ctx.status;
+      record(entry);
+    }
+  }
+
   // ----- test-control routes -----
 
   async function readJson(ctx) {
@@ -532,8 +714,25 @@ export function createEventsApi({ provider, readBody }) {
         await handleList(ctx);
         return true;
       }
+      if (ctx.path === LIST_PATH && ctx.method === 'POST') {
+        await bodyTooLargeAs413(ctx, () => handleOne(ctx));
+        return true;
+      }
+      const one = EVENT_PATH.exec(ctx.path);
+      if (one && ['GET', 'PATCH', 'DELETE'].includes(ctx.method)) {
+        let id;
+        try {
+          id = decodeURIComponent(one[1]);
+        } catch {
+          ctx.status = 404;
+          ctx.body = googleError(404, 'notFound', 'Not Found');
+          return true;
+        }
+        await bodyTooLargeAs413(ctx, () => handleOne(ctx, id));
+        return true;
+      }
       if (ctx.path.startsWith('/calendar/v3/')) {
-        // Only events.list on the primary calendar exists here.
+        // Only events.list, insert, get, patch and delete on the primary calendar exist here.
         ctx.status = 404;
         ctx.body = googleError(404, 'notFound', 'Not Found');
         return true;

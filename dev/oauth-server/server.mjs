@@ -47,7 +47,8 @@ const provider = new Provider(issuer, {
     };
   },
   responseTypes: ['code'], // keeps discovery honest: no implicit/hybrid flows
-  scopes: ['openid', 'email', 'profile', 'offline_access'],
+  // calendar.events: the events API's write scope (events-api.mjs), as Google's of that name.
+  scopes: ['openid', 'email', 'profile', 'offline_access', 'calendar.events'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'picture'] },
   pkce: { required: () => true },
   // Every refresh returns a new refresh token; replaying an old one revokes the whole grant.

@@ -17,8 +17,8 @@ use crate::state::StateKey;
 use crate::unwired::Unwired;
 
 use crate::store::{
-    AuditTrail, AuthorizationStates, DynamoTable, IntegrationRecords, RateCounters, RefreshIndex,
-    RefreshLeases, SyncJobs, SyncSchedules, SyncedEvents,
+    AuditTrail, AuthorizationStates, DynamoTable, EventWrites, IntegrationRecords, RateCounters,
+    RefreshIndex, RefreshLeases, SyncJobs, SyncSchedules, SyncedEvents,
 };
 
 pub struct App {
@@ -41,6 +41,8 @@ pub struct App {
     pub refresh_tuning: RefreshTuning,
     pub sync_jobs: Arc<dyn SyncJobs>,
     pub synced_events: Arc<dyn SyncedEvents>,
+    /// The event write routes' records and idempotency keys.
+    pub event_writes: Arc<dyn EventWrites>,
     pub sync_schedules: Arc<dyn SyncSchedules>,
     pub sync_tuning: SyncTuning,
     pub oauth: OAuthHttp,
@@ -169,6 +171,7 @@ impl App {
             + RateCounters
             + SyncJobs
             + SyncedEvents
+            + EventWrites
             + SyncSchedules
             + 'static,
     {
@@ -184,6 +187,7 @@ impl App {
             rate_counters: table.clone(),
             sync_jobs: table.clone(),
             synced_events: table.clone(),
+            event_writes: table.clone(),
             sync_schedules: table.clone(),
             audit_trail: table,
             refresh_queue: None,

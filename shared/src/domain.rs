@@ -318,6 +318,9 @@ pub enum AuditEvent {
     SyncRequested,
     SyncCompleted,
     SyncFailed,
+    EventCreated,
+    EventUpdated,
+    EventDeleted,
 }
 
 impl AuditEvent {
@@ -335,6 +338,9 @@ impl AuditEvent {
             Self::SyncRequested => "sync_requested",
             Self::SyncCompleted => "sync_completed",
             Self::SyncFailed => "sync_failed",
+            Self::EventCreated => "event_created",
+            Self::EventUpdated => "event_updated",
+            Self::EventDeleted => "event_deleted",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -351,6 +357,9 @@ impl AuditEvent {
             Self::SyncRequested,
             Self::SyncCompleted,
             Self::SyncFailed,
+            Self::EventCreated,
+            Self::EventUpdated,
+            Self::EventDeleted,
         ]
         .into_iter()
         .find(|e| e.as_str() == s)

@@ -38,6 +38,19 @@ pub enum ApiError {
     /// The provider could not be reached or answered with a server error.
     #[error("the provider is unavailable: {0}")]
     ProviderUnavailable(String),
+    /// The integration's token lacks a scope the request needs at the provider: the user must
+    /// connect again, the app asking for `scopes` (the catalogue entry's `calendar.write_scopes`).
+    #[error("{}", insufficient_scope_message(scopes))]
+    InsufficientScope { scopes: Vec<String> },
+    /// No such event at the provider (nor, for a deletion, in the store).
+    #[error("event not found")]
+    EventNotFound,
+    /// An `Idempotency-Key` already used with another request body.
+    #[error("this Idempotency-Key was used with another request body; use a new key")]
+    IdempotencyKeyReused,
+    /// The provider refused the request as such (an event it will not take): its reason.
+    #[error("the provider refused the request: {0}")]
+    ProviderRefused(String),
     /// The provider no longer honours the integration's grant: the user must connect again.
     #[error("the integration's authorization has expired or was revoked; connect again")]
     TokenExpired,
@@ -97,6 +110,8 @@ impl ApiError {
             Self::OAuthInit(_)
                 | Self::OAuthCallback(_)
                 | Self::ProviderUnavailable(_)
+                | Self::ProviderRefused(_)
+                | Self::InsufficientScope { .. }
                 | Self::TokenExpired
                 | Self::TokenRefresh { .. }
         )
@@ -126,8 +141,9 @@ impl ApiError {
             | Self::InvalidState
             | Self::OAuthCallback(_) => 400,
             Self::Unauthorized => 401,
-            Self::Forbidden(_) => 403,
-            Self::NotFound => 404,
+            Self::Forbidden(_) | Self::InsufficientScope { .. } => 403,
+            Self::NotFound | Self::EventNotFound => 404,
+            Self::IdempotencyKeyReused | Self::ProviderRefused(_) => 422,
             Self::Conflict(_) | Self::TokenExpired => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::RateLimited { .. } => 429,
@@ -155,6 +171,10 @@ impl ApiError {
             Self::InvalidProvider(_) => "INVALID_PROVIDER",
             Self::InvalidState => "INVALID_STATE",
             Self::NotFound => "ACCOUNT_NOT_FOUND",
+            Self::EventNotFound => "EVENT_NOT_FOUND",
+            Self::InsufficientScope { .. } => "INSUFFICIENT_SCOPE",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::ProviderRefused(_) => "PROVIDER_ERROR",
             Self::Conflict(_) => "CONFLICT",
             Self::OAuthInit(_) => "OAUTH_INIT_ERROR",
             Self::OAuthCallback(_) => "OAUTH_CALLBACK_ERROR",
@@ -206,6 +226,15 @@ impl ApiError {
             }
             other => other.to_string(),
         }
+    }
+}
+
+fn insufficient_scope_message(scopes: &[String]) -> String {
+    let base = "the integration's authorization does not cover this request; connect again";
+    if scopes.is_empty() {
+        base.into()
+    } else {
+        format!("{base}, asking for the scopes {}", scopes.join(" "))
     }
 }
 

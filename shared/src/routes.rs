@@ -24,6 +24,9 @@ pub enum Function {
     UpdateIntegration,
     SyncWorker,
     TokenRecovery,
+    CreateEvent,
+    UpdateEvent,
+    DeleteEvent,
 }
 
 impl Function {
@@ -48,6 +51,9 @@ impl Function {
             Self::UpdateIntegration => "update-integration",
             Self::SyncWorker => "sync-worker",
             Self::TokenRecovery => "token-recovery",
+            Self::CreateEvent => "create-event",
+            Self::UpdateEvent => "update-event",
+            Self::DeleteEvent => "delete-event",
         }
     }
 
@@ -78,6 +84,9 @@ impl Function {
         Self::UpdateIntegration,
         Self::SyncWorker,
         Self::TokenRecovery,
+        Self::CreateEvent,
+        Self::UpdateEvent,
+        Self::DeleteEvent,
     ];
 }
 
@@ -122,6 +131,8 @@ pub enum LimitClass {
     Token,
     /// The provider's redirect (GET callback): public, so per source IP.
     BrowserCallback,
+    /// A provider write each: creating, changing or deleting an event.
+    EventWrite,
 }
 
 impl LimitClass {
@@ -136,6 +147,7 @@ impl LimitClass {
         Self::Settings,
         Self::Token,
         Self::BrowserCallback,
+        Self::EventWrite,
     ];
 
     /// Its name in `RATE_LIMITS` and in the counters' keys.
@@ -151,6 +163,7 @@ impl LimitClass {
             Self::Settings => "settings",
             Self::Token => "token",
             Self::BrowserCallback => "browser-callback",
+            Self::EventWrite => "event-write",
         }
     }
 
@@ -161,7 +174,7 @@ impl LimitClass {
             Self::Read => 60,
             Self::Connect | Self::Test | Self::Sync => 10,
             Self::Callback | Self::Disconnect => 20,
-            Self::Refresh | Self::Settings | Self::BrowserCallback => 30,
+            Self::Refresh | Self::Settings | Self::BrowserCallback | Self::EventWrite => 30,
             Self::Token => 1200,
         }
     }
@@ -288,6 +301,27 @@ pub const ROUTES: &[Route] = &[
         auth: Auth::User,
         limit: Some(LimitClass::Settings),
     },
+    Route {
+        method: "POST",
+        path: "/integrations/{id}/events",
+        function: Function::CreateEvent,
+        auth: Auth::User,
+        limit: Some(LimitClass::EventWrite),
+    },
+    Route {
+        method: "PATCH",
+        path: "/integrations/{id}/events/{eventId}",
+        function: Function::UpdateEvent,
+        auth: Auth::User,
+        limit: Some(LimitClass::EventWrite),
+    },
+    Route {
+        method: "DELETE",
+        path: "/integrations/{id}/events/{eventId}",
+        function: Function::DeleteEvent,
+        auth: Auth::User,
+        limit: Some(LimitClass::EventWrite),
+    },
 ];
 
 /// The route for a request and its path parameters (percent-decoded).
@@ -295,7 +329,8 @@ pub const ROUTES: &[Route] = &[
 /// `CorsConfiguration`, and the dev gateway; a test holds the three to the same values).
 /// A browser app sends its JWT in `Authorization` and JSON bodies: both need a preflight.
 pub mod cors {
-    pub const ALLOW_HEADERS: &[&str] = &["authorization", "content-type"];
+    /// `idempotency-key`: a retried event create makes one event (handlers::event_writes).
+    pub const ALLOW_HEADERS: &[&str] = &["authorization", "content-type", "idempotency-key"];
     /// What a page may read beyond the basics: when to retry, and its rate-limit budget (the
     /// correlation id is in the body).
     pub const EXPOSE_HEADERS: &[&str] = &[

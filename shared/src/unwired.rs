@@ -17,10 +17,10 @@ use crate::ids::{IntegrationId, JobId, UserId};
 use crate::secrets::{SecretError, SecretSource};
 use crate::state::StateId;
 use crate::store::{
-    AuditTrail, AuthorizationStates, DueIntegration, DueScan, IntegrationChanges,
-    IntegrationRecords, JobOutcome, JobStart, RateCounters, RateWindow, RefreshIndex, RefreshLease,
-    RefreshLeases, RefreshedTokens, StateClaim, StoreError, StoredMark, SyncJobs, SyncSchedules,
-    SyncedEvents,
+    AuditTrail, AuthorizationStates, DueIntegration, DueScan, EventWrites, IntegrationChanges,
+    IntegrationRecords, JobOutcome, JobStart, KeyClaim, RateCounters, RateWindow, RefreshIndex,
+    RefreshLease, RefreshLeases, RefreshedTokens, StateClaim, StoreError, StoredMark, SyncJobs,
+    SyncSchedules, SyncedEvents,
 };
 
 const WHY: &str = "this function builds no AWS client (routes::Function::builds_aws_clients)";
@@ -84,6 +84,12 @@ unwired_store!(SyncJobs {
     fn commit_page(&SyncJob, SyncCounts, Option<&str>, Option<&str>) -> bool;
     fn restart_full(&SyncJob) -> bool;
     fn finish(&SyncJob, JobOutcome<'_>) -> ();
+});
+
+unwired_store!(EventWrites {
+    fn put_written(&IntegrationId, &EventRecord) -> ();
+    fn mark_deleted(&IntegrationId, &str) -> bool;
+    fn claim_key(&IntegrationId, &str, &str, i64, i64) -> KeyClaim;
 });
 
 unwired_store!(SyncedEvents {

@@ -19,6 +19,17 @@ impl TestApp {
         reply.json().await.unwrap_or_default()
     }
 
+    /// Every event of `user`'s calendar at the demo provider, cancelled ones included.
+    pub async fn demo_calendar(&self, user: &str) -> Vec<serde_json::Value> {
+        let reply = reqwest::Client::new()
+            .get(format!("{}/__events/{user}", self.oauth_url))
+            .send()
+            .await
+            .expect("events control route");
+        let body: serde_json::Value = reply.json().await.unwrap_or_default();
+        body["events"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Creates `count` events in `user`'s calendar at the demo provider.
     pub async fn seed_events(&self, user: &str, count: usize) {
         self.events_control(

@@ -84,6 +84,18 @@ function card(integration) {
     await connector.updateSettings(integration.id, settings);
     await showIntegrations();
   });
+  action("Add event", "add-event", async () => {
+    // Tomorrow 09:00-09:30 UTC; the key makes a double click one event.
+    const start = new Date(Math.floor(Date.now() / 86400000) * 86400000 + 86400000 + 9 * 3600000);
+    const end = new Date(start.getTime() + 30 * 60000);
+    const event = await connector.createEvent(
+      integration.id,
+      { title: "Made with the web kit", startTime: start.toISOString(), endTime: end.toISOString() },
+      { idempotencyKey: `demo-${integration.id}-${start.getTime()}` },
+    );
+    say(`Event created at ${integration.provider}: ${event.externalId}`);
+    await showEvents(integration.id);
+  });
   action("Disconnect", "disconnect", async () => {
     const result = await connector.disconnect(integration.id);
     say(result.revoked ? "Disconnected and revoked at the provider" : "Disconnected");
@@ -110,7 +122,7 @@ async function showIntegrations() {
 }
 
 async function showEvents(id) {
-  const page = await connector.events(id, { limit: 10 });
+  const page = await connector.events(id, { limit: 50 });
   $("events").replaceChildren(...page.events.map((e) => element("li", { textContent: `${e.start || ""} ${e.title || e.summary || e.id}` })));
 }
 

@@ -146,6 +146,12 @@ await scenario("connect demo through the popup, sync, disconnect", async (page, 
   assert.ok((await page.locator("#events li").count()) >= 10, "the synced events are shown");
   await page.waitForSelector("text=Sync succeeded");
   await shot(page, "3-synced");
+  // An event written back to the calendar: at the provider once, even for a double click.
+  await card.locator("button.add-event").dblclick();
+  await page.waitForSelector("text=Event created at demo");
+  await page.waitForSelector("#events li:has-text('Made with the web kit')");
+  const calendar = await (await fetch(`${system.oauth}/__events/alice`)).json();
+  assert.equal(calendar.events.filter((e) => e.summary === "Made with the web kit").length, 1);
   await page.locator('.card[data-provider="demo"] button.disconnect').click();
   await page.waitForSelector("text=No integrations yet.");
   await shot(page, "4-disconnected");

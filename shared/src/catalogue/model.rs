@@ -28,6 +28,12 @@ pub struct CalendarSource {
     pub events_url: Url,
     /// The schedule a newly connected integration starts with (`calendar.default_sync`).
     pub default_sync: DefaultSync,
+    /// The collection events are created in, and under which one is changed or deleted by
+    /// id (`calendar.write_url`; Google's is `events_url` itself, Graph's is `/me/events`).
+    pub write_url: Url,
+    /// Scopes a token needs to write events: named in INSUFFICIENT_SCOPE, for the app to ask
+    /// for them at connect (`calendar.write_scopes`).
+    pub write_scopes: Vec<String>,
 }
 
 /// A new integration's scheduled sync: off until the app turns it on, or on at a frequency.

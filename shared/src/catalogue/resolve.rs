@@ -213,11 +213,20 @@ fn resolved_parts(raw: &RawEntry, check: &Checker<'_>) -> Result<ResolvedParts, 
             None => None,
         },
         calendar: match &raw.calendar {
-            Some(c) => Some(CalendarSource {
-                api: c.api,
-                events_url: check.url("calendar.events_url", &c.events_url)?,
-                default_sync: c.default_sync,
-            }),
+            Some(c) => {
+                let events_url = check.url("calendar.events_url", &c.events_url)?;
+                let write_url = match &c.write_url {
+                    Some(url) => check.url("calendar.write_url", url)?,
+                    None => events_url.clone(),
+                };
+                Some(CalendarSource {
+                    api: c.api,
+                    events_url,
+                    default_sync: c.default_sync,
+                    write_url,
+                    write_scopes: c.write_scopes.clone(),
+                })
+            }
             None => None,
         },
         documentation: match &raw.documentation {

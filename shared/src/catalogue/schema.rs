@@ -79,6 +79,10 @@ pub(super) struct RawCalendar {
     pub(super) events_url: String,
     #[serde(default)]
     pub(super) default_sync: DefaultSync,
+    #[serde(default)]
+    pub(super) write_url: Option<String>,
+    #[serde(default)]
+    pub(super) write_scopes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

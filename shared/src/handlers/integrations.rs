@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::sync::{SyncTypeName, check_sync_types};
-use super::{audit_entry, owned_integration, owned_row};
+use super::{audit_entry, owned_integration, owned_row, present};
 use crate::app::App;
 use crate::catalogue::{DefaultSync, Provider};
 use crate::clock::now_epoch;
@@ -122,12 +122,6 @@ struct UpdateBody {
     sync_settings: Option<SettingsBody>,
     #[serde(default, deserialize_with = "present")]
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]

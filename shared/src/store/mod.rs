@@ -321,6 +321,46 @@ pub trait SyncedEvents: Send + Sync {
     ) -> Result<(Vec<EventRecord>, Option<String>), StoreError>;
 }
 
+/// What an `Idempotency-Key` is to a create that brings it (`EventWrites::claim_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyClaim {
+    /// Not seen before (or seen longer ago than the key is kept): this request owns it.
+    First,
+    /// Seen with the same request body: a retry, to be answered with the same event.
+    Repeat,
+    /// Seen with another body: refused, the key names another request.
+    Reused,
+}
+
+/// The event write routes' records: an event as its create, change or deletion at the
+/// provider left it, and the idempotency keys of creates.
+#[async_trait]
+pub trait EventWrites: Send + Sync {
+    /// Stores the event as the provider answered a write, marked as written outside any sync
+    /// job (so a full listing's sweep still applies to it).
+    async fn put_written(
+        &self,
+        integration: &IntegrationId,
+        record: &EventRecord,
+    ) -> Result<(), StoreError>;
+    /// Marks the stored event deleted; false when none is stored.
+    async fn mark_deleted(
+        &self,
+        integration: &IntegrationId,
+        external_id: &str,
+    ) -> Result<bool, StoreError>;
+    /// Claims `key_hash` for a create with this body `fingerprint`, kept until `expires_at`
+    /// (epoch seconds; an expired claim counts as none at `now`).
+    async fn claim_key(
+        &self,
+        integration: &IntegrationId,
+        key_hash: &str,
+        fingerprint: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<KeyClaim, StoreError>;
+}
+
 #[async_trait]
 pub trait SyncSchedules: Send + Sync {
     /// Integrations of `shard` whose next sync is at or before `until`.

@@ -6,8 +6,9 @@
 //! records it wrote and counts them as it did the first time.
 
 mod ending;
-mod records;
+pub(crate) mod records;
 pub mod source;
+pub mod writes;
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;

@@ -10,13 +10,29 @@ use crate::ids::IntegrationId;
 use crate::store::{StoreError, StoredMark};
 
 /// The record id the API shows (docs/openapi.yaml `Event.id`): stable per (integration, provider event).
-pub(super) fn record_id(integration: &IntegrationId, external_id: &str) -> String {
+pub(crate) fn record_id(integration: &IntegrationId, external_id: &str) -> String {
     let mut hash = Sha256::new();
     for part in [integration.as_str(), external_id] {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part.as_bytes());
     }
     crate::ids::hex(&hash.finalize()[..16])
+}
+
+/// The stored record of a provider event.
+pub(crate) fn record_of(integration: &IntegrationId, event: &ProviderEvent) -> EventRecord {
+    EventRecord {
+        id: record_id(integration, &event.external_id),
+        external_id: event.external_id.clone(),
+        title: event.title.clone(),
+        description: event.description.clone(),
+        start_time: event.start_time.clone(),
+        end_time: event.end_time.clone(),
+        attendees: event.attendees.clone(),
+        location: event.location.clone(),
+        updated_at: event.updated_at.clone(),
+        deleted: event.deleted,
+    }
 }
 
 /// How this page changes a record, given what the store holds.
@@ -51,7 +67,7 @@ const MAX_EXTERNAL_ID_BYTES: usize = 1000;
 
 /// A provider event id the table can key: non-empty, within the key limit, no control
 /// characters.
-pub(super) fn storable_id(id: &str) -> bool {
+pub(crate) fn storable_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_EXTERNAL_ID_BYTES && !id.chars().any(char::is_control)
 }
 
@@ -97,21 +113,7 @@ pub(super) async fn write_page(
             RecordChange::Deleted => counts.deleted += 1,
             RecordChange::Unchanged => {}
         }
-        records.push((
-            EventRecord {
-                id: record_id(&job.integration_id, &event.external_id),
-                external_id: event.external_id.clone(),
-                title: event.title.clone(),
-                description: event.description.clone(),
-                start_time: event.start_time.clone(),
-                end_time: event.end_time.clone(),
-                attendees: event.attendees.clone(),
-                location: event.location.clone(),
-                updated_at: event.updated_at.clone(),
-                deleted: event.deleted,
-            },
-            change,
-        ));
+        records.push((record_of(&job.integration_id, event), change));
     }
     app.synced_events
         .put_page(&job.integration_id, &records, &job.job_id, job.page_index)

@@ -221,7 +221,7 @@ struct GoogleList {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct GoogleEvent {
+pub(super) struct GoogleEvent {
     id: String,
     #[serde(default)]
     status: Option<String>,
@@ -255,21 +255,27 @@ pub fn google_page(body: &[u8]) -> Result<ProviderPage, FetchError> {
         events: list
             .items
             .into_iter()
-            .map(|e| ProviderEvent {
-                deleted: e.status.as_deref() == Some("cancelled"),
-                external_id: e.id,
-                title: e.summary.unwrap_or_default(),
-                description: e.description,
-                start_time: e.start.and_then(|t| t.date_time.or(t.date)),
-                end_time: e.end.and_then(|t| t.date_time.or(t.date)),
-                attendees: e.attendees.into_iter().filter_map(|a| a.email).collect(),
-                location: e.location,
-                updated_at: e.updated,
-            })
+            .map(GoogleEvent::normalized)
             .collect(),
         next_page: list.next_page_token,
         next_cursor: list.next_sync_token,
     })
+}
+
+impl GoogleEvent {
+    pub(super) fn normalized(self) -> ProviderEvent {
+        ProviderEvent {
+            deleted: self.status.as_deref() == Some("cancelled"),
+            external_id: self.id,
+            title: self.summary.unwrap_or_default(),
+            description: self.description,
+            start_time: self.start.and_then(|t| t.date_time.or(t.date)),
+            end_time: self.end.and_then(|t| t.date_time.or(t.date)),
+            attendees: self.attendees.into_iter().filter_map(|a| a.email).collect(),
+            location: self.location,
+            updated_at: self.updated,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -284,7 +290,7 @@ struct GraphList {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct GraphEvent {
+pub(super) struct GraphEvent {
     id: String,
     #[serde(rename = "@removed")]
     removed: Option<serde_json::Value>,
@@ -327,33 +333,35 @@ pub fn graph_page(body: &[u8]) -> Result<ProviderPage, FetchError> {
     let list: GraphList =
         serde_json::from_slice(body).map_err(|e| FetchError::BadResponse(e.to_string()))?;
     Ok(ProviderPage {
-        events: list
-            .value
-            .into_iter()
-            .map(|e| ProviderEvent {
-                deleted: e.removed.is_some() || e.is_cancelled,
-                external_id: e.id,
-                title: e.subject.unwrap_or_default(),
-                description: e.body_preview.filter(|d| !d.is_empty()),
-                // Graph's calendarView times are UTC (no Prefer: outlook.timezone), written
-                // without an offset: add it, so every stored time is RFC 3339.
-                start_time: e.start.and_then(|t| t.date_time).map(with_utc_offset),
-                end_time: e.end.and_then(|t| t.date_time).map(with_utc_offset),
-                attendees: e
-                    .attendees
-                    .into_iter()
-                    .filter_map(|a| a.email_address.and_then(|m| m.address))
-                    .collect(),
-                location: e
-                    .location
-                    .and_then(|l| l.display_name)
-                    .filter(|l| !l.is_empty()),
-                updated_at: e.last_modified_date_time,
-            })
-            .collect(),
+        events: list.value.into_iter().map(GraphEvent::normalized).collect(),
         next_page: list.next_link,
         next_cursor: list.delta_link,
     })
+}
+
+impl GraphEvent {
+    pub(super) fn normalized(self) -> ProviderEvent {
+        ProviderEvent {
+            deleted: self.removed.is_some() || self.is_cancelled,
+            external_id: self.id,
+            title: self.subject.unwrap_or_default(),
+            description: self.body_preview.filter(|d| !d.is_empty()),
+            // Graph's times are UTC here (no Prefer: outlook.timezone; writes send UTC),
+            // written without an offset: add it, so every stored time is RFC 3339.
+            start_time: self.start.and_then(|t| t.date_time).map(with_utc_offset),
+            end_time: self.end.and_then(|t| t.date_time).map(with_utc_offset),
+            attendees: self
+                .attendees
+                .into_iter()
+                .filter_map(|a| a.email_address.and_then(|m| m.address))
+                .collect(),
+            location: self
+                .location
+                .and_then(|l| l.display_name)
+                .filter(|l| !l.is_empty()),
+            updated_at: self.last_modified_date_time,
+        }
+    }
 }
 
 fn with_utc_offset(time: String) -> String {

@@ -54,6 +54,8 @@ fn graph_links_are_followed_only_on_the_events_origin() {
         api: CalendarApi::MicrosoftGraph,
         events_url: Url::parse("https://graph.microsoft.com/v1.0/me/calendarView/delta").unwrap(),
         default_sync: Default::default(),
+        write_url: Url::parse("https://graph.microsoft.com/v1.0/me/events").unwrap(),
+        write_scopes: Vec::new(),
     };
     let same = page_url(
         &source,

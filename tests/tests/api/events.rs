@@ -175,6 +175,30 @@ const EXPECTED: &[(&str, Function, u16, Option<&str>)] = &[
         400,
         Some("VALIDATION_ERROR"),
     ),
+    (
+        "create-event-bad-times",
+        Function::CreateEvent,
+        400,
+        Some("VALIDATION_ERROR"),
+    ),
+    (
+        "create-event-not-found",
+        Function::CreateEvent,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
+        "update-event-not-found",
+        Function::UpdateEvent,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
+        "delete-event-not-found",
+        Function::DeleteEvent,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
 ];
 
 #[tokio::test]

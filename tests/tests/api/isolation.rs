@@ -42,3 +42,58 @@ async fn another_users_integration_is_not_found_for_get_and_disconnect() {
         "bob sees none of alice's audit trail"
     );
 }
+
+/// Every user route of an integration, asked by another user with a body it would accept:
+/// 404 ACCOUNT_NOT_FOUND, the same as for an id that does not exist, and nothing done.
+#[tokio::test]
+async fn every_route_of_an_integration_is_not_found_for_another_user() {
+    use shared::routes::{Auth, ROUTES};
+    let t = TestApp::new().await;
+    let id = t.connected("ava").await;
+    let event = serde_json::json!({
+        "title": "Planning", "startTime": "2030-01-02T10:00:00Z", "endTime": "2030-01-02T11:00:00Z"
+    });
+    let mut checked = Vec::new();
+    for route in ROUTES
+        .iter()
+        .filter(|r| r.auth == Auth::User && r.path.contains("{id}"))
+    {
+        let path = route
+            .path
+            .replace("{id}", &id)
+            .replace("{jobId}", &"0".repeat(32))
+            .replace("{eventId}", "ev000001");
+        let body = match (route.method, route.path) {
+            ("PATCH", "/integrations/{id}") => serde_json::json!({"metadata": {"a": 1}}),
+            ("POST", "/integrations/{id}/events") => event.clone(),
+            ("PATCH", _) => serde_json::json!({"title": "Moved"}),
+            _ => serde_json::json!({}),
+        };
+        let method = route.method.parse().expect("a method");
+        let reply = t
+            .send(request(method, &path).user("mallory").json(body).build())
+            .await;
+        assert_eq!(
+            (reply.status(), reply.error_code().as_str()),
+            (404, "ACCOUNT_NOT_FOUND"),
+            "{} {}: {}",
+            route.method,
+            route.path,
+            reply.body()
+        );
+        checked.push(format!("{} {}", route.method, route.path));
+    }
+    assert!(checked.len() >= 11, "{checked:?}");
+    let mine = t
+        .send(
+            request(Method::GET, &format!("/integrations/{id}"))
+                .user("ava")
+                .build(),
+        )
+        .await;
+    assert_eq!(
+        mine.data()["integration"]["metadata"],
+        serde_json::json!({})
+    );
+    assert_eq!(mine.data()["integration"]["status"], "connected");
+}

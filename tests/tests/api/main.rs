@@ -8,6 +8,7 @@ mod completion;
 mod contract;
 mod cors;
 mod envelopes;
+mod event_writes;
 mod events;
 mod flow;
 mod gateway;

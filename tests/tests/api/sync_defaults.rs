@@ -8,7 +8,7 @@ use shared::clock::now_epoch;
 /// The embedded catalogue with the demo entry's calendar on a daily schedule by default.
 fn daily_demo_catalogue() -> String {
     let embedded = include_str!("../../../shared/providers.toml");
-    let demo_calendar = r#"calendar = { api = "google_calendar", events_url = "${DEMO_OAUTH_URL:-http://127.0.0.1:9400}/calendar/v3/calendars/primary/events" }"#;
+    let demo_calendar = r#"calendar = { api = "google_calendar", events_url = "${DEMO_OAUTH_URL:-http://127.0.0.1:9400}/calendar/v3/calendars/primary/events", write_scopes = ["calendar.events"] }"#;
     assert!(
         embedded.contains(demo_calendar),
         "the demo entry's calendar line"

@@ -60,6 +60,10 @@ pub fn sync_job(job_id: &str) -> String {
 pub fn event(external_id: &str) -> String {
     format!("EVENT#{external_id}")
 }
+/// An event create's idempotency key, as its SHA-256 (hex), under the integration.
+pub fn idempotency(key_hash: &str) -> String {
+    format!("IDEMPOTENCY#{key_hash}")
+}
 
 /// A caller's rate-limit counters for one class: `RATE#{class}#{caller}`. A caller longer than
 /// an IP, a user id or a role ARN usually is goes in as its SHA-256, so the key stays small.

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::Client;
 
 mod audit;
 mod codec;
+mod event_writes;
 mod integrations;
 pub mod keys;
 mod leases;

@@ -27,7 +27,7 @@ const BATCH_WRITE: usize = 25;
 /// Rounds of retrying unprocessed items before giving up (the message goes back to the queue).
 const UNPROCESSED_ROUNDS: u32 = 8;
 
-fn event_key(integration: &str, external_id: &str) -> HashMap<String, AttributeValue> {
+pub(super) fn event_key(integration: &str, external_id: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (keys::PK.to_string(), s(keys::integration(integration))),
         (keys::SK.to_string(), s(keys::event(external_id))),
@@ -75,6 +75,39 @@ fn attendees_value(attendees: &[String]) -> AttributeValue {
     )
 }
 
+/// A record's item, with the mark of what wrote it: a sync job's page, or a write route.
+pub(super) fn record_item(
+    integration: &IntegrationId,
+    record: &EventRecord,
+    written_by: &str,
+    page_index: u32,
+    change: RecordChange,
+) -> HashMap<String, AttributeValue> {
+    let mut item = event_key(integration.as_str(), &record.external_id);
+    item.extend([
+        ("id".to_string(), s(record.id.clone())),
+        ("externalId".to_string(), s(record.external_id.clone())),
+        ("title".to_string(), s(truncate(&record.title, 1024))),
+        ("attendees".to_string(), attendees_value(&record.attendees)),
+        ("deleted".to_string(), AttributeValue::Bool(record.deleted)),
+        ("syncJob".to_string(), s(written_by)),
+        ("syncPage".to_string(), n(page_index)),
+        ("syncChange".to_string(), s(change.as_str())),
+    ]);
+    for (name, value) in [
+        ("description", &record.description),
+        ("startTime", &record.start_time),
+        ("endTime", &record.end_time),
+        ("location", &record.location),
+        ("updatedAt", &record.updated_at),
+    ] {
+        if let Some(v) = value {
+            item.insert(name.to_string(), s(truncate(v, 8 * 1024)));
+        }
+    }
+    item
+}
+
 #[async_trait]
 impl SyncedEvents for DynamoTable {
     async fn marks(
@@ -107,28 +140,7 @@ impl SyncedEvents for DynamoTable {
         for chunk in records.chunks(BATCH_WRITE) {
             let mut requests = Vec::with_capacity(chunk.len());
             for (record, change) in chunk {
-                let mut item = event_key(integration.as_str(), &record.external_id);
-                item.extend([
-                    ("id".to_string(), s(record.id.clone())),
-                    ("externalId".to_string(), s(record.external_id.clone())),
-                    ("title".to_string(), s(truncate(&record.title, 1024))),
-                    ("attendees".to_string(), attendees_value(&record.attendees)),
-                    ("deleted".to_string(), AttributeValue::Bool(record.deleted)),
-                    ("syncJob".to_string(), s(job_id.as_str())),
-                    ("syncPage".to_string(), n(page_index)),
-                    ("syncChange".to_string(), s(change.as_str())),
-                ]);
-                for (name, value) in [
-                    ("description", &record.description),
-                    ("startTime", &record.start_time),
-                    ("endTime", &record.end_time),
-                    ("location", &record.location),
-                    ("updatedAt", &record.updated_at),
-                ] {
-                    if let Some(v) = value {
-                        item.insert(name.to_string(), s(truncate(v, 8 * 1024)));
-                    }
-                }
+                let item = record_item(integration, record, job_id.as_str(), page_index, *change);
                 requests.push(
                     WriteRequest::builder()
                         .put_request(build(PutRequest::builder().set_item(Some(item)).build())?)
