@@ -170,7 +170,7 @@ impl Floor {
             if read_first {
                 let reading = Instant::now();
                 let ids: Vec<String> = page.events.iter().map(|e| e.external_id.clone()).collect();
-                t.app.synced_events.marks(&id, &ids).await?;
+                t.app.synced_records.marks(&id, &ids).await?;
                 floor.reading += reading.elapsed();
             }
             let writing = Instant::now();
@@ -198,7 +198,7 @@ impl Floor {
                 })
                 .collect();
             t.app
-                .synced_events
+                .synced_records
                 .put_page(&id, &records, &job, floor.pages)
                 .await?;
             floor.written += records.len();

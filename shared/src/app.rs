@@ -18,7 +18,7 @@ use crate::unwired::Unwired;
 
 use crate::store::{
     AuditTrail, AuthorizationStates, DynamoTable, EventWrites, IntegrationRecords, RateCounters,
-    RefreshIndex, RefreshLeases, SyncJobs, SyncSchedules, SyncedEvents,
+    RefreshIndex, RefreshLeases, SyncJobs, SyncSchedules, SyncedRecords,
 };
 
 pub struct App {
@@ -40,7 +40,7 @@ pub struct App {
     pub recovery_queue: Option<Arc<dyn MessageQueue>>,
     pub refresh_tuning: RefreshTuning,
     pub sync_jobs: Arc<dyn SyncJobs>,
-    pub synced_events: Arc<dyn SyncedEvents>,
+    pub synced_records: Arc<dyn SyncedRecords>,
     /// The event write routes' records and idempotency keys.
     pub event_writes: Arc<dyn EventWrites>,
     pub sync_schedules: Arc<dyn SyncSchedules>,
@@ -170,7 +170,7 @@ impl App {
             + RefreshIndex
             + RateCounters
             + SyncJobs
-            + SyncedEvents
+            + SyncedRecords
             + EventWrites
             + SyncSchedules
             + 'static,
@@ -186,7 +186,7 @@ impl App {
             refresh_index: table.clone(),
             rate_counters: table.clone(),
             sync_jobs: table.clone(),
-            synced_events: table.clone(),
+            synced_records: table.clone(),
             event_writes: table.clone(),
             sync_schedules: table.clone(),
             audit_trail: table,

@@ -20,7 +20,7 @@ use crate::store::{
     AuditTrail, AuthorizationStates, DueIntegration, DueScan, EventWrites, IntegrationChanges,
     IntegrationRecords, JobOutcome, JobStart, KeyClaim, RateCounters, RateWindow, RefreshIndex,
     RefreshLease, RefreshLeases, RefreshedTokens, StateClaim, StoreError, StoredMark, SyncJobs,
-    SyncSchedules, SyncedEvents,
+    SyncSchedules, SyncedRecords,
 };
 
 const WHY: &str = "this function builds no AWS client (routes::Function::builds_aws_clients)";
@@ -92,7 +92,7 @@ unwired_store!(EventWrites {
     fn claim_key(&IntegrationId, &str, &str, i64, i64) -> KeyClaim;
 });
 
-unwired_store!(SyncedEvents {
+unwired_store!(SyncedRecords {
     fn marks(&IntegrationId, &[String]) -> HashMap<String, StoredMark>;
     fn put_page(&IntegrationId, &[(EventRecord, RecordChange)], &JobId, u32) -> ();
     fn sweep_unlisted(&IntegrationId, &JobId) -> u64;

@@ -112,7 +112,7 @@ impl TestApp {
     }
 
     /// Every synced event of the integration, through the API's pages.
-    pub async fn synced_events(&self, user: &str, id: &str) -> Vec<serde_json::Value> {
+    pub async fn listed_events(&self, user: &str, id: &str) -> Vec<serde_json::Value> {
         let mut events = Vec::new();
         let mut cursor: Option<String> = None;
         loop {

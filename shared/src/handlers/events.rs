@@ -22,7 +22,7 @@ pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> 
     };
     let integration = owned_integration(app, req).await?;
     let (events, next) = app
-        .synced_events
+        .synced_records
         .page(&integration.id, limit, cursor.as_deref())
         .await?;
     let mut data = serde_json::json!({ "events": events });

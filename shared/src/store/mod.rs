@@ -290,7 +290,7 @@ pub struct StoredMark {
 }
 
 #[async_trait]
-pub trait SyncedEvents: Send + Sync {
+pub trait SyncedRecords: Send + Sync {
     async fn marks(
         &self,
         integration: &IntegrationId,

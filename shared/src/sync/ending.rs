@@ -75,7 +75,7 @@ pub(super) async fn finish_listing(
     // record it did not return is gone at the provider. This is what makes the full resync
     // after a 410 equal to "wipe and reload", as Google's sync guide asks.
     let swept = if job.since_cursor.is_none() {
-        app.synced_events
+        app.synced_records
             .sweep_unlisted(&job.integration_id, &job.job_id)
             .await?
     } else {

@@ -103,7 +103,7 @@ pub(super) async fn write_page(
         }
     }
     let ids: Vec<String> = unique.iter().map(|e| e.external_id.clone()).collect();
-    let marks = app.synced_events.marks(&job.integration_id, &ids).await?;
+    let marks = app.synced_records.marks(&job.integration_id, &ids).await?;
     let mut records = Vec::with_capacity(unique.len());
     for event in unique {
         let change = classify(event, marks.get(&event.external_id), job);
@@ -115,7 +115,7 @@ pub(super) async fn write_page(
         }
         records.push((record_of(&job.integration_id, event), change));
     }
-    app.synced_events
+    app.synced_records
         .put_page(&job.integration_id, &records, &job.job_id, job.page_index)
         .await?;
     Ok(counts)

@@ -84,7 +84,7 @@ async fn an_event_is_created_changed_and_deleted_at_the_provider_and_synced_once
         job["counts"]["created"], 3,
         "only the seeded ones are new: {job}"
     );
-    let stored = t.synced_events("ann", &id).await;
+    let stored = t.listed_events("ann", &id).await;
     assert_eq!(stored.len(), 4);
     assert_eq!(
         stored
@@ -135,7 +135,7 @@ async fn an_event_is_created_changed_and_deleted_at_the_provider_and_synced_once
             .iter()
             .any(|e| e["id"] == external.as_str() && e["status"] == "cancelled")
     );
-    let stored = t.synced_events("ann", &id).await;
+    let stored = t.listed_events("ann", &id).await;
     let record = stored.iter().find(|e| e["externalId"] == external.as_str());
     assert_eq!(record.map(|e| e["deleted"].clone()), Some(json!(true)));
 

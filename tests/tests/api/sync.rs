@@ -51,7 +51,7 @@ async fn full_sync_over_many_pages_then_an_incremental_one_touches_only_the_chan
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(counts(&job), (2500, 0, 0));
     assert!(job["finishedAt"].is_string() && job["startedAt"].is_string());
-    let events = t.synced_events("alice", &id).await;
+    let events = t.listed_events("alice", &id).await;
     assert_eq!(events.len(), 2500);
     assert!(events.iter().all(|e| e["deleted"] == false));
     let sample = &events[0];
@@ -85,7 +85,7 @@ async fn full_sync_over_many_pages_then_an_incremental_one_touches_only_the_chan
         1,
         "one incremental page, not a full listing"
     );
-    let events = t.synced_events("alice", &id).await;
+    let events = t.listed_events("alice", &id).await;
     assert_eq!(events.len(), 2500);
     let by_id = |ext: &str| {
         events
@@ -132,7 +132,7 @@ async fn a_worker_killed_after_page_three_resumes_from_its_checkpoint() {
         (1200, 0, 0),
         "the replayed page counted once, as in an uninterrupted run"
     );
-    let events = t.synced_events("bob", &id).await;
+    let events = t.listed_events("bob", &id).await;
     assert_eq!(events.len(), 1200);
 }
 
@@ -174,7 +174,7 @@ async fn the_same_message_twice_changes_nothing() {
     );
     assert_eq!(counts(&t.sync_job("carl", &id, &job_id).await), (600, 0, 0));
     assert_eq!(
-        t.synced_events("carl", &id).await.len(),
+        t.listed_events("carl", &id).await.len(),
         600,
         "no duplicates"
     );
@@ -192,7 +192,7 @@ async fn an_invalidated_cursor_means_a_full_resync_not_a_failure() {
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["full"], true, "restarted as a full listing");
     assert_eq!(counts(&job), (0, 3, 2));
-    let events = t.synced_events("dina", &id).await;
+    let events = t.listed_events("dina", &id).await;
     assert_eq!(events.len(), 300);
     for ext in deleted {
         assert!(
@@ -404,7 +404,7 @@ async fn scheduled_sync_is_enqueued_by_the_scheduler_when_due() {
     let report = t.schedule(now).await.unwrap();
     assert_eq!((report.syncs_due, report.syncs_queued), (1, 1));
     t.drain_sync_queue(LONG).await;
-    assert_eq!(t.synced_events("jon", &id).await.len(), 20);
+    assert_eq!(t.listed_events("jon", &id).await.len(), 20);
     let report = t.schedule(now + 60).await.unwrap();
     assert_eq!(report.syncs_due, 0, "next one in an hour");
     let report = t.schedule(now + 3601).await.unwrap();
@@ -446,7 +446,7 @@ async fn a_full_resync_marks_deleted_what_the_provider_no_longer_lists() {
         (100, 0, 300),
         "the 300 unlisted records swept as deleted"
     );
-    let events = t.synced_events("kai", &id).await;
+    let events = t.listed_events("kai", &id).await;
     assert_eq!(events.len(), 400);
     assert_eq!(events.iter().filter(|e| e["deleted"] == true).count(), 300);
 
@@ -535,7 +535,7 @@ async fn an_event_the_table_cannot_key_is_skipped_and_counted_and_the_job_goes_o
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(counts(&job), (8, 0, 0));
     assert_eq!(job["counts"]["skipped"], 2, "{job}");
-    assert_eq!(t.synced_events("otto", &id).await.len(), 8);
+    assert_eq!(t.listed_events("otto", &id).await.len(), 8);
 }
 
 /// A job replaced while it is between pages (its continuation queued) stops at its next page:
@@ -578,7 +578,7 @@ async fn a_job_replaced_mid_listing_stops_at_its_next_page() {
     );
     let second = t.sync_job("nia", &id, &b).await;
     assert_eq!(second["status"], "succeeded", "{second}");
-    let events = t.synced_events("nia", &id).await;
+    let events = t.listed_events("nia", &id).await;
     assert_eq!(events.len(), 600);
     assert!(events.iter().all(|e| e["deleted"] == false));
 }

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::DynamoTable;
 use super::codec::*;
 use super::keys;
-use super::synced_events::{event_key, record_item};
+use super::synced_records::{event_key, record_item};
 use crate::domain::{EventRecord, RecordChange};
 use crate::ids::IntegrationId;
 use crate::store::{EventWrites, KeyClaim, StoreError};

@@ -14,7 +14,7 @@ mod refresh_index;
 mod schedules;
 mod states;
 mod sync_jobs;
-mod synced_events;
+mod synced_records;
 
 pub use codec::{decode_cursor, encode_cursor};
 

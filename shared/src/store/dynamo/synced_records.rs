@@ -1,4 +1,4 @@
-//! `SyncedEvents`: synced calendar events at `INTEGRATION#{id}` / `EVENT#{externalId}`, written
+//! `SyncedRecords`: synced calendar events at `INTEGRATION#{id}` / `EVENT#{externalId}`, written
 //! in batches with a page mark, swept at the end of a full listing.
 
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 
 use crate::domain::{EventRecord, RecordChange};
 use crate::ids::{IntegrationId, JobId};
-use crate::store::{StoreError, StoredMark, SyncedEvents};
+use crate::store::{StoreError, StoredMark, SyncedRecords};
 
 /// The page mark of records a full sync's final sweep marked deleted.
 const SWEEP_PAGE: u32 = u32::MAX;
@@ -109,7 +109,7 @@ pub(super) fn record_item(
 }
 
 #[async_trait]
-impl SyncedEvents for DynamoTable {
+impl SyncedRecords for DynamoTable {
     async fn marks(
         &self,
         integration: &IntegrationId,
