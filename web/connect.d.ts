@@ -55,6 +55,21 @@ export interface CalendarEvent {
   deleted: boolean;
 }
 
+/** A contact as the API lists it (docs/openapi.yaml `Contact`). */
+export interface Contact {
+  id: string;
+  externalId: string;
+  displayName?: string;
+  givenName?: string;
+  familyName?: string;
+  emails: string[];
+  phones: string[];
+  organization?: string;
+  jobTitle?: string;
+  updatedAt?: string;
+  deleted: boolean;
+}
+
 /** The writable fields (docs/openapi.yaml `EventInput`). */
 export interface EventInput {
   title: string;
@@ -94,14 +109,16 @@ export class ConnectError extends Error {
 
 export interface Connector {
   /** Call from a click handler: the sign-in window opens synchronously. */
-  connect(provider: string, options?: { scopes?: string[]; returnTo?: string }): Promise<Integration>;
+  /** `syncTypes`: what the app will sync; the scopes each needs are asked for too. */
+  connect(provider: string, options?: { scopes?: string[]; returnTo?: string; syncTypes?: string[] }): Promise<Integration>;
   list(): Promise<Integration[]>;
   get(id: string): Promise<Integration>;
   test(id: string): Promise<{ ok: boolean; latencyMs: number; error?: string }>;
   refresh(id: string): Promise<unknown>;
-  sync(id: string, options?: { full?: boolean }): Promise<{ jobId: string }>;
+  sync(id: string, options?: { full?: boolean; syncTypes?: string[] }): Promise<{ jobId: string; jobs: { syncType: string; jobId: string }[] }>;
   waitForSync(id: string, jobId: string, options?: { intervalMs?: number; timeoutMs?: number }): Promise<SyncJob>;
   events(id: string, page?: { limit?: number; cursor?: string }): Promise<{ events: CalendarEvent[]; nextCursor?: string }>;
+  contacts(id: string, page?: { limit?: number; cursor?: string }): Promise<{ contacts: Contact[]; nextCursor?: string }>;
   updateSettings(id: string, settings: SyncSettings): Promise<Integration>;
   /** Creates the event at the provider; pass the same `idempotencyKey` when retrying, so that one event is made. */
   createEvent(id: string, event: EventInput, options?: { idempotencyKey?: string }): Promise<CalendarEvent>;

@@ -78,6 +78,12 @@ export function createConnector(options) {
   }
 
   const id = (value) => encodeURIComponent(value);
+  const pageQuery = ({ limit, cursor }) => {
+    const query = new URLSearchParams();
+    if (limit) query.set("limit", String(limit));
+    if (cursor) query.set("cursor", cursor);
+    return query.toString() ? `?${query}` : "";
+  };
 
   /** Waits for the popup's one message, from the API's origin and this popup only. */
   function popupResult(popup) {
@@ -111,7 +117,7 @@ export function createConnector(options) {
     });
   }
 
-  async function connect(provider, { scopes, returnTo } = {}) {
+  async function connect(provider, { scopes, returnTo, syncTypes } = {}) {
     // Synchronously, inside the user's gesture: a popup opened after an await is blocked.
     const popup = window.open("", "oauth-connect", popupFeatures);
     if (!popup) throw new ConnectError("popup_blocked", "the browser blocked the sign-in window; allow popups for this site");
@@ -122,6 +128,7 @@ export function createConnector(options) {
     try {
       const body = {};
       if (scopes && scopes.length) body.scopes = scopes;
+      if (syncTypes && syncTypes.length) body.syncTypes = syncTypes;
       if (returnTo) body.returnTo = returnTo;
       started = await call("POST", `/providers/${id(provider)}/connect`, body);
     } catch (e) {
@@ -166,13 +173,8 @@ export function createConnector(options) {
         await sleep(intervalMs);
       }
     },
-    events(integrationId, { limit, cursor } = {}) {
-      const query = new URLSearchParams();
-      if (limit) query.set("limit", String(limit));
-      if (cursor) query.set("cursor", cursor);
-      const suffix = query.toString() ? `?${query}` : "";
-      return call("GET", `/integrations/${id(integrationId)}/events${suffix}`);
-    },
+    events: (integrationId, page = {}) => call("GET", `/integrations/${id(integrationId)}/events${pageQuery(page)}`),
+    contacts: (integrationId, page = {}) => call("GET", `/integrations/${id(integrationId)}/contacts${pageQuery(page)}`),
     updateSettings: async (integrationId, settings) =>
       (await call("PATCH", `/integrations/${id(integrationId)}`, { syncSettings: settings })).integration,
     /** Creates the event in the user's calendar; the same `idempotencyKey` on a retry makes one event. */

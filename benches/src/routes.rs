@@ -72,6 +72,9 @@ async fn prepare(t: &TestApp, function: Function, id: &str) -> shared::http::Api
         Function::ListEvents => request(Method::GET, &format!("{integration}/events"))
             .user(USER)
             .build(),
+        Function::ListContacts => request(Method::GET, &format!("{integration}/contacts"))
+            .user(USER)
+            .build(),
         Function::CreateEvent => create_event(id),
         // An event of its own each time, made before the clock starts.
         Function::UpdateEvent => {

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::{Options, TestApp};
-use shared::domain::{EventRecord, RecordChange, RequestOrigin};
+use shared::domain::{EventRecord, RecordChange, RequestOrigin, SyncType, SyncedRecord};
 use shared::ids::{IntegrationId, UserId};
 use shared::refresh::{RefreshPolicy, fresh_tokens};
 use shared::sync::source::{PageRequest, fetch_page};
@@ -170,18 +170,21 @@ impl Floor {
             if read_first {
                 let reading = Instant::now();
                 let ids: Vec<String> = page.events.iter().map(|e| e.external_id.clone()).collect();
-                t.app.synced_records.marks(&id, &ids).await?;
+                t.app
+                    .synced_records
+                    .marks(&id, SyncType::Calendar, &ids)
+                    .await?;
                 floor.reading += reading.elapsed();
             }
             let writing = Instant::now();
             // The same records, written the same way (BatchWriteItem, 25 per call, a page's
             // calls in parallel).
-            let records: Vec<(EventRecord, RecordChange)> = page
+            let records: Vec<(SyncedRecord, RecordChange)> = page
                 .events
                 .iter()
                 .map(|e| {
                     (
-                        EventRecord {
+                        SyncedRecord::Event(EventRecord {
                             id: e.external_id.clone(),
                             external_id: e.external_id.clone(),
                             title: e.title.clone(),
@@ -192,7 +195,7 @@ impl Floor {
                             location: e.location.clone(),
                             updated_at: e.updated_at.clone(),
                             deleted: e.deleted,
-                        },
+                        }),
                         RecordChange::Created,
                     )
                 })

@@ -6,6 +6,7 @@ import Provider from 'oidc-provider';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 
+import { createContactsApi } from './contacts-api.mjs';
 import { createEventsApi } from './events-api.mjs';
 import { parseFaults } from './faults.mjs';
 
@@ -48,7 +49,7 @@ const provider = new Provider(issuer, {
   },
   responseTypes: ['code'], // keeps discovery honest: no implicit/hybrid flows
   // calendar.events: the events API's write scope (events-api.mjs), as Google's of that name.
-  scopes: ['openid', 'email', 'profile', 'offline_access', 'calendar.events'],
+  scopes: ['openid', 'email', 'profile', 'offline_access', 'calendar.events', 'contacts.readonly'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'picture'] },
   pkce: { required: () => true },
   // Every refresh returns a new refresh token; replaying an old one revokes the whole grant.
@@ -92,6 +93,7 @@ const statsBody = () => ({
   tokenRequestLog: [...tokenRequestLog].sort((a, b) => a.at - b.at),
   heldAnswers,
   ...eventsApi.stats(),
+  ...contactsApi.stats(),
 });
 
 function recordTokenRequest(entry) {
@@ -154,9 +156,12 @@ function answerWithFault(ctx, fault) {
 // The demo calendar events API (Google Calendar's events.list) and its test-control routes, on
 // the same port: it accepts only access tokens this provider issued. See events-api.mjs.
 const eventsApi = createEventsApi({ provider, readBody });
+// The demo contacts API (the People API's connections.list) and its control routes. See
+// contacts-api.mjs.
+const contactsApi = createContactsApi({ provider, readBody });
 
 provider.use(async (ctx, next) => {
-  if (await eventsApi.handle(ctx)) {
+  if (await eventsApi.handle(ctx) || await contactsApi.handle(ctx)) {
     return;
   }
   const avatar = ctx.method === 'GET' && /^\/avatars\/([^/]+)\.svg$/.exec(ctx.path);
@@ -178,6 +183,7 @@ provider.use(async (ctx, next) => {
     heldAnswers = [];
     faults = { responses: [], repeat: false };
     eventsApi.reset();
+    contactsApi.reset();
     ctx.body = statsBody();
     return;
   }

@@ -140,12 +140,15 @@ async fn schedule_syncs(
                 continue;
             };
             let every = integration.sync_settings.interval_secs();
-            match crate::sync::request_sync(app, &integration, false).await {
-                Ok((_, true)) => report.syncs_queued += 1,
-                Ok((_, false)) | Err(crate::sync::SyncError::NotConnected) => {}
-                Err(crate::sync::SyncError::Store(e)) => return Err(e.into()),
-                Err(crate::sync::SyncError::Queue(e)) => return Err(e.into()),
-                Err(crate::sync::SyncError::NoQueue) => return Err(SchedulerError::NoQueue),
+            // A job per type the settings name (each its own, at most one of a type at a time).
+            for sync_type in &integration.sync_settings.sync_types {
+                match crate::sync::request_sync(app, &integration, *sync_type, false).await {
+                    Ok((_, true)) => report.syncs_queued += 1,
+                    Ok((_, false)) | Err(crate::sync::SyncError::NotConnected) => {}
+                    Err(crate::sync::SyncError::Store(e)) => return Err(e.into()),
+                    Err(crate::sync::SyncError::Queue(e)) => return Err(e.into()),
+                    Err(crate::sync::SyncError::NoQueue) => return Err(SchedulerError::NoQueue),
+                }
             }
             app.sync_schedules.reschedule(&due, now + every).await?;
         }

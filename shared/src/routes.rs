@@ -27,6 +27,7 @@ pub enum Function {
     CreateEvent,
     UpdateEvent,
     DeleteEvent,
+    ListContacts,
 }
 
 impl Function {
@@ -54,6 +55,7 @@ impl Function {
             Self::CreateEvent => "create-event",
             Self::UpdateEvent => "update-event",
             Self::DeleteEvent => "delete-event",
+            Self::ListContacts => "list-contacts",
         }
     }
 
@@ -87,6 +89,7 @@ impl Function {
         Self::CreateEvent,
         Self::UpdateEvent,
         Self::DeleteEvent,
+        Self::ListContacts,
     ];
 }
 
@@ -300,6 +303,13 @@ pub const ROUTES: &[Route] = &[
         function: Function::UpdateIntegration,
         auth: Auth::User,
         limit: Some(LimitClass::Settings),
+    },
+    Route {
+        method: "GET",
+        path: "/integrations/{id}/contacts",
+        function: Function::ListContacts,
+        auth: Auth::User,
+        limit: Some(LimitClass::Read),
     },
     Route {
         method: "POST",

@@ -10,8 +10,8 @@ use secrecy::SecretString;
 
 use crate::crypto::{CryptoError, DataKey, DataKeySource, Envelope, GeneratedDataKey, SealPurpose};
 use crate::domain::{
-    AuditEntry, EventRecord, Integration, IntegrationError, PendingAuthorization, RecordChange,
-    SyncCounts, SyncJob,
+    AuditEntry, ContactRecord, EventRecord, Integration, IntegrationError, PendingAuthorization,
+    RecordChange, SyncCounts, SyncJob, SyncType, SyncedRecord,
 };
 use crate::ids::{IntegrationId, JobId, UserId};
 use crate::secrets::{SecretError, SecretSource};
@@ -93,10 +93,11 @@ unwired_store!(EventWrites {
 });
 
 unwired_store!(SyncedRecords {
-    fn marks(&IntegrationId, &[String]) -> HashMap<String, StoredMark>;
-    fn put_page(&IntegrationId, &[(EventRecord, RecordChange)], &JobId, u32) -> ();
-    fn sweep_unlisted(&IntegrationId, &JobId) -> u64;
+    fn marks(&IntegrationId, SyncType, &[String]) -> HashMap<String, StoredMark>;
+    fn put_page(&IntegrationId, &[(SyncedRecord, RecordChange)], &JobId, u32) -> ();
+    fn sweep_unlisted(&IntegrationId, SyncType, &JobId) -> u64;
     fn page(&IntegrationId, u32, Option<&str>) -> (Vec<EventRecord>, Option<String>);
+    fn contacts_page(&IntegrationId, u32, Option<&str>) -> (Vec<ContactRecord>, Option<String>);
 });
 
 unwired_store!(SyncSchedules {

@@ -19,6 +19,60 @@ impl TestApp {
         reply.json().await.unwrap_or_default()
     }
 
+    /// Creates `count` contacts in `user`'s book at the demo provider.
+    pub async fn seed_contacts(&self, user: &str, count: usize) {
+        self.events_control(
+            &format!("/__contacts/{user}/seed"),
+            serde_json::json!({ "count": count }),
+        )
+        .await;
+    }
+
+    /// Changes the first `update` live contacts of `user` and deletes the next `delete`.
+    pub async fn change_contacts(
+        &self,
+        user: &str,
+        update: usize,
+        delete: usize,
+    ) -> serde_json::Value {
+        self.events_control(
+            &format!("/__contacts/{user}/change"),
+            serde_json::json!({ "update": update, "delete": delete }),
+        )
+        .await
+    }
+
+    /// Voids every contacts sync token of `user` (the next incremental sync gets 400 expired).
+    pub async fn expire_contacts_sync_tokens(&self, user: &str) {
+        self.events_control(
+            &format!("/__contacts/{user}/invalidate-sync-tokens"),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+
+    /// Every contact of the integration as GET /integrations/{id}/contacts lists them, page by page.
+    pub async fn listed_contacts(&self, user: &str, id: &str) -> Vec<serde_json::Value> {
+        let mut contacts = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut req = request(Method::GET, &format!("/integrations/{id}/contacts"))
+                .user(user)
+                .query("limit", "200");
+            if let Some(c) = &cursor {
+                req = req.query("cursor", c);
+            }
+            let reply = self.send(req.build()).await;
+            assert_eq!(reply.status(), 200, "{}", reply.body());
+            let data = reply.data();
+            contacts.extend(data["contacts"].as_array().cloned().unwrap_or_default());
+            match data["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return contacts,
+            }
+        }
+    }
+
     /// Every event of `user`'s calendar at the demo provider, cancelled ones included.
     pub async fn demo_calendar(&self, user: &str) -> Vec<serde_json::Value> {
         let reply = reqwest::Client::new()

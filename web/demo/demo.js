@@ -45,7 +45,8 @@ async function showProviders() {
         button.onclick = () =>
           guarded("Connect", async () => {
             say(`Connecting ${p.displayName}…`);
-            const integration = await connector.connect(p.id);
+            // The demo syncs both types: connect asks for the scopes each needs.
+            const integration = await connector.connect(p.id, { syncTypes: ["calendar", "contacts"] });
             say(`Connected ${integration.email || integration.externalAccountId}`);
             await showIntegrations();
           });
@@ -73,10 +74,12 @@ function card(integration) {
   });
   action("Sync", "sync", async () => {
     say("Syncing…");
-    const { jobId } = await connector.sync(integration.id);
-    const job = await connector.waitForSync(integration.id, jobId, { intervalMs: 500 });
-    say(`Sync ${job.status}`, job.status !== "succeeded");
+    const { jobs } = await connector.sync(integration.id, { syncTypes: ["calendar", "contacts"] });
+    const finished = await Promise.all(jobs.map((j) => connector.waitForSync(integration.id, j.jobId, { intervalMs: 500 })));
+    const failed = finished.find((job) => job.status !== "succeeded");
+    say(`Sync ${failed ? failed.status : "succeeded"}`, Boolean(failed));
     await showEvents(integration.id);
+    await showContacts(integration.id);
     await showIntegrations();
   });
   action(integration.syncSettings.enabled ? "Pause hourly sync" : "Sync hourly", "settings", async () => {
@@ -100,6 +103,7 @@ function card(integration) {
     const result = await connector.disconnect(integration.id);
     say(result.revoked ? "Disconnected and revoked at the provider" : "Disconnected");
     $("events").replaceChildren();
+    $("contacts").replaceChildren();
     await showIntegrations();
   });
   const account = element("div", {}, badge, " ");
@@ -119,6 +123,13 @@ async function showIntegrations() {
   const integrations = await connector.list();
   $("cards").replaceChildren(...(integrations.length ? integrations.map(card) : [element("p", { textContent: "No integrations yet." })]));
   await showAudit();
+}
+
+async function showContacts(id) {
+  const page = await connector.contacts(id, { limit: 50 });
+  $("contacts").replaceChildren(
+    ...page.contacts.filter((c) => !c.deleted).map((c) => element("li", { textContent: `${c.displayName || c.externalId} ${c.emails[0] || ""}` })),
+  );
 }
 
 async function showEvents(id) {

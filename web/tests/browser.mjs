@@ -141,9 +141,12 @@ await scenario("connect demo through the popup, sync, disconnect", async (page, 
   await assertAvatarShown(card, "alice");
   await shot(page, "2-connected");
   await fetch(`${system.oauth}/__events/alice/seed`, { method: "POST", body: JSON.stringify({ count: 12 }) });
+  await fetch(`${system.oauth}/__contacts/alice/seed`, { method: "POST", body: JSON.stringify({ count: 7 }) });
   await card.locator("button.sync").click();
   await page.waitForSelector("#events li");
   assert.ok((await page.locator("#events li").count()) >= 10, "the synced events are shown");
+  await page.waitForSelector("#contacts li");
+  assert.equal(await page.locator("#contacts li").count(), 7, "the synced contacts are shown");
   await page.waitForSelector("text=Sync succeeded");
   await shot(page, "3-synced");
   // An event written back to the calendar: at the provider once, even for a double click.
@@ -157,12 +160,13 @@ await scenario("connect demo through the popup, sync, disconnect", async (page, 
   await shot(page, "4-disconnected");
   // What the app's webhook would have received, in order (dev polls the rule's queue).
   let kinds = [];
-  for (let tries = 0; tries < 40 && kinds.length < 3; tries++) {
+  for (let tries = 0; tries < 40 && kinds.length < 4; tries++) {
     await new Promise((r) => setTimeout(r, 250));
     const lines = readFileSync(appEvents, { encoding: "utf8", flag: "a+" }).split("\n").filter(Boolean);
     kinds = lines.map((l) => JSON.parse(l)).filter((e) => e.detail.userId === "alice").map((e) => e["detail-type"]);
   }
-  assert.deepEqual(kinds, ["integration.connected", "sync.completed", "integration.disconnected"]);
+  // One sync job per type: the calendar's and the contacts'.
+  assert.deepEqual(kinds, ["integration.connected", "sync.completed", "sync.completed", "integration.disconnected"]);
 });
 
 await scenario("closing the popup rejects with popup_closed", async (page, context) => {

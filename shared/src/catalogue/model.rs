@@ -36,6 +36,26 @@ pub struct CalendarSource {
     pub write_scopes: Vec<String>,
 }
 
+/// The wire format of a provider's contacts API (shared/src/sync/contacts.rs).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactsApi {
+    /// People API `people.connections.list` with pageToken / syncToken (Google, `demo`).
+    GooglePeople,
+    /// `contacts/delta` with @odata.nextLink / @odata.deltaLink.
+    MicrosoftGraph,
+}
+
+/// Where a provider's contacts are synced from.
+#[derive(Debug, Clone)]
+pub struct ContactsSource {
+    pub api: ContactsApi,
+    pub url: Url,
+    /// Scopes a token needs to read them, beyond the entry's default `scopes`: what connect
+    /// asks for when the app names `contacts` among its `syncTypes`.
+    pub scopes: Vec<String>,
+}
+
 /// A new integration's scheduled sync: off until the app turns it on, or on at a frequency.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -327,6 +347,8 @@ pub struct Provider {
     pub userinfo: Userinfo,
     /// The calendar to sync; None for providers without one.
     pub calendar: Option<CalendarSource>,
+    /// The contacts to sync; None for providers without them.
+    pub contacts: Option<ContactsSource>,
     /// The name (or ARN) of the Secrets Manager secret holding the client credentials; None
     /// when the deployment has none for it: listed, but not connectable.
     pub credentials_secret: Option<String>,

@@ -193,6 +193,7 @@ struct ResolvedParts {
     endpoints: EndpointSource,
     long_lived: Option<LongLived>,
     calendar: Option<CalendarSource>,
+    contacts: Option<ContactsSource>,
     documentation: Option<Url>,
     http_headers: Vec<(String, String)>,
     userinfo_headers: Vec<(String, String)>,
@@ -227,6 +228,14 @@ fn resolved_parts(raw: &RawEntry, check: &Checker<'_>) -> Result<ResolvedParts, 
                     write_scopes: c.write_scopes.clone(),
                 })
             }
+            None => None,
+        },
+        contacts: match &raw.contacts {
+            Some(c) => Some(ContactsSource {
+                api: c.api,
+                url: check.url("contacts.url", &c.url)?,
+                scopes: c.scopes.clone(),
+            }),
             None => None,
         },
         documentation: match &raw.documentation {
@@ -271,6 +280,7 @@ fn assemble(
             avatar: raw.userinfo.avatar,
         },
         calendar: parts.calendar,
+        contacts: parts.contacts,
         credentials_secret: credentials,
     }
 }
@@ -353,6 +363,7 @@ pub(super) fn unavailable(id: ProviderId, raw: RawEntry, why: String) -> Provide
         endpoints: EndpointSource::Unavailable(why),
         long_lived: None,
         calendar: None,
+        contacts: None,
         documentation: None,
         http_headers: Vec::new(),
         userinfo_headers: Vec::new(),

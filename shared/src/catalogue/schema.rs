@@ -57,6 +57,8 @@ pub(super) struct RawEntry {
     pub(super) userinfo: RawUserinfo,
     #[serde(default)]
     pub(super) calendar: Option<RawCalendar>,
+    #[serde(default)]
+    pub(super) contacts: Option<RawContacts>,
 }
 
 pub(super) fn default_scope_param() -> String {
@@ -83,6 +85,15 @@ pub(super) struct RawCalendar {
     pub(super) write_url: Option<String>,
     #[serde(default)]
     pub(super) write_scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawContacts {
+    pub(super) api: ContactsApi,
+    pub(super) url: String,
+    #[serde(default)]
+    pub(super) scopes: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

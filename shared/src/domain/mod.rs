@@ -8,6 +8,9 @@ use crate::crypto::{Envelope, RowBinding};
 use crate::ids::{IntegrationId, JobId, ProviderId, UserId};
 use crate::state::StateId;
 
+mod records;
+pub use records::*;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IntegrationStatus {
@@ -45,13 +48,15 @@ impl IntegrationStatus {
 #[serde(rename_all = "lowercase")]
 pub enum SyncType {
     Calendar,
+    Contacts,
 }
 
 impl SyncType {
-    pub const ALL: &[Self] = &[Self::Calendar];
+    pub const ALL: &[Self] = &[Self::Calendar, Self::Contacts];
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Calendar => "calendar",
+            Self::Contacts => "contacts",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -197,9 +202,28 @@ pub struct Integration {
     pub calendar_cursor: Option<String>,
     /// The calendar sync job queued or running, if any.
     pub active_sync_job: Option<JobId>,
+    /// As `calendar_cursor` and `active_sync_job`, for contacts.
+    pub contacts_cursor: Option<String>,
+    pub active_contacts_job: Option<JobId>,
 }
 
 impl Integration {
+    /// Where the next incremental sync of `sync_type` starts.
+    pub fn sync_cursor(&self, sync_type: SyncType) -> Option<&str> {
+        match sync_type {
+            SyncType::Calendar => self.calendar_cursor.as_deref(),
+            SyncType::Contacts => self.contacts_cursor.as_deref(),
+        }
+    }
+
+    /// The job of `sync_type` queued or running, if any (one per type at a time).
+    pub fn active_job(&self, sync_type: SyncType) -> Option<&JobId> {
+        match sync_type {
+            SyncType::Calendar => self.active_sync_job.as_ref(),
+            SyncType::Contacts => self.active_contacts_job.as_ref(),
+        }
+    }
+
     /// What the integration's sealed token set is bound to.
     pub fn token_row(&self) -> RowBinding<'_> {
         token_row(&self.user_id, &self.id, &self.provider)
@@ -535,48 +559,5 @@ impl<'a> From<&'a SyncJob> for SyncJobView<'a> {
             started_at: j.started_at.as_deref(),
             finished_at: j.finished_at.as_deref(),
         }
-    }
-}
-
-/// A synced calendar event (docs/openapi.yaml `Event`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventRecord {
-    pub id: String,
-    pub external_id: String,
-    pub title: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub start_time: Option<String>,
-    pub end_time: Option<String>,
-    pub attendees: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    pub updated_at: Option<String>,
-    pub deleted: bool,
-}
-
-/// How a page changed a record: what the job's counts add up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordChange {
-    Created,
-    Updated,
-    Deleted,
-    Unchanged,
-}
-
-impl RecordChange {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Updated => "updated",
-            Self::Deleted => "deleted",
-            Self::Unchanged => "unchanged",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Created, Self::Updated, Self::Deleted, Self::Unchanged]
-            .into_iter()
-            .find(|v| v.as_str() == s)
     }
 }

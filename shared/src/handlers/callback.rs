@@ -332,6 +332,8 @@ async fn exchange_and_save(
         lease_until_ms: None,
         calendar_cursor: None,
         active_sync_job: None,
+        contacts_cursor: None,
+        active_contacts_job: None,
     };
     let refresh_at = provider.refresh_at(&tokens);
     let saved = app

@@ -5,11 +5,12 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::audit_entry;
+use super::sync::{SyncTypeName, check_sync_types};
 use crate::app::App;
 use crate::catalogue::Provider;
 use crate::clock::now_epoch;
 use crate::crypto::SealPurpose;
-use crate::domain::{AuditEvent, PendingAuthorization, epoch_to_rfc3339, verifier_row};
+use crate::domain::{AuditEvent, PendingAuthorization, SyncType, epoch_to_rfc3339, verifier_row};
 use crate::error::ApiError;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::ids::ProviderId;
@@ -21,6 +22,9 @@ struct ConnectBody {
     return_to: Option<String>,
     #[serde(default, deserialize_with = "crate::http::present")]
     scopes: Option<Vec<String>>,
+    /// What the app will sync: each type's scopes (the entry's `contacts.scopes`) are asked for.
+    #[serde(default, deserialize_with = "crate::http::present")]
+    sync_types: Option<Vec<SyncTypeName>>,
 }
 
 const MAX_EXTRA_SCOPES: usize = 50;
@@ -55,7 +59,16 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
         ),
         None => None,
     };
-    let scopes = requested_scopes(provider, body.scopes.as_deref())?;
+    let sync_types = match &body.sync_types {
+        Some(names) => check_sync_types(names)?,
+        None => Vec::new(),
+    };
+    let mut scopes = requested_scopes(provider, body.scopes.as_deref())?;
+    for scope in sync_scopes(provider, &sync_types)? {
+        if !scopes.contains(scope) {
+            scopes.push(scope.clone());
+        }
+    }
 
     let now = now_epoch();
     let expires_at = now + app.settings.state_ttl_secs;
@@ -104,6 +117,37 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
             "expiresAt": epoch_to_rfc3339(expires_at),
         }),
     ))
+}
+
+/// The scopes the sync types need beyond the entry's defaults; a type the provider cannot sync
+/// is refused.
+fn sync_scopes<'a>(
+    provider: &'a Provider,
+    sync_types: &[SyncType],
+) -> Result<Vec<&'a String>, ApiError> {
+    let mut scopes = Vec::new();
+    for sync_type in sync_types {
+        match sync_type {
+            SyncType::Calendar if provider.calendar.is_none() => {
+                return Err(ApiError::Validation(format!(
+                    "{} has no calendar to sync",
+                    provider.id
+                )));
+            }
+            // The calendar's read scopes are in every entry's defaults that has one.
+            SyncType::Calendar => {}
+            SyncType::Contacts => match &provider.contacts {
+                Some(contacts) => scopes.extend(&contacts.scopes),
+                None => {
+                    return Err(ApiError::Validation(format!(
+                        "{} has no contacts to sync",
+                        provider.id
+                    )));
+                }
+            },
+        }
+    }
+    Ok(scopes)
 }
 
 /// The provider's default scopes plus any the app asked for, each a plain scope token.

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::sync::{SyncTypeName, check_sync_types};
-use super::{audit_entry, owned_integration, owned_row, present};
+use super::{audit_entry, owned_integration, owned_row};
 use crate::app::App;
 use crate::catalogue::{DefaultSync, Provider};
 use crate::clock::now_epoch;
@@ -118,9 +118,9 @@ async fn revoke_removed(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateBody {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::present")]
     sync_settings: Option<SettingsBody>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::present")]
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 

@@ -124,17 +124,10 @@ http_handlers! {
     Token => tokens::token,
     Sync => sync::serve,
     ListEvents => events::list,
+    ListContacts => events::list_contacts,
     CreateEvent => event_writes::create,
     UpdateEvent => event_writes::update,
     DeleteEvent => event_writes::delete,
-}
-
-/// For an optional body field that may be left out but not sent as `null` (serde reads `null`
-/// as None otherwise): `#[serde(default, deserialize_with = "present")]`.
-pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 /// An audit entry about this request.

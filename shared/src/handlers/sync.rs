@@ -28,12 +28,14 @@ struct SyncBody {
 pub(super) enum SyncTypeName {
     Calendar,
     Events,
+    Contacts,
 }
 
 impl SyncTypeName {
-    fn sync_type(self) -> SyncType {
+    pub(super) fn sync_type(self) -> SyncType {
         match self {
             Self::Calendar | Self::Events => SyncType::Calendar,
+            Self::Contacts => SyncType::Contacts,
         }
     }
 }
@@ -74,23 +76,36 @@ pub async fn serve(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
     }
 }
 
-/// POST /integrations/{id}/sync: queues a job (202 `{jobId}`), or answers with the one of the
-/// same type already queued or running.
+/// POST /integrations/{id}/sync: queues a job per type named (202), or answers with the one
+/// of a type already queued or running. No `syncTypes`: the integration's `syncSettings` types.
+/// `jobId` is the first type's job, `jobs` every type's.
 pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let body: SyncBody = req.json_body()?;
-    if let Some(types) = &body.sync_types {
-        check_sync_types(types)?;
-    }
+    let named = match &body.sync_types {
+        Some(types) => Some(check_sync_types(types)?),
+        None => None,
+    };
     let integration = owned_integration(app, req).await?;
-    let (job_id, created) = request_sync(app, &integration, body.full).await?;
-    if created {
-        let entry = audit_entry(req, AuditEvent::SyncRequested, Some(&integration.user_id));
-        app.audit(entry.integration(&integration)).await;
+    let types = match named {
+        Some(types) => types,
+        None if integration.sync_settings.sync_types.is_empty() => vec![SyncType::Calendar],
+        None => integration.sync_settings.sync_types.clone(),
+    };
+    let mut jobs = Vec::with_capacity(types.len());
+    for sync_type in types {
+        let (job_id, created) = request_sync(app, &integration, sync_type, body.full).await?;
+        if created {
+            let entry = audit_entry(req, AuditEvent::SyncRequested, Some(&integration.user_id));
+            let reason = sync_type.as_str();
+            app.audit(entry.integration(&integration).reason(reason))
+                .await;
+        }
+        jobs.push(serde_json::json!({ "syncType": sync_type, "jobId": job_id }));
     }
     Ok(ApiResponse::with_status(
         StatusCode::ACCEPTED,
         &req.request_id,
-        serde_json::json!({ "jobId": job_id }),
+        serde_json::json!({ "jobId": jobs.first().map(|j| j["jobId"].clone()), "jobs": jobs }),
     ))
 }
 

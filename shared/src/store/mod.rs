@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::crypto::Envelope;
 use crate::domain::{
-    AuditEntry, EventRecord, Integration, IntegrationError, Metadata, PendingAuthorization,
-    RecordChange, SyncCounts, SyncJob, SyncSettings,
+    AuditEntry, ContactRecord, EventRecord, Integration, IntegrationError, Metadata,
+    PendingAuthorization, RecordChange, SyncCounts, SyncJob, SyncSettings, SyncType, SyncedRecord,
 };
 use crate::ids::{IntegrationId, JobId, ProviderId, UserId};
 use crate::state::StateId;
@@ -291,25 +291,28 @@ pub struct StoredMark {
 
 #[async_trait]
 pub trait SyncedRecords: Send + Sync {
+    /// The marks of the records of `sync_type` with these external ids.
     async fn marks(
         &self,
         integration: &IntegrationId,
+        sync_type: SyncType,
         external_ids: &[String],
     ) -> Result<HashMap<String, StoredMark>, StoreError>;
     /// Upserts the records with this page's marks (BatchWriteItem, unprocessed items retried).
     async fn put_page(
         &self,
         integration: &IntegrationId,
-        records: &[(EventRecord, RecordChange)],
+        records: &[(SyncedRecord, RecordChange)],
         job_id: &JobId,
         page_index: u32,
     ) -> Result<(), StoreError>;
-    /// After a full listing: marks deleted every live record this job did not write (the
-    /// provider no longer lists it), and returns how many records this job's sweep has marked,
-    /// counting those of an earlier, interrupted attempt at the same sweep.
+    /// After a full listing: marks deleted every live record of `sync_type` this job did not
+    /// write (the provider no longer lists it), and returns how many records this job's sweep
+    /// has marked, counting those of an earlier, interrupted attempt at the same sweep.
     async fn sweep_unlisted(
         &self,
         integration: &IntegrationId,
+        sync_type: SyncType,
         job_id: &JobId,
     ) -> Result<u64, StoreError>;
     /// Events in external-id order; `cursor` from a previous page.
@@ -319,6 +322,13 @@ pub trait SyncedRecords: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<(Vec<EventRecord>, Option<String>), StoreError>;
+    /// Contacts in external-id order; `cursor` from a previous page.
+    async fn contacts_page(
+        &self,
+        integration: &IntegrationId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<ContactRecord>, Option<String>), StoreError>;
 }
 
 /// What an `Idempotency-Key` is to a create that brings it (`EventWrites::claim_key`).

@@ -39,7 +39,7 @@ pub(super) async fn still_active(app: &App, job: &SyncJob) -> Result<bool, Store
         .integrations
         .get(&job.user_id, &job.integration_id)
         .await?;
-    Ok(integration.is_some_and(|i| i.active_sync_job.as_ref() == Some(&job.job_id)))
+    Ok(integration.is_some_and(|i| i.active_job(job.sync_type) == Some(&job.job_id)))
 }
 
 pub(super) async fn superseded(
@@ -76,7 +76,7 @@ pub(super) async fn finish_listing(
     // after a 410 equal to "wipe and reload", as Google's sync guide asks.
     let swept = if job.since_cursor.is_none() {
         app.synced_records
-            .sweep_unlisted(&job.integration_id, &job.job_id)
+            .sweep_unlisted(&job.integration_id, job.sync_type, &job.job_id)
             .await?
     } else {
         0

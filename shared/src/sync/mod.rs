@@ -5,6 +5,7 @@
 //! same as an uninterrupted run's: a page replayed after a crash finds its own marks on the
 //! records it wrote and counts them as it did the first time.
 
+pub mod contacts;
 mod ending;
 pub(crate) mod records;
 pub mod source;
@@ -14,20 +15,20 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::catalogue::CalendarSource;
+use crate::catalogue::{CalendarSource, ContactsSource};
 use crate::clock::now_epoch;
 use crate::domain::{
     Integration, IntegrationError, IntegrationStatus, RequestOrigin, SyncCounts, SyncJob,
-    SyncStatus, SyncType,
+    SyncStatus, SyncType, SyncedRecord,
 };
 use crate::ids::{IntegrationId, JobId, UserId};
 use crate::queue::QueueError;
 use crate::refresh::{RefreshError, RefreshPolicy, fresh_tokens};
 use crate::store::{JobStart, StoreError};
 use ending::{abandon, fail, finish_listing, still_active, superseded};
-use records::write_page;
 #[cfg(test)]
 use records::{classify, record_id};
+use records::{contact_record_of, record_of, write_page};
 use source::{FetchError, PageRequest, ProviderPage, fetch_page};
 
 /// A sync-queue message: the job to run, or to go on with.
@@ -57,13 +58,15 @@ pub enum SyncError {
     Queue(#[from] QueueError),
 }
 
-/// Queues a sync job for the integration, or finds the one already queued or running:
+/// Queues a sync job of `sync_type` for the integration, or finds the one of that type already
+/// queued or running (one per type at a time):
 /// `(job id, created)`. The job row and the integration's active-job mark are one transaction;
 /// the message goes out after it. A send lost in between is repaired by the next request, which
 /// finds the job still queued and sends its message again.
 pub async fn request_sync(
     app: &App,
     integration: &Integration,
+    sync_type: SyncType,
     full: bool,
 ) -> Result<(JobId, bool), SyncError> {
     let queue = app.sync_queue.as_ref().ok_or(SyncError::NoQueue)?;
@@ -74,7 +77,7 @@ pub async fn request_sync(
         job_id: JobId::new(),
         user_id: integration.user_id.clone(),
         integration_id: integration.id.clone(),
-        sync_type: SyncType::Calendar,
+        sync_type,
         full,
         status: SyncStatus::Queued,
         counts: SyncCounts::default(),
@@ -206,7 +209,7 @@ async fn drive(
         let since = if job.full {
             None
         } else {
-            integration.calendar_cursor.clone()
+            integration.sync_cursor(job.sync_type).map(str::to_string)
         };
         app.sync_jobs.mark_running(&job, since.as_deref()).await?;
         job = match app.sync_jobs.get(id, job_id).await? {
@@ -228,27 +231,22 @@ async fn drive(
         .await?;
         return Ok(JobRun::Done);
     }
-    let source = match app
-        .catalogue
-        .get(integration.provider.as_str())
-        .and_then(|p| p.calendar.clone())
-    {
-        Some(source) => source,
-        None => {
-            fail(
-                app,
-                &job,
-                origin,
-                "VALIDATION_ERROR",
-                "the provider has no calendar to sync",
-            )
-            .await?;
-            return Ok(JobRun::Done);
-        }
+    let provider = app.catalogue.get(integration.provider.as_str());
+    let source = match job.sync_type {
+        SyncType::Calendar => provider.and_then(|p| p.calendar.clone().map(Source::Calendar)),
+        SyncType::Contacts => provider.and_then(|p| p.contacts.clone().map(Source::Contacts)),
+    };
+    let Some(source) = source else {
+        let message = match job.sync_type {
+            SyncType::Calendar => "the provider has no calendar to sync",
+            SyncType::Contacts => "the provider has no contacts to sync",
+        };
+        fail(app, &job, origin, "VALIDATION_ERROR", message).await?;
+        return Ok(JobRun::Done);
     };
     if job.listed {
         // An earlier run committed the last page but did not get to finish.
-        if integration.active_sync_job.as_ref() != Some(&job.job_id) {
+        if integration.active_job(job.sync_type) != Some(&job.job_id) {
             return superseded(app, &job, origin).await;
         }
         finish_listing(app, &mut job, &integration, origin).await?;
@@ -261,7 +259,7 @@ async fn drive(
         // A newer job replaced this one (it went stale): stop before writing anything more, so
         // two listings never sweep each other's records.
         let active = if first_page {
-            integration.active_sync_job.as_ref() == Some(&job.job_id)
+            integration.active_job(job.sync_type) == Some(&job.job_id)
         } else {
             still_active(app, &job).await?
         };
@@ -323,7 +321,7 @@ async fn drive(
             }
             Err(Fetched::Later(e)) => return Err(e),
         };
-        let counts = write_page(app, &job, &page.events).await?;
+        let counts = write_page(app, &job, page.records).await?;
         let last = page.next_page.is_none();
         if !app
             .sync_jobs
@@ -381,24 +379,85 @@ enum Fetched {
     Later(DriveError),
 }
 
+/// Where a job's records come from.
+enum Source {
+    Calendar(CalendarSource),
+    Contacts(ContactsSource),
+}
+
+/// A fetched page, as the records it writes.
+struct RecordsPage {
+    records: Vec<SyncedRecord>,
+    /// Where the listing goes on; None on its last page.
+    next_page: Option<String>,
+    /// The cursor for the next incremental sync, on the last page.
+    next_cursor: Option<String>,
+}
+
+impl Source {
+    /// The job's next page: from its checkpoint (the page token), else the start of a full
+    /// listing or of the changes since its cursor.
+    async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        token: &secrecy::SecretString,
+        job: &SyncJob,
+    ) -> Result<RecordsPage, FetchError> {
+        let id = &job.integration_id;
+        match self {
+            Self::Calendar(source) => {
+                let request = match (&job.page_token, &job.since_cursor) {
+                    (Some(token), _) => PageRequest::Next(token),
+                    (None, cursor) => PageRequest::Start {
+                        cursor: cursor.as_deref(),
+                    },
+                };
+                let page: ProviderPage = fetch_page(http, source, token, request).await?;
+                Ok(RecordsPage {
+                    records: page
+                        .events
+                        .iter()
+                        .map(|e| SyncedRecord::Event(record_of(id, e)))
+                        .collect(),
+                    next_page: page.next_page,
+                    next_cursor: page.next_cursor,
+                })
+            }
+            Self::Contacts(source) => {
+                let page = contacts::fetch_page(
+                    http,
+                    source,
+                    token,
+                    job.page_token.as_deref(),
+                    job.since_cursor.as_deref(),
+                )
+                .await?;
+                Ok(RecordsPage {
+                    records: page
+                        .contacts
+                        .iter()
+                        .map(|c| SyncedRecord::Contact(contact_record_of(id, c)))
+                        .collect(),
+                    next_page: page.next_page,
+                    next_cursor: page.next_cursor,
+                })
+            }
+        }
+    }
+}
+
 /// The job's next page with a fresh token: retried with backoff (`Retry-After` honoured up to a
 /// cap) while the provider is busy, refreshed once when the provider rejects the token.
 async fn fetch_with_token(
     app: &App,
     job: &SyncJob,
     integration: &Integration,
-    source: &CalendarSource,
+    source: &Source,
     origin: &RequestOrigin,
     deadline: Instant,
     cached: &mut Option<crate::oauth::TokenSet>,
-) -> Result<ProviderPage, Fetched> {
+) -> Result<RecordsPage, Fetched> {
     let tuning = app.sync_tuning;
-    let request = match (&job.page_token, &job.since_cursor) {
-        (Some(token), _) => PageRequest::Next(token),
-        (None, cursor) => PageRequest::Start {
-            cursor: cursor.as_deref(),
-        },
-    };
     let margin = RefreshPolicy::IfExpiringWithin(app.settings.refresh_margin_secs);
     let mut policy = margin;
     let mut refreshed_for_401 = false;
@@ -435,7 +494,7 @@ async fn fetch_with_token(
             .oauth
             .http()
             .map_err(|e| Fetched::Later(FetchError::Unavailable(e.to_string()).into()))?;
-        let fetched = fetch_page(http, source, &tokens.access_token, request).await;
+        let fetched = source.fetch(http, &tokens.access_token, job).await;
         if let Err(e) = &fetched {
             app.metrics
                 .provider_error(integration.provider.as_str(), &e.status_name());

@@ -3,9 +3,10 @@
 
 use sha2::{Digest, Sha256};
 
+use super::contacts::ProviderContact;
 use super::source::ProviderEvent;
 use crate::app::App;
-use crate::domain::{EventRecord, RecordChange, SyncCounts, SyncJob};
+use crate::domain::{ContactRecord, EventRecord, RecordChange, SyncCounts, SyncJob, SyncedRecord};
 use crate::ids::IntegrationId;
 use crate::store::{StoreError, StoredMark};
 
@@ -35,9 +36,26 @@ pub(crate) fn record_of(integration: &IntegrationId, event: &ProviderEvent) -> E
     }
 }
 
+/// The stored record of a provider contact.
+pub(crate) fn contact_record_of(integration: &IntegrationId, c: &ProviderContact) -> ContactRecord {
+    ContactRecord {
+        id: record_id(integration, &c.external_id),
+        external_id: c.external_id.clone(),
+        display_name: c.display_name.clone(),
+        given_name: c.given_name.clone(),
+        family_name: c.family_name.clone(),
+        emails: c.emails.clone(),
+        phones: c.phones.clone(),
+        organization: c.organization.clone(),
+        job_title: c.job_title.clone(),
+        updated_at: c.updated_at.clone(),
+        deleted: c.deleted,
+    }
+}
+
 /// How this page changes a record, given what the store holds.
 pub(super) fn classify(
-    event: &ProviderEvent,
+    record: &SyncedRecord,
     mark: Option<&StoredMark>,
     job: &SyncJob,
 ) -> RecordChange {
@@ -50,12 +68,12 @@ pub(super) fn classify(
         // This very page wrote it before a crash: count it as that run did.
         return change;
     }
-    match (mark, event.deleted) {
+    match (mark, record.deleted()) {
         (None, false) => RecordChange::Created,
         (None, true) => RecordChange::Unchanged,
         (Some(m), true) if m.deleted => RecordChange::Unchanged,
         (Some(_), true) => RecordChange::Deleted,
-        (Some(m), false) if !m.deleted && m.updated_at == event.updated_at => {
+        (Some(m), false) if !m.deleted && m.updated_at.as_deref() == record.updated_at() => {
             RecordChange::Unchanged
         }
         (Some(_), false) => RecordChange::Updated,
@@ -75,48 +93,51 @@ pub(crate) fn storable_id(id: &str) -> bool {
 pub(super) async fn write_page(
     app: &App,
     job: &SyncJob,
-    events: &[ProviderEvent],
+    records: Vec<SyncedRecord>,
 ) -> Result<SyncCounts, StoreError> {
     let mut counts = SyncCounts::default();
-    if events.is_empty() {
+    if records.is_empty() {
         return Ok(counts);
     }
-    // A provider may list an event twice in one page: the last one wins, counted once.
-    let mut unique: Vec<&ProviderEvent> = Vec::with_capacity(events.len());
-    for event in events {
-        if !storable_id(&event.external_id) {
+    // A provider may list a record twice in one page: the last one wins, counted once.
+    let mut unique: Vec<SyncedRecord> = Vec::with_capacity(records.len());
+    for record in records {
+        if !storable_id(record.external_id()) {
             // One record the table cannot key must not fail the page (and the job) for good.
             tracing::warn!(
                 integration_id = job.integration_id.as_str(),
-                id_bytes = event.external_id.len(),
-                "provider event with an unstorable id skipped"
+                id_bytes = record.external_id().len(),
+                "provider record with an unstorable id skipped"
             );
             counts.skipped += 1;
             continue;
         }
         match unique
             .iter()
-            .position(|e| e.external_id == event.external_id)
+            .position(|r| r.external_id() == record.external_id())
         {
-            Some(i) => unique[i] = event,
-            None => unique.push(event),
+            Some(i) => unique[i] = record,
+            None => unique.push(record),
         }
     }
-    let ids: Vec<String> = unique.iter().map(|e| e.external_id.clone()).collect();
-    let marks = app.synced_records.marks(&job.integration_id, &ids).await?;
-    let mut records = Vec::with_capacity(unique.len());
-    for event in unique {
-        let change = classify(event, marks.get(&event.external_id), job);
+    let ids: Vec<String> = unique.iter().map(|r| r.external_id().to_string()).collect();
+    let marks = app
+        .synced_records
+        .marks(&job.integration_id, job.sync_type, &ids)
+        .await?;
+    let mut page = Vec::with_capacity(unique.len());
+    for record in unique {
+        let change = classify(&record, marks.get(record.external_id()), job);
         match change {
             RecordChange::Created => counts.created += 1,
             RecordChange::Updated => counts.updated += 1,
             RecordChange::Deleted => counts.deleted += 1,
             RecordChange::Unchanged => {}
         }
-        records.push((record_of(&job.integration_id, event), change));
+        page.push((record, change));
     }
     app.synced_records
-        .put_page(&job.integration_id, &records, &job.job_id, job.page_index)
+        .put_page(&job.integration_id, &page, &job.job_id, job.page_index)
         .await?;
     Ok(counts)
 }

@@ -25,8 +25,8 @@ fn job(page_index: u32) -> SyncJob {
     }
 }
 
-fn event(deleted: bool, updated: &str) -> ProviderEvent {
-    ProviderEvent {
+fn event(deleted: bool, updated: &str) -> SyncedRecord {
+    let event = ProviderEvent {
         external_id: "e1".into(),
         title: "t".into(),
         description: None,
@@ -36,7 +36,11 @@ fn event(deleted: bool, updated: &str) -> ProviderEvent {
         location: None,
         updated_at: Some(updated.into()),
         deleted,
-    }
+    };
+    SyncedRecord::Event(record_of(
+        &IntegrationId::parse(&"a".repeat(32)).unwrap(),
+        &event,
+    ))
 }
 
 fn mark(

@@ -176,6 +176,12 @@ const EXPECTED: &[(&str, Function, u16, Option<&str>)] = &[
         Some("VALIDATION_ERROR"),
     ),
     (
+        "list-contacts-not-found",
+        Function::ListContacts,
+        404,
+        Some("ACCOUNT_NOT_FOUND"),
+    ),
+    (
         "create-event-bad-times",
         Function::CreateEvent,
         400,

@@ -5,6 +5,7 @@ mod account_fields;
 mod app_events;
 mod beside;
 mod completion;
+mod contacts;
 mod contract;
 mod cors;
 mod envelopes;

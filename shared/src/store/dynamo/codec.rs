@@ -178,6 +178,11 @@ pub(super) fn integration_from(
             .opt_s("activeSyncJob")
             .map(|j| parse_job_id(&j))
             .transpose()?,
+        contacts_cursor: it.opt_s("contactsCursor"),
+        active_contacts_job: it
+            .opt_s("activeContactsJob")
+            .map(|j| parse_job_id(&j))
+            .transpose()?,
     })
 }
 
@@ -291,7 +296,7 @@ pub(super) fn build<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, Store
 }
 
 /// Everything of an integration item except the token envelope: lists and gets never fetch it.
-pub(super) const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, avatarUrl, scopes, syncSettings, metadata, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version, refreshedAt, leaseUntil, calendarCursor, activeSyncJob";
+pub(super) const INTEGRATION_PROJECTION: &str = "id, userId, provider, #status, externalAccountId, displayName, email, avatarUrl, scopes, syncSettings, metadata, lastSyncAt, lastError, expiresAt, createdAt, updatedAt, version, refreshedAt, leaseUntil, calendarCursor, activeSyncJob, contactsCursor, activeContactsJob";
 
 pub(super) fn parse_job_id(raw: &str) -> Result<JobId, StoreError> {
     JobId::parse(raw).map_err(|_| StoreError::Corrupt("job id".into()))

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::DynamoTable;
 use super::codec::*;
 use super::keys;
-use super::synced_records::{event_key, record_item};
-use crate::domain::{EventRecord, RecordChange};
+use super::record_codec::{event_key, record_item};
+use crate::domain::{EventRecord, RecordChange, SyncedRecord};
 use crate::ids::IntegrationId;
 use crate::store::{EventWrites, KeyClaim, StoreError};
 
@@ -31,7 +31,8 @@ impl EventWrites for DynamoTable {
         } else {
             RecordChange::Updated
         };
-        let item = record_item(integration, record, WRITTEN_BY_ROUTE, 0, change);
+        let record = SyncedRecord::Event(record.clone());
+        let item = record_item(integration, &record, WRITTEN_BY_ROUTE, 0, change);
         self.client
             .put_item()
             .table_name(&self.table)

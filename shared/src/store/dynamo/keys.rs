@@ -1,5 +1,7 @@
 //! Key and attribute names of the single table (docs/architecture.md, "The single table").
 
+use crate::domain::SyncType;
+
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 pub const TTL: &str = "ttl";
@@ -59,6 +61,28 @@ pub fn sync_job(job_id: &str) -> String {
 }
 pub fn event(external_id: &str) -> String {
     format!("EVENT#{external_id}")
+}
+
+/// The sort-key prefix of a sync type's records under `INTEGRATION#{id}`.
+pub fn record_prefix(sync_type: SyncType) -> &'static str {
+    match sync_type {
+        SyncType::Calendar => "EVENT#",
+        SyncType::Contacts => "CONTACT#",
+    }
+}
+
+/// A record's sort key.
+pub fn record(sync_type: SyncType, external_id: &str) -> String {
+    format!("{}{external_id}", record_prefix(sync_type))
+}
+
+/// The integration row's attributes of a sync type: its active job, since when (epoch
+/// seconds), and where its next incremental listing starts. The calendar's predate contacts.
+pub fn sync_attributes(sync_type: SyncType) -> (&'static str, &'static str, &'static str) {
+    match sync_type {
+        SyncType::Calendar => ("activeSyncJob", "activeSyncAt", "calendarCursor"),
+        SyncType::Contacts => ("activeContactsJob", "activeContactsAt", "contactsCursor"),
+    }
 }
 /// An event create's idempotency key, as its SHA-256 (hex), under the integration.
 pub fn idempotency(key_hash: &str) -> String {

@@ -10,6 +10,7 @@ mod integrations;
 pub mod keys;
 mod leases;
 mod rate_counters;
+mod record_codec;
 mod refresh_index;
 mod schedules;
 mod states;

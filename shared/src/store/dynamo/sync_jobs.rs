@@ -85,16 +85,20 @@ impl SyncJobs for DynamoTable {
                 .condition_expression("attribute_not_exists(PK)")
                 .build(),
         )?;
+        // One job of a type at a time: the integration names it, per type.
+        let (active, active_at, _) = keys::sync_attributes(job.sync_type);
         let claim = build(
             Update::builder()
                 .table_name(&self.table)
                 .key(keys::PK, s(keys::user(integration.user_id.as_str())))
                 .key(keys::SK, s(keys::integration(integration.id.as_str())))
-                .update_expression("SET activeSyncJob = :job, activeSyncAt = :now")
+                .update_expression("SET #active = :job, #activeAt = :now")
                 .condition_expression(
-                    "#status = :connected AND (attribute_not_exists(activeSyncJob) OR activeSyncAt < :stale)",
+                    "#status = :connected AND (attribute_not_exists(#active) OR #activeAt < :stale)",
                 )
                 .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#active", active)
+                .expression_attribute_names("#activeAt", active_at)
                 .expression_attribute_values(":job", s(job.job_id.as_str()))
                 .expression_attribute_values(":now", n(now))
                 .expression_attribute_values(":stale", n(stale_before))
@@ -125,9 +129,9 @@ impl SyncJobs for DynamoTable {
                 )
                 .await?
                 .ok_or(StoreError::Conflict)?;
-                match current.active_sync_job {
+                match current.active_job(job.sync_type) {
                     Some(active) if current.status == IntegrationStatus::Connected => {
-                        Ok(JobStart::Existing(active))
+                        Ok(JobStart::Existing(active.clone()))
                     }
                     _ => Err(StoreError::Conflict),
                 }
@@ -241,11 +245,14 @@ impl SyncJobs for DynamoTable {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
             .expression_attribute_values(":now", s(now.clone()));
+        let (active, active_at, cursor_attribute) = keys::sync_attributes(job.sync_type);
         let mut integration_update = Update::builder()
             .table_name(&self.table)
             .key(keys::PK, s(keys::user(job.user_id.as_str())))
             .key(keys::SK, s(keys::integration(job.integration_id.as_str())))
             .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#active", active)
+            .expression_attribute_names("#activeAt", active_at)
             .expression_attribute_values(":job", s(job.job_id.as_str()));
         match outcome {
             JobOutcome::Succeeded { cursor, swept } => {
@@ -256,19 +263,18 @@ impl SyncJobs for DynamoTable {
                     .expression_attribute_values(":done", s(SyncStatus::Succeeded.as_str()))
                     .expression_attribute_values(":swept", n(swept));
                 // A success clears the failure a job left for the app to show.
-                let clear = "REMOVE activeSyncJob, activeSyncAt, lastError";
+                let clear = "REMOVE #active, #activeAt, lastError";
                 integration_update = integration_update
                     .expression_attribute_values(":now", s(now))
                     // The active job is cleared only if it is this one.
                     .update_expression(match cursor {
-                        Some(_) => {
-                            format!("SET lastSyncAt = :now, calendarCursor = :cursor {clear}")
-                        }
+                        Some(_) => format!("SET lastSyncAt = :now, #cursor = :cursor {clear}"),
                         None => format!("SET lastSyncAt = :now {clear}"),
                     });
                 if let Some(cursor) = cursor {
-                    integration_update =
-                        integration_update.expression_attribute_values(":cursor", s(cursor));
+                    integration_update = integration_update
+                        .expression_attribute_names("#cursor", cursor_attribute)
+                        .expression_attribute_values(":cursor", s(cursor));
                 }
             }
             JobOutcome::Failed { error } => {
@@ -279,13 +285,14 @@ impl SyncJobs for DynamoTable {
                     .expression_attribute_values(":error", integration_error_value(error));
                 // The failure is the integration's `lastError` too, for the app to show.
                 integration_update = integration_update
-                    .update_expression("SET lastError = :error REMOVE activeSyncJob, activeSyncAt")
+                    .update_expression("SET lastError = :error REMOVE #active, #activeAt")
                     .expression_attribute_values(":error", integration_error_value(error));
             }
         }
         // Clear the active job only when it is this one (a stale job may have been replaced).
-        integration_update = integration_update
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(activeSyncJob) OR activeSyncJob = :job)");
+        integration_update = integration_update.condition_expression(
+            "attribute_exists(PK) AND (attribute_not_exists(#active) OR #active = :job)",
+        );
         let job_update = build(job_update.build())?;
         let result = self
             .client

@@ -1,5 +1,5 @@
-//! `SyncedRecords`: synced calendar events at `INTEGRATION#{id}` / `EVENT#{externalId}`, written
-//! in batches with a page mark, swept at the end of a full listing.
+//! `SyncedRecords`: synced events and contacts under `INTEGRATION#{id}` (record_codec.rs),
+//! written in batches with a page mark, swept at the end of a full listing.
 
 use std::collections::HashMap;
 
@@ -9,12 +9,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::DynamoTable;
 use super::codec::*;
 use super::keys;
+use super::record_codec::{contact_from, event_from, record_item, record_key};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 use futures_util::StreamExt;
 
-use crate::domain::{EventRecord, RecordChange};
+use crate::domain::{ContactRecord, EventRecord, RecordChange, SyncType, SyncedRecord};
 use crate::ids::{IntegrationId, JobId};
 use crate::store::{StoreError, StoredMark, SyncedRecords};
 
@@ -27,29 +28,6 @@ const BATCH_WRITE: usize = 25;
 /// Rounds of retrying unprocessed items before giving up (the message goes back to the queue).
 const UNPROCESSED_ROUNDS: u32 = 8;
 
-pub(super) fn event_key(integration: &str, external_id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (keys::PK.to_string(), s(keys::integration(integration))),
-        (keys::SK.to_string(), s(keys::event(external_id))),
-    ])
-}
-
-fn event_from(item: &HashMap<String, AttributeValue>) -> Result<EventRecord, StoreError> {
-    let it = Item(item);
-    Ok(EventRecord {
-        id: it.s("id")?,
-        external_id: it.s("externalId")?,
-        title: it.opt_s("title").unwrap_or_default(),
-        description: it.opt_s("description"),
-        start_time: it.opt_s("startTime"),
-        end_time: it.opt_s("endTime"),
-        attendees: it.strings("attendees"),
-        location: it.opt_s("location"),
-        updated_at: it.opt_s("updatedAt"),
-        deleted: matches!(item.get("deleted"), Some(AttributeValue::Bool(true))),
-    })
-}
-
 /// Waits before retrying unprocessed items: 50 ms doubling, with full jitter.
 async fn unprocessed_pause(round: u32) {
     let backoff = crate::retry::Backoff {
@@ -60,66 +38,19 @@ async fn unprocessed_pause(round: u32) {
     tokio::time::sleep(backoff.delay(round)).await;
 }
 
-/// At most this many attendees, each cut to an e-mail address's longest (RFC 5321: 254): an
-/// item stays far below DynamoDB's 400 KB whatever the provider lists.
-const MAX_ATTENDEES: usize = 500;
-const MAX_ATTENDEE_BYTES: usize = 254;
-
-fn attendees_value(attendees: &[String]) -> AttributeValue {
-    AttributeValue::L(
-        attendees
-            .iter()
-            .take(MAX_ATTENDEES)
-            .map(|a| s(truncate(a, MAX_ATTENDEE_BYTES)))
-            .collect(),
-    )
-}
-
-/// A record's item, with the mark of what wrote it: a sync job's page, or a write route.
-pub(super) fn record_item(
-    integration: &IntegrationId,
-    record: &EventRecord,
-    written_by: &str,
-    page_index: u32,
-    change: RecordChange,
-) -> HashMap<String, AttributeValue> {
-    let mut item = event_key(integration.as_str(), &record.external_id);
-    item.extend([
-        ("id".to_string(), s(record.id.clone())),
-        ("externalId".to_string(), s(record.external_id.clone())),
-        ("title".to_string(), s(truncate(&record.title, 1024))),
-        ("attendees".to_string(), attendees_value(&record.attendees)),
-        ("deleted".to_string(), AttributeValue::Bool(record.deleted)),
-        ("syncJob".to_string(), s(written_by)),
-        ("syncPage".to_string(), n(page_index)),
-        ("syncChange".to_string(), s(change.as_str())),
-    ]);
-    for (name, value) in [
-        ("description", &record.description),
-        ("startTime", &record.start_time),
-        ("endTime", &record.end_time),
-        ("location", &record.location),
-        ("updatedAt", &record.updated_at),
-    ] {
-        if let Some(v) = value {
-            item.insert(name.to_string(), s(truncate(v, 8 * 1024)));
-        }
-    }
-    item
-}
-
 #[async_trait]
 impl SyncedRecords for DynamoTable {
     async fn marks(
         &self,
         integration: &IntegrationId,
+        sync_type: SyncType,
         external_ids: &[String],
     ) -> Result<HashMap<String, StoredMark>, StoreError> {
         // A page's chunks in parallel, as its writes.
         let chunks = futures_util::future::join_all(
             external_ids
                 .chunks(BATCH_GET)
-                .map(|chunk| self.read_marks(integration, chunk)),
+                .map(|chunk| self.read_marks(integration, sync_type, chunk)),
         )
         .await;
         let mut marks = HashMap::new();
@@ -132,7 +63,7 @@ impl SyncedRecords for DynamoTable {
     async fn put_page(
         &self,
         integration: &IntegrationId,
-        records: &[(EventRecord, RecordChange)],
+        records: &[(SyncedRecord, RecordChange)],
         job_id: &JobId,
         page_index: u32,
     ) -> Result<(), StoreError> {
@@ -161,6 +92,7 @@ impl SyncedRecords for DynamoTable {
     async fn sweep_unlisted(
         &self,
         integration: &IntegrationId,
+        sync_type: SyncType,
         job_id: &JobId,
     ) -> Result<u64, StoreError> {
         let pk = keys::integration(integration.as_str());
@@ -179,7 +111,7 @@ impl SyncedRecords for DynamoTable {
                 .projection_expression("SK, syncJob")
                 .expression_attribute_names("#deleted", "deleted")
                 .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s("EVENT#"))
+                .expression_attribute_values(":prefix", s(keys::record_prefix(sync_type)))
                 .expression_attribute_values(":job", s(job_id.as_str()))
                 .expression_attribute_values(":no", AttributeValue::Bool(false))
                 .expression_attribute_values(":sweep", n(SWEEP_PAGE))
@@ -223,6 +155,39 @@ impl SyncedRecords for DynamoTable {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<(Vec<EventRecord>, Option<String>), StoreError> {
+        let (items, next) = self
+            .records_page(integration, SyncType::Calendar, limit, cursor)
+            .await?;
+        let events = items.iter().map(event_from).collect::<Result<_, _>>()?;
+        Ok((events, next))
+    }
+
+    async fn contacts_page(
+        &self,
+        integration: &IntegrationId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<ContactRecord>, Option<String>), StoreError> {
+        let (items, next) = self
+            .records_page(integration, SyncType::Contacts, limit, cursor)
+            .await?;
+        let contacts = items.iter().map(contact_from).collect::<Result<_, _>>()?;
+        Ok((contacts, next))
+    }
+}
+
+/// One Query page of items: the items, and the sort key to go on from.
+type ItemsPage = (Vec<HashMap<String, AttributeValue>>, Option<String>);
+
+impl DynamoTable {
+    /// Records of `sync_type` in external-id order, from after `cursor` (a sort key).
+    async fn records_page(
+        &self,
+        integration: &IntegrationId,
+        sync_type: SyncType,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<ItemsPage, StoreError> {
         let pk = keys::integration(integration.as_str());
         // The cursor carries only the sort key; the partition always comes from the caller.
         let start = cursor.map(|c| {
@@ -237,22 +202,17 @@ impl SyncedRecords for DynamoTable {
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s("EVENT#"))
+            .expression_attribute_values(":prefix", s(keys::record_prefix(sync_type)))
             .limit(limit as i32)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(service_error)?;
-        let events = out
-            .items()
-            .iter()
-            .map(event_from)
-            .collect::<Result<_, _>>()?;
         let next = out
             .last_evaluated_key
             .as_ref()
             .and_then(|k| Item(k).opt_s(keys::SK));
-        Ok((events, next))
+        Ok((out.items.unwrap_or_default(), next))
     }
 }
 
@@ -264,12 +224,13 @@ impl DynamoTable {
     async fn read_marks(
         &self,
         integration: &IntegrationId,
+        sync_type: SyncType,
         chunk: &[String],
     ) -> Result<HashMap<String, StoredMark>, StoreError> {
         let mut marks = HashMap::new();
         let keys_list: Vec<_> = chunk
             .iter()
-            .map(|e| event_key(integration.as_str(), e))
+            .map(|e| record_key(integration.as_str(), sync_type, e))
             .collect();
         let mut pending = Some(build(
             KeysAndAttributes::builder()
