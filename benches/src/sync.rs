@@ -1,7 +1,8 @@
-//! Figures for calendar sync (printed, never asserted): 10,000 events synced from the demo
-//! events API (Google Calendar's format, 250 per page) into moto: wall time, events per second
-//! and DynamoDB calls by operation, next to the floor: the same page fetches and BatchWriteItem
-//! calls made bare, timed alone.
+//! Figures for calendar and contacts sync (printed, never asserted): 10,000 events synced from
+//! the demo events API (Google Calendar's format, 250 per page) into moto: wall time, events per
+//! second and DynamoDB calls by operation, next to the floor: the same page fetches and
+//! BatchWriteItem calls made bare, timed alone. Then 10,000 contacts the same way
+//! (sync_contacts.rs).
 //! Usage: scripts/bench.sh, or `cargo run --release -p benches --bin sync-bench`.
 
 use std::time::{Duration, Instant};
@@ -12,10 +13,14 @@ use shared::ids::{IntegrationId, UserId};
 use shared::refresh::{RefreshPolicy, fresh_tokens};
 use shared::sync::source::{PageRequest, fetch_page};
 
+#[path = "sync_contacts.rs"]
+mod contacts;
+
 const EVENTS: usize = 10_000;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// An app of its own (a table of its own: moto's transactions slow down as a table grows) with
+/// a connected `bench` integration behind the counting proxy.
+async fn bench_app() -> (TestApp, String) {
     let t = TestApp::with(Options {
         own_oauth_server: true,
         store_proxy: true,
@@ -27,6 +32,31 @@ async fn main() -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_string();
+    (t, id)
+}
+
+/// The integration's access token, as the sync's own first page gets it.
+async fn token_of(t: &TestApp, id: &str) -> anyhow::Result<secrecy::SecretString> {
+    Ok(fresh_tokens(
+        &t.app,
+        &UserId::parse("bench")?,
+        &IntegrationId::parse(id)?,
+        RefreshPolicy::IfExpiringWithin(0),
+        &RequestOrigin {
+            correlation_id: "bench".into(),
+            ip: None,
+            user_agent: None,
+        },
+        tokio::time::Instant::now() + Duration::from_secs(55),
+    )
+    .await?
+    .tokens
+    .access_token)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let (t, id) = bench_app().await;
     t.seed_events("bench", EVENTS).await;
     let store = t
         .store
@@ -52,43 +82,10 @@ async fn main() -> anyhow::Result<()> {
         EVENTS as f64 / elapsed.as_secs_f64(),
         job["counts"]
     );
-    let ops = [
-        "GetItem",
-        "BatchGetItem",
-        "BatchWriteItem",
-        "UpdateItem",
-        "PutItem",
-        "TransactWriteItems",
-        "Query",
-    ];
-    let calls: Vec<String> = ops
-        .iter()
-        .map(|op| {
-            format!(
-                "{op} {} ({:.2} s at moto)",
-                store.count(op),
-                store.upstream_time(op).as_secs_f64()
-            )
-        })
-        .collect();
-    println!("DynamoDB calls: {}", calls.join(", "));
+    print_calls(store);
 
     // The floor: the page fetches and the record writes alone, with the same token.
-    let token = fresh_tokens(
-        &t.app,
-        &UserId::parse("bench")?,
-        &IntegrationId::parse(&id)?,
-        RefreshPolicy::IfExpiringWithin(0),
-        &RequestOrigin {
-            correlation_id: "bench".into(),
-            ip: None,
-            user_agent: None,
-        },
-        tokio::time::Instant::now() + Duration::from_secs(55),
-    )
-    .await?
-    .tokens
-    .access_token;
+    let token = token_of(&t, &id).await?;
     let provider = t
         .app
         .catalogue
@@ -121,7 +118,32 @@ async fn main() -> anyhow::Result<()> {
         100.0 * reading.elapsed.as_secs_f64() / elapsed.as_secs_f64(),
         100.0 * (reading.elapsed.as_secs_f64() / floor.elapsed.as_secs_f64() - 1.0)
     );
-    Ok(())
+    drop(t);
+    contacts::figures().await
+}
+
+/// The DynamoDB calls the proxy saw since its last reset, by operation, with moto's time.
+fn print_calls(store: &integration_tests::fault_proxy::FaultProxy) {
+    let ops = [
+        "GetItem",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "UpdateItem",
+        "PutItem",
+        "TransactWriteItems",
+        "Query",
+    ];
+    let calls: Vec<String> = ops
+        .iter()
+        .map(|op| {
+            format!(
+                "{op} {} ({:.2} s at moto)",
+                store.count(op),
+                store.upstream_time(op).as_secs_f64()
+            )
+        })
+        .collect();
+    println!("DynamoDB calls: {}", calls.join(", "));
 }
 
 /// The page fetches and the record writes alone, with the same token, under another
