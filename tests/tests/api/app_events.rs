@@ -77,6 +77,21 @@ async fn connect_sync_and_disconnect_each_publish_one_event() {
         synced[0]["detail"]["counts"],
         serde_json::json!({"created": 5, "updated": 0, "deleted": 0})
     );
+    // A contacts sync tells its type.
+    t.seed_contacts("olga", 3).await;
+    let reply = t
+        .request_sync(
+            "olga",
+            &id,
+            serde_json::json!({ "syncTypes": ["contacts"] }),
+        )
+        .await;
+    assert_eq!(reply.status(), 202);
+    t.drain_sync_queue(Duration::from_secs(60)).await;
+    let contacts = t.published_events().await;
+    assert_eq!(kinds(&contacts), ["sync.completed"]);
+    assert_eq!(contacts[0]["detail"]["syncType"], "contacts");
+    assert_eq!(contacts[0]["detail"]["counts"]["created"], 3);
 
     let gone = t
         .send(
@@ -98,7 +113,7 @@ async fn connect_sync_and_disconnect_each_publish_one_event() {
     let disconnected = t.published_events().await;
     assert_eq!(kinds(&disconnected), ["integration.disconnected"]);
 
-    let all: Vec<_> = [connected, synced, disconnected].concat();
+    let all: Vec<_> = [connected, synced, contacts, disconnected].concat();
     assert_documented(&all);
     let text = serde_json::to_string(&all).unwrap();
     assert!(!text.contains(tokens.access_token.expose_secret()));
