@@ -8,9 +8,10 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::{Options, TestApp};
-use shared::domain::{EventRecord, RecordChange, RequestOrigin, SyncType, SyncedRecord};
+use shared::domain::{RecordChange, RequestOrigin, SyncType, SyncedRecord};
 use shared::ids::{IntegrationId, UserId};
 use shared::refresh::{RefreshPolicy, fresh_tokens};
+use shared::sync::records::record_of;
 use shared::sync::source::{PageRequest, fetch_page};
 
 #[path = "sync_contacts.rs"]
@@ -206,18 +207,7 @@ impl Floor {
                 .iter()
                 .map(|e| {
                     (
-                        SyncedRecord::Event(EventRecord {
-                            id: e.external_id.clone(),
-                            external_id: e.external_id.clone(),
-                            title: e.title.clone(),
-                            description: e.description.clone(),
-                            start_time: e.start_time.clone(),
-                            end_time: e.end_time.clone(),
-                            attendees: e.attendees.clone(),
-                            location: e.location.clone(),
-                            updated_at: e.updated_at.clone(),
-                            deleted: e.deleted,
-                        }),
+                        SyncedRecord::Event(record_of(&id, e)),
                         RecordChange::Created,
                     )
                 })

@@ -5,9 +5,10 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::TestApp;
-use shared::domain::{ContactRecord, RecordChange, SyncType, SyncedRecord};
+use shared::domain::{RecordChange, SyncType, SyncedRecord};
 use shared::ids::IntegrationId;
 use shared::sync::contacts::fetch_page;
+use shared::sync::records::contact_record_of;
 
 pub const CONTACTS: usize = 10_000;
 
@@ -115,19 +116,7 @@ async fn floor(
             .contacts
             .iter()
             .map(|c| {
-                let record = ContactRecord {
-                    id: c.external_id.clone(),
-                    external_id: c.external_id.clone(),
-                    display_name: c.display_name.clone(),
-                    given_name: c.given_name.clone(),
-                    family_name: c.family_name.clone(),
-                    emails: c.emails.clone(),
-                    phones: c.phones.clone(),
-                    organization: c.organization.clone(),
-                    job_title: c.job_title.clone(),
-                    updated_at: c.updated_at.clone(),
-                    deleted: c.deleted,
-                };
+                let record = contact_record_of(&id, c);
                 (SyncedRecord::Contact(record), RecordChange::Created)
             })
             .collect();

@@ -3,6 +3,8 @@
 // with the same code it uses for Google. In memory, per user, never for production. See
 // README.md ("Contacts API").
 
+import { decodeToken, encodeToken, isSeq } from './tokens.mjs';
+
 const LIST_PATH = '/v1/people/me/connections';
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 1000; // People API: pageSize "must be between 1 and 1000, inclusive"
@@ -24,18 +26,6 @@ const UNAUTHENTICATED = {
 };
 const invalid = (message) => ({ error: { code: 400, message, status: 'INVALID_ARGUMENT' } });
 
-// Tokens are opaque to clients: base64url of a small JSON object; `t` tells them apart.
-const encodeToken = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
-function decodeToken(text, type) {
-  if (typeof text !== 'string' || !/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
-  try {
-    const obj = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    return obj && obj.v === 1 && obj.t === type ? obj : undefined;
-  } catch {
-    return undefined;
-  }
-}
-const isSeq = (n) => Number.isSafeInteger(n) && n >= 0;
 
 // Per-user contacts. Every create, change and deletion takes the next `seq` and stamps the
 // person: a sync token records the seq it was taken at, and `generation` voids older ones.

@@ -4,6 +4,7 @@
 // ("Calendar events API").
 import http from 'node:http';
 import { parseFaults } from './faults.mjs';
+import { decodeToken, encodeToken, isSeq } from './tokens.mjs';
 
 const LIST_PATH = '/calendar/v3/calendars/primary/events';
 const EVENT_PATH = /^\/calendar\/v3\/calendars\/primary\/events\/([^/]+)$/;
@@ -59,20 +60,6 @@ const invalidParam = (location, message) => googleError(400, 'invalid', message,
 const UNSUPPORTED_PARAMS = ['q', 'timeMin', 'timeMax', 'updatedMin', 'iCalUID', 'orderBy',
   'privateExtendedProperty', 'sharedExtendedProperty'];
 
-// Sync and page tokens are opaque to clients: base64url of a small JSON object. `t` tells a sync
-// token ('s') from a page token ('p'), so one passed as the other is rejected.
-const encodeToken = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
-function decodeToken(text, type) {
-  if (typeof text !== 'string' || !/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
-  try {
-    const obj = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    return obj && obj.v === 1 && obj.t === type ? obj : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const isSeq = (n) => Number.isSafeInteger(n) && n >= 0;
 const rfc3339 = (ms) => new Date(ms).toISOString(); // always milliseconds and Z
 
 // Orders by `updated`, then id (ids are zero-padded, so string order is creation order).

@@ -73,6 +73,39 @@ impl TestApp {
         }
     }
 
+    /// Delivers the sync message of `job` once, as Lambda's event source mapping would (the
+    /// same message id each time: SQS redelivers what it already delivered).
+    pub async fn deliver_sync_message(
+        &self,
+        user: &str,
+        id: &str,
+        job: &str,
+        budget: Duration,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        let body = serde_json::json!({"userId": user, "integrationId": id, "jobId": job});
+        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+        message.message_id = Some("dup".into());
+        message.body = Some(body.to_string());
+        event.records.push(message);
+        crate::iam::as_function(
+            shared::Function::SyncWorker,
+            shared::jobs::sync_batch(&self.app, event, tokio::time::Instant::now() + budget),
+        )
+        .await
+    }
+
+    /// PATCH /integrations/{id} as `user` with `body`.
+    pub async fn patch_integration(&self, user: &str, id: &str, body: serde_json::Value) -> Reply {
+        self.send(
+            request(Method::PATCH, &format!("/integrations/{id}"))
+                .user(user)
+                .json(body)
+                .build(),
+        )
+        .await
+    }
+
     /// Every event of `user`'s calendar at the demo provider, cancelled ones included.
     pub async fn demo_calendar(&self, user: &str) -> Vec<serde_json::Value> {
         let reply = reqwest::Client::new()

@@ -3,12 +3,13 @@
 //! metadata, an expired sync token refused with 400; the local `demo` provider serves the same
 //! format) and Microsoft Graph's contacts delta (@odata.nextLink / @odata.deltaLink, `@removed`).
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+use super::answer::{Answer, send};
 use super::source::FetchError;
-use crate::body::{BodyError, PAGE_ANSWER_LIMIT, read_capped};
+use crate::body::PAGE_ANSWER_LIMIT;
 use crate::catalogue::{ContactsApi, ContactsSource};
 
 /// Contacts per page asked for: the People API's largest (`pageSize` 1..1000).
@@ -52,25 +53,12 @@ pub async fn fetch_page(
     since: Option<&str>,
 ) -> Result<ContactsPage, FetchError> {
     let url = page_url(source, page_token, since)?;
-    let response = http
-        .get(url)
-        .bearer_auth(token.expose_secret())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| FetchError::Unavailable(crate::report::error_chain(&e.without_url())))?;
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
-    let body = read_capped(response, PAGE_ANSWER_LIMIT)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { .. } => FetchError::BadResponse(e.to_string()),
-            BodyError::Read(why) => FetchError::Unavailable(why),
-        })?;
+    let Answer {
+        status,
+        retry_after,
+        body,
+        ..
+    } = send(http.get(url), token, PAGE_ANSWER_LIMIT).await?;
     let text = String::from_utf8_lossy(&body);
     match status {
         200 => {}

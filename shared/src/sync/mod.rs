@@ -5,9 +5,10 @@
 //! same as an uninterrupted run's: a page replayed after a crash finds its own marks on the
 //! records it wrote and counts them as it did the first time.
 
+mod answer;
 pub mod contacts;
 mod ending;
-pub(crate) mod records;
+pub mod records;
 pub mod source;
 pub mod writes;
 

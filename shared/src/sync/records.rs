@@ -21,7 +21,7 @@ pub(crate) fn record_id(integration: &IntegrationId, external_id: &str) -> Strin
 }
 
 /// The stored record of a provider event.
-pub(crate) fn record_of(integration: &IntegrationId, event: &ProviderEvent) -> EventRecord {
+pub fn record_of(integration: &IntegrationId, event: &ProviderEvent) -> EventRecord {
     EventRecord {
         id: record_id(integration, &event.external_id),
         external_id: event.external_id.clone(),
@@ -37,7 +37,7 @@ pub(crate) fn record_of(integration: &IntegrationId, event: &ProviderEvent) -> E
 }
 
 /// The stored record of a provider contact.
-pub(crate) fn contact_record_of(integration: &IntegrationId, c: &ProviderContact) -> ContactRecord {
+pub fn contact_record_of(integration: &IntegrationId, c: &ProviderContact) -> ContactRecord {
     ContactRecord {
         id: record_id(integration, &c.external_id),
         external_id: c.external_id.clone(),

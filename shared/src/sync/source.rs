@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::body::{BodyError, PAGE_ANSWER_LIMIT, read_capped};
+use super::answer::{Answer, AnswerError, send};
+use crate::body::PAGE_ANSWER_LIMIT;
 use crate::catalogue::{CalendarApi, CalendarSource};
 
 /// Which page to fetch.
@@ -63,6 +64,15 @@ pub enum FetchError {
     BadResponse(String),
 }
 
+impl From<AnswerError> for FetchError {
+    fn from(e: AnswerError) -> Self {
+        match e {
+            AnswerError::Unavailable(why) => Self::Unavailable(why),
+            AnswerError::TooLarge(why) => Self::BadResponse(why),
+        }
+    }
+}
+
 impl FetchError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Busy { .. } | Self::Unavailable(_))
@@ -90,30 +100,17 @@ pub async fn fetch_page(
     request: PageRequest<'_>,
 ) -> Result<ProviderPage, FetchError> {
     let url = page_url(source, request)?;
-    let mut call = http
-        .get(url)
-        .bearer_auth(token.expose_secret())
-        .header(reqwest::header::ACCEPT, "application/json");
+    let mut call = http.get(url);
     if source.api == CalendarApi::MicrosoftGraph {
         call = call.header("Prefer", format!("odata.maxpagesize={PAGE_SIZE}"));
     }
-    let response = call
-        .send()
-        .await
-        .map_err(|e| FetchError::Unavailable(crate::report::error_chain(&e.without_url())))?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()));
-    let body = read_capped(response, PAGE_ANSWER_LIMIT)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { .. } => FetchError::BadResponse(e.to_string()),
-            BodyError::Read(why) => FetchError::Unavailable(why),
-        })?;
-    match status.as_u16() {
+    let Answer {
+        status,
+        retry_after,
+        body,
+        ..
+    } = send(call, token, PAGE_ANSWER_LIMIT).await?;
+    match status {
         200 => {}
         401 => return Err(FetchError::Unauthorized),
         410 => return Err(FetchError::CursorInvalid),

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 use url::Url;
 
+use super::answer::{self, Answer, AnswerError};
 use super::source::{GoogleEvent, GraphEvent, ProviderEvent};
-use crate::body::{BodyError, read_capped};
 use crate::catalogue::{CalendarApi, CalendarSource};
 
 /// The largest event answer read: an event with hundreds of attendees is tens of kilobytes.
@@ -237,28 +237,16 @@ fn event_answer(api: CalendarApi, body: Vec<u8>) -> Result<ProviderEvent, WriteE
 
 /// Sends with the bearer token and reads a 2xx body; any other answer as its [`WriteError`].
 async fn send(call: reqwest::RequestBuilder, token: &SecretString) -> Result<Vec<u8>, WriteError> {
-    let response = call
-        .bearer_auth(token.expose_secret())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| WriteError::Unavailable(crate::report::error_chain(&e.without_url())))?;
-    let status = response.status().as_u16();
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let retry_after = header(reqwest::header::RETRY_AFTER)
-        .and_then(|v| crate::retry::parse_retry_after(&v, std::time::SystemTime::now()));
-    let challenge = header(reqwest::header::WWW_AUTHENTICATE).unwrap_or_default();
-    let body = read_capped(response, EVENT_ANSWER_LIMIT)
+    let Answer {
+        status,
+        retry_after,
+        challenge,
+        body,
+    } = answer::send(call, token, EVENT_ANSWER_LIMIT)
         .await
         .map_err(|e| match e {
-            BodyError::TooLarge { .. } => WriteError::BadResponse(e.to_string()),
-            BodyError::Read(why) => WriteError::Unavailable(why),
+            AnswerError::Unavailable(why) => WriteError::Unavailable(why),
+            AnswerError::TooLarge(why) => WriteError::BadResponse(why),
         })?;
     if (200..300).contains(&status) {
         return Ok(body);

@@ -5,16 +5,6 @@ use integration_tests::{Options, Reply, TestApp, request};
 use lambda_http::http::Method;
 use serde_json::json;
 
-async fn patch(t: &TestApp, user: &str, id: &str, body: serde_json::Value) -> Reply {
-    t.send(
-        request(Method::PATCH, &format!("/integrations/{id}"))
-            .user(user)
-            .json(body)
-            .build(),
-    )
-    .await
-}
-
 async fn get(t: &TestApp, user: &str, id: &str) -> Reply {
     t.send(
         request(Method::GET, &format!("/integrations/{id}"))
@@ -49,7 +39,9 @@ async fn metadata_is_the_callers_own_object_replaced_whole_and_cleared_by_an_emp
     );
 
     let first = json!({"team": "sales", "crm": {"id": "C-1042", "tags": ["vip", 3, null]}});
-    let reply = patch(&t, "bea", &id, json!({"metadata": first})).await;
+    let reply = t
+        .patch_integration("bea", &id, json!({"metadata": first}))
+        .await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
     assert_eq!(reply.data()["integration"]["metadata"], first);
     // Settings untouched by a metadata-only PATCH.
@@ -67,7 +59,7 @@ async fn metadata_is_the_callers_own_object_replaced_whole_and_cleared_by_an_emp
         "syncSettings": {"enabled": true, "syncTypes": ["calendar"], "frequency": "daily"},
         "metadata": {"team": "support"},
     });
-    let reply = patch(&t, "bea", &id, both).await;
+    let reply = t.patch_integration("bea", &id, both).await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
     let got = get(&t, "bea", &id).await.data()["integration"].clone();
     assert_eq!(got["metadata"], json!({"team": "support"}));
@@ -75,11 +67,16 @@ async fn metadata_is_the_callers_own_object_replaced_whole_and_cleared_by_an_emp
 
     // A settings-only PATCH leaves the metadata.
     let settings = json!({"syncSettings": {"enabled": false, "syncTypes": ["calendar"], "frequency": "hourly"}});
-    assert_eq!(patch(&t, "bea", &id, settings).await.status(), 200);
+    assert_eq!(
+        t.patch_integration("bea", &id, settings).await.status(),
+        200
+    );
     let got = get(&t, "bea", &id).await.data()["integration"].clone();
     assert_eq!(got["metadata"], json!({"team": "support"}));
 
-    let reply = patch(&t, "bea", &id, json!({"metadata": {}})).await;
+    let reply = t
+        .patch_integration("bea", &id, json!({"metadata": {}}))
+        .await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
     assert_eq!(
         get(&t, "bea", &id).await.data()["integration"]["metadata"],
@@ -95,7 +92,7 @@ async fn metadata_past_its_cap_or_not_an_object_is_refused_and_nothing_changes()
     let id = t.connected("cal").await;
     let kept = json!({"kept": true});
     assert_eq!(
-        patch(&t, "cal", &id, json!({"metadata": kept}))
+        t.patch_integration("cal", &id, json!({"metadata": kept}))
             .await
             .status(),
         200
@@ -106,13 +103,13 @@ async fn metadata_past_its_cap_or_not_an_object_is_refused_and_nothing_changes()
         json!({"p": "x".repeat(padding)})
     };
     assert_eq!(
-        patch(&t, "cal", &id, json!({"metadata": at_cap(0)}))
+        t.patch_integration("cal", &id, json!({"metadata": at_cap(0)}))
             .await
             .status(),
         200
     );
     assert_eq!(
-        patch(&t, "cal", &id, json!({"metadata": kept}))
+        t.patch_integration("cal", &id, json!({"metadata": kept}))
             .await
             .status(),
         200
@@ -129,7 +126,7 @@ async fn metadata_past_its_cap_or_not_an_object_is_refused_and_nothing_changes()
         ("nothing to change", json!({})),
         ("an unknown field", json!({"metadata": {}, "labels": {}})),
     ] {
-        let reply = patch(&t, "cal", &id, body).await;
+        let reply = t.patch_integration("cal", &id, body).await;
         assert_eq!(
             (reply.status(), reply.error_code().as_str()),
             (400, "VALIDATION_ERROR"),
@@ -149,14 +146,16 @@ async fn metadata_survives_a_reconnect_goes_with_a_disconnect_and_is_not_another
     let id = t.connected("dee").await;
     let mine = json!({"seat": 7});
     assert_eq!(
-        patch(&t, "dee", &id, json!({"metadata": mine}))
+        t.patch_integration("dee", &id, json!({"metadata": mine}))
             .await
             .status(),
         200
     );
 
     // Another user: the integration does not exist for them, and stays as it was.
-    let theirs = patch(&t, "mallory", &id, json!({"metadata": {"seat": 0}})).await;
+    let theirs = t
+        .patch_integration("mallory", &id, json!({"metadata": {"seat": 0}}))
+        .await;
     assert_eq!(
         (theirs.status(), theirs.error_code().as_str()),
         (404, "ACCOUNT_NOT_FOUND")
@@ -179,7 +178,9 @@ async fn metadata_survives_a_reconnect_goes_with_a_disconnect_and_is_not_another
         )
         .await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
-    let gone = patch(&t, "dee", &id, json!({"metadata": mine})).await;
+    let gone = t
+        .patch_integration("dee", &id, json!({"metadata": mine}))
+        .await;
     assert_eq!(
         gone.status(),
         404,
@@ -213,14 +214,16 @@ async fn metadata_can_be_set_on_an_expired_integration_where_settings_cannot() {
     );
 
     let label = json!({"note": "asked to reconnect"});
-    let reply = patch(&t, "eli", &id, json!({"metadata": label})).await;
+    let reply = t
+        .patch_integration("eli", &id, json!({"metadata": label}))
+        .await;
     assert_eq!(reply.status(), 200, "{}", reply.body());
     assert_eq!(reply.data()["integration"]["metadata"], label);
     let settings = json!({
         "syncSettings": {"enabled": true, "syncTypes": ["calendar"], "frequency": "daily"},
         "metadata": {"note": "both"},
     });
-    let reply = patch(&t, "eli", &id, settings).await;
+    let reply = t.patch_integration("eli", &id, settings).await;
     assert_eq!(
         (reply.status(), reply.error_code().as_str()),
         (409, "CONFLICT"),

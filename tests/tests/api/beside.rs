@@ -79,16 +79,6 @@ fn settings(enabled: bool, frequency: &str) -> serde_json::Value {
     serde_json::json!({"syncSettings": {"enabled": enabled, "syncTypes": ["calendar"], "frequency": frequency}})
 }
 
-async fn patch(t: &TestApp, user: &str, id: &str, body: serde_json::Value) -> Reply {
-    t.send(
-        request(Method::PATCH, &format!("/integrations/{id}"))
-            .user(user)
-            .json(body)
-            .build(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_settings_change_beside_a_refresh_keeps_both() {
     let t = TestApp::with(options()).await;
@@ -97,7 +87,7 @@ async fn a_settings_change_beside_a_refresh_keeps_both() {
         &t,
         "ada",
         &id,
-        patch(&t, "ada", &id, settings(true, "daily")),
+        t.patch_integration("ada", &id, settings(true, "daily")),
     )
     .await;
     assert_eq!(patched.status(), 200, "PATCH: {}", patched.body());
@@ -118,7 +108,7 @@ async fn a_metadata_change_beside_a_refresh_keeps_both() {
         &t,
         "abe",
         &id,
-        patch(&t, "abe", &id, serde_json::json!({ "metadata": metadata })),
+        t.patch_integration("abe", &id, serde_json::json!({ "metadata": metadata })),
     )
     .await;
     assert_eq!(patched.status(), 200, "PATCH: {}", patched.body());
@@ -163,7 +153,9 @@ async fn a_scheduled_sync_beside_a_refresh_keeps_both() {
     })
     .await;
     let id = t.connected("cyd").await;
-    let patched = patch(&t, "cyd", &id, settings(true, "hourly")).await;
+    let patched = t
+        .patch_integration("cyd", &id, settings(true, "hourly"))
+        .await;
     assert_eq!(patched.status(), 200, "{}", patched.body());
     // The scheduler queues the due sync and moves the integration's next sync (its own write).
     let (refresh, report) =

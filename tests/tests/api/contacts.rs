@@ -126,19 +126,7 @@ async fn the_same_contacts_message_twice_changes_nothing() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let body = json!({"userId": "kim", "integrationId": id, "jobId": job_id}).to_string();
-    let deliver = || async {
-        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
-        message.message_id = Some("dup".into());
-        message.body = Some(body.clone());
-        event.records.push(message);
-        integration_tests::iam::as_function(
-            shared::Function::SyncWorker,
-            shared::jobs::sync_batch(&t.app, event, tokio::time::Instant::now() + LONG),
-        )
-        .await
-    };
+    let deliver = || t.deliver_sync_message("kim", &id, &job_id, LONG);
     // Two deliveries at once (SQS is at-least-once), then a third after the job finished.
     let _ = tokio::join!(deliver(), deliver());
     t.drain_sync_queue(LONG).await;

@@ -143,20 +143,7 @@ async fn the_same_message_twice_changes_nothing() {
     t.seed_events("carl", 600).await;
     let reply = t.request_sync("carl", &id, serde_json::json!({})).await;
     let job_id = reply.data()["jobId"].as_str().unwrap().to_string();
-    let body =
-        serde_json::json!({"userId": "carl", "integrationId": id, "jobId": job_id}).to_string();
-    let deliver = || async {
-        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
-        message.message_id = Some("dup".into());
-        message.body = Some(body.clone());
-        event.records.push(message);
-        integration_tests::iam::as_function(
-            shared::Function::SyncWorker,
-            shared::jobs::sync_batch(&t.app, event, tokio::time::Instant::now() + LONG),
-        )
-        .await
-    };
+    let deliver = || t.deliver_sync_message("carl", &id, &job_id, LONG);
     // Two deliveries at once (SQS is at-least-once), then a third after the job finished.
     let (a, b) = tokio::join!(deliver(), deliver());
     let _ = (a, b);
