@@ -146,6 +146,27 @@ async fn a_sync_request_and_its_job_beside_a_refresh_keep_both() {
 }
 
 #[tokio::test]
+async fn a_contacts_sync_and_its_job_beside_a_refresh_keep_both() {
+    let t = TestApp::with(options()).await;
+    let id = t.connected("cal").await;
+    t.seed_contacts("cal", 5).await;
+    let contacts = serde_json::json!({"syncTypes": ["contacts"]});
+    let (refresh, requested) =
+        beside_a_refresh(&t, "cal", &id, t.request_sync("cal", &id, contacts)).await;
+    assert_eq!(requested.status(), 202, "{}", requested.body());
+    assert_eq!(refresh.status(), 200, "refresh: {}", refresh.body());
+    // The job writes the contacts' cursor and active-job mark: beside another refresh.
+    let job_id = requested.data()["jobId"].as_str().unwrap().to_string();
+    let (refresh, _) =
+        beside_a_refresh(&t, "cal", &id, t.drain_sync_queue(Duration::from_secs(50))).await;
+    assert_eq!(refresh.status(), 200, "refresh: {}", refresh.body());
+    let job = t.sync_job("cal", &id, &job_id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(t.listed_contacts("cal", &id).await.len(), 5);
+    still_refreshes(&t, "cal", &id).await;
+}
+
+#[tokio::test]
 async fn a_scheduled_sync_beside_a_refresh_keeps_both() {
     let t = TestApp::with(Options {
         refresh_queue: Some((30, 3)),
