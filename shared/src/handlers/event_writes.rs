@@ -409,6 +409,10 @@ fn checked(body: &EventBody) -> Result<EventFields, ApiError> {
         return invalid("`timeZone` must be an IANA time zone name, like Europe/Paris".into());
     }
     let times = match (&body.start_time, &body.end_time) {
+        // Providers take a zone with the times it applies to: alone it would change nothing.
+        (None, None) if body.time_zone.is_some() => {
+            return invalid("`timeZone` goes with `startTime` and `endTime`".into());
+        }
         (None, None) => None,
         (Some(start), Some(end)) => Some(checked_times(start, end)?),
         _ => return invalid("`startTime` and `endTime` change together".into()),

@@ -313,6 +313,24 @@ async fn bad_events_are_refused_before_the_provider_is_asked() {
         )
         .await;
     assert_eq!(nothing.error_code(), "VALIDATION_ERROR");
+    // A time zone is sent with the times it applies to; alone it would change nothing.
+    let zone_only = t
+        .send(
+            request(
+                Method::PATCH,
+                &format!("/integrations/{id}/events/ev000001"),
+            )
+            .user("eve")
+            .json(json!({"timeZone": "Europe/Paris"}))
+            .build(),
+        )
+        .await;
+    assert_eq!(
+        zone_only.error_code(),
+        "VALIDATION_ERROR",
+        "{}",
+        zone_only.body()
+    );
     assert!(
         t.demo_calendar("eve").await.is_empty(),
         "nothing reached the provider"
