@@ -565,12 +565,14 @@ async fn tokens_a_store_outage_kept_out_of_the_row_are_recovered_once_it_answers
     tuning.write_retry.attempts = 2;
     tuning.manual_refresh_window_secs = 0;
     tuning.recovery_retry_base = Duration::from_millis(200);
-    // A short working lease, so the test can outlast it; the stored one adds the grace.
-    tuning.lease = Duration::from_secs(3);
+    // A short working lease, so the test can outlast it; the stored one adds the grace. It
+    // leaves 3 s for the provider call after the lease is taken: with 1 s, a loaded machine's
+    // slow moto made the refresh give up before calling the provider (0 refreshes served).
+    tuning.lease = Duration::from_secs(5);
     tuning.write_reserve = Duration::from_secs(1);
     tuning.provider_attempt = Duration::from_secs(1);
     tuning.write_attempt = Duration::from_millis(500);
-    tuning.request_budget = Duration::from_secs(4);
+    tuning.request_budget = Duration::from_secs(6);
     let t = TestApp::with(Options {
         own_oauth_server: true,
         store_proxy: true,
@@ -601,7 +603,7 @@ async fn tokens_a_store_outage_kept_out_of_the_row_are_recovered_once_it_answers
     assert_eq!(access_token(&t, "rhea", &id).await, before);
     // Past the working lease, within the grace: another caller does not refresh (it would
     // present the refresh token the provider has just rotated).
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     let waited = t.token_route("rhea", &id).await;
     assert_eq!(waited.status(), 503, "{}", waited.body());
     assert_eq!(
