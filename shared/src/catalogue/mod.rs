@@ -1,7 +1,8 @@
 //! The provider catalogue: providers as data (shared/providers.toml, embedded at build time, plus
-//! an optional file of a deployment's own entries), resolved against the environment once at cold
-//! start. Every field is documented in docs/providers.md; the mechanisms the fields select live in
-//! `oauth` and are unit-tested there.
+//! an optional file of a deployment's own entries), resolved against the environment once per
+//! container: at cold start, or at first use for an entry that cannot fail (deferred.rs). Every
+//! field is documented in docs/providers.md; the mechanisms the fields select live in `oauth` and
+//! are unit-tested there.
 
 use std::collections::BTreeMap;
 
@@ -10,44 +11,34 @@ use crate::ids::ProviderId;
 /// The catalogue compiled into every function.
 pub const EMBEDDED: &str = include_str!("../../providers.toml");
 
-/// [`EMBEDDED`] as JSON (shared/build.rs), what a cold start reads: measured (#18), the
-/// embedded TOML's parse was the largest part of a cold start beyond the SDK's (about 0.3 ms
-/// cold under perf). Every layer, TOML or JSON, becomes JSON trees that one deserializer types,
-/// so each binary carries the entries' typed deserialization once (health 2.44 -> 2.23 MiB).
-const EMBEDDED_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/providers.json"));
-
-/// How a layer's text is written.
-enum Format {
-    Json,
-    Toml,
+/// One entry of [`EMBEDDED`], as shared/build.rs writes it: its id, its tree as JSON, and the
+/// `${VAR}` references its values make, with their defaults.
+struct EmbeddedEntry {
+    id: &'static str,
+    json: &'static str,
+    variables: &'static [(&'static str, Option<&'static str>)],
 }
 
-/// A layer's entries by id, as untyped trees.
+/// [`EMBEDDED`]'s entries, sorted by id.
+const EMBEDDED_ENTRIES: &[EmbeddedEntry] =
+    include!(concat!(env!("OUT_DIR"), "/providers_entries.rs"));
+
+/// A TOML layer's entries by id, as untyped trees.
 fn entries_of(
     source_name: &str,
-    format: Format,
     text: &str,
 ) -> Result<BTreeMap<String, serde_json::Value>, CatalogueError> {
-    let (parsed, format) = match format {
-        Format::Json => (
-            serde_json::from_str(text).map_err(|e| e.to_string()),
-            "JSON",
-        ),
-        Format::Toml => (
-            toml::from_str(text).map_err(|e: toml::de::Error| e.message().to_string()),
-            "TOML",
-        ),
-    };
-    parsed.map_err(|problem| CatalogueError::Syntax {
+    toml::from_str(text).map_err(|e: toml::de::Error| CatalogueError::Syntax {
         source_name: source_name.to_string(),
-        format,
-        problem,
+        format: "TOML",
+        problem: e.message().to_string(),
     })
 }
 
 /// Names a TOML file whose entries add to (or replace) the embedded ones.
 pub const OVERRIDE_FILE_VAR: &str = "PROVIDER_CATALOGUE_FILE";
 
+mod deferred;
 mod discovery;
 mod model;
 mod resolve;
@@ -55,6 +46,7 @@ mod schema;
 
 pub use model::*;
 
+use deferred::Slot;
 use resolve::resolve;
 use schema::RawEntry;
 
@@ -79,25 +71,52 @@ pub enum CatalogueError {
 }
 
 pub struct ProviderCatalogue {
-    providers: BTreeMap<ProviderId, Provider>,
+    providers: BTreeMap<ProviderId, Slot>,
 }
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 impl ProviderCatalogue {
     /// The embedded catalogue, then the entries of `PROVIDER_CATALOGUE_FILE` if set (an entry
-    /// there replaces the embedded one of the same id), with the credentials secrets' names and `${VAR}` values
-    /// looked up by `env`.
+    /// there replaces the embedded one of the same id), with the credentials secrets' names and
+    /// `${VAR}` values looked up by `env`.
+    ///
+    /// Without a file, an embedded entry whose variables `env` leaves as written (unset, or at
+    /// the catalogue's default) is typed and checked at its first use: the tests prove every
+    /// such entry resolves, so nothing a cold start could fail on is put off. Any other entry,
+    /// and a file's, is checked here, and an error stops the start.
     pub fn load(env: Env<'_>) -> Result<Self, CatalogueError> {
-        let mut entries = entries_of("(embedded)", Format::Json, EMBEDDED_JSON)?;
-        if let Some(path) = env(OVERRIDE_FILE_VAR).filter(|p| !p.is_empty()) {
-            let text = std::fs::read_to_string(&path).map_err(|e| CatalogueError::File {
-                path: path.clone(),
-                problem: e.to_string(),
-            })?;
-            entries.extend(entries_of(&path, Format::Toml, &text)?);
+        let Some(path) = env(OVERRIDE_FILE_VAR).filter(|p| !p.is_empty()) else {
+            return Self::embedded(env);
+        };
+        let mut entries = BTreeMap::new();
+        for entry in EMBEDDED_ENTRIES {
+            entries.insert(entry.id.to_string(), deferred::tree_of(entry)?);
         }
+        let text = std::fs::read_to_string(&path).map_err(|e| CatalogueError::File {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+        entries.extend(entries_of(&path, &text)?);
         Self::from_entries(entries, env)
+    }
+
+    /// The embedded entries, each checked now or deferred as [`ProviderCatalogue::load`] says.
+    fn embedded(env: Env<'_>) -> Result<Self, CatalogueError> {
+        let mut providers = BTreeMap::new();
+        for entry in EMBEDDED_ENTRIES {
+            let id = entry_id(entry.id)?;
+            let slot = match Slot::deferred(entry, &id, env) {
+                Some(slot) => slot,
+                None => Slot::Ready(Box::new(resolve(
+                    id.clone(),
+                    typed(entry.id, deferred::tree_of(entry)?)?,
+                    env,
+                )?)),
+            };
+            providers.insert(id, slot);
+        }
+        Ok(Self { providers })
     }
 
     /// One catalogue text.
@@ -109,55 +128,63 @@ impl ProviderCatalogue {
     pub fn parse_layers(layers: &[(&str, &str)], env: Env<'_>) -> Result<Self, CatalogueError> {
         let mut entries = BTreeMap::new();
         for (source_name, text) in layers {
-            entries.extend(entries_of(source_name, Format::Toml, text)?);
+            entries.extend(entries_of(source_name, text)?);
         }
         Self::from_entries(entries, env)
     }
 
-    /// Every entry typed from its tree, through `serde_path_to_error` so that an error names
-    /// its entry and field path (`userinfo.id`), then resolved.
+    /// Every entry typed from its tree and resolved now.
     fn from_entries(
         entries: BTreeMap<String, serde_json::Value>,
         env: Env<'_>,
     ) -> Result<Self, CatalogueError> {
         let mut providers = BTreeMap::new();
         for (name, value) in entries {
-            let id = ProviderId::parse(&name).map_err(|e| CatalogueError::Entry {
-                entry: name.clone(),
-                problem: e.to_string(),
-            })?;
-            let entry: RawEntry = serde_path_to_error::deserialize(value).map_err(
-                |e: serde_path_to_error::Error<serde_json::Error>| {
-                    let field = e.path().to_string();
-                    let problem = e.into_inner().to_string();
-                    if field == "." {
-                        CatalogueError::Entry {
-                            entry: name.clone(),
-                            problem,
-                        }
-                    } else {
-                        CatalogueError::Field {
-                            entry: name.clone(),
-                            field,
-                            problem,
-                        }
-                    }
-                },
-            )?;
-            let provider = resolve(id.clone(), entry, env)?;
-            providers.insert(id, provider);
+            let id = entry_id(&name)?;
+            let provider = resolve(id.clone(), typed(&name, value)?, env)?;
+            providers.insert(id, Slot::Ready(Box::new(provider)));
         }
         Ok(Self { providers })
     }
 
     pub fn get(&self, id: &str) -> Option<&Provider> {
         let id = ProviderId::parse(id).ok()?;
-        self.providers.get(&id)
+        self.providers.get(&id)?.provider()
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Provider> {
-        self.providers.values()
+        self.providers.values().filter_map(Slot::provider)
     }
+}
+
+fn entry_id(name: &str) -> Result<ProviderId, CatalogueError> {
+    ProviderId::parse(name).map_err(|e| CatalogueError::Entry {
+        entry: name.to_string(),
+        problem: e.to_string(),
+    })
+}
+
+/// An entry typed from its tree through `serde_path_to_error`, so that an error names its entry
+/// and field path (`userinfo.id`).
+fn typed(name: &str, value: serde_json::Value) -> Result<RawEntry, CatalogueError> {
+    serde_path_to_error::deserialize(value).map_err(
+        |e: serde_path_to_error::Error<serde_json::Error>| {
+            let field = e.path().to_string();
+            let problem = e.into_inner().to_string();
+            if field == "." {
+                CatalogueError::Entry {
+                    entry: name.to_string(),
+                    problem,
+                }
+            } else {
+                CatalogueError::Field {
+                    entry: name.to_string(),
+                    field,
+                    problem,
+                }
+            }
+        },
+    )
 }
 
 #[cfg(test)]

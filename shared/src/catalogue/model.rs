@@ -303,12 +303,14 @@ pub struct EndpointOverrides {
     pub token_auth: Option<TokenAuth>,
 }
 
+#[derive(Debug)]
 pub struct Discovery {
     pub document_url: Url,
     pub overrides: EndpointOverrides,
     pub resolved: tokio::sync::OnceCell<Arc<Endpoints>>,
 }
 
+#[derive(Debug)]
 pub enum EndpointSource {
     Static(Arc<Endpoints>),
     /// OpenID Connect Discovery: fetched on first use, once per container.
@@ -318,6 +320,7 @@ pub enum EndpointSource {
     Unavailable(String),
 }
 
+#[derive(Debug)]
 pub struct Provider {
     pub id: ProviderId,
     pub display_name: String,

@@ -37,15 +37,149 @@ userinfo = { url = "https://acme.example/me", id = "/sub" }
 "#;
 
 #[test]
-fn the_embedded_json_holds_the_tree_of_providers_toml() {
-    // What a cold start reads (build.rs's conversion) is the catalogue as written.
+fn the_embedded_entries_hold_the_tree_of_providers_toml() {
+    // What a container reads (build.rs's conversion) is the catalogue as written.
     let from_toml = serde_json::to_value(toml::from_str::<toml::Table>(EMBEDDED).unwrap()).unwrap();
-    let from_json: serde_json::Value = serde_json::from_str(EMBEDDED_JSON).unwrap();
-    assert_eq!(from_json, from_toml);
+    let mut from_entries = serde_json::Map::new();
+    for entry in EMBEDDED_ENTRIES {
+        from_entries.insert(
+            entry.id.to_string(),
+            serde_json::from_str(entry.json).unwrap(),
+        );
+    }
+    assert_eq!(serde_json::Value::Object(from_entries), from_toml);
     assert!(
-        from_json
+        from_toml
             .get("google")
             .is_some_and(|g| g.get("calendar").is_some())
+    );
+}
+
+/// Every variable the entry's resolution asks for, beside its credentials secret's name.
+fn variables_read(entry: &EmbeddedEntry, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let asked = std::cell::RefCell::new(Vec::new());
+    let recording = |name: &str| {
+        asked.borrow_mut().push(name.to_string());
+        env(name)
+    };
+    let raw = typed(entry.id, deferred::tree_of(entry).unwrap()).unwrap();
+    let id = ProviderId::parse(entry.id).unwrap();
+    let _ = resolve(id.clone(), raw, &recording);
+    let credentials = format!("{}_CREDENTIALS_SECRET", id.env_prefix());
+    let mut asked: Vec<String> = asked
+        .into_inner()
+        .into_iter()
+        .filter(|n| *n != credentials)
+        .collect();
+    asked.sort();
+    asked.dedup();
+    asked
+}
+
+#[test]
+fn build_rs_lists_every_variable_an_entry_reads() {
+    // A deferred entry is resolved without the environment: a variable build.rs missed would
+    // be read as unset there. Every variable set, so that resolution reads all of them.
+    let all_set = |_: &str| Some("https://set.example".to_string());
+    let mut seen = 0;
+    for entry in EMBEDDED_ENTRIES {
+        let mut listed: Vec<String> = entry.variables.iter().map(|(n, _)| n.to_string()).collect();
+        listed.sort();
+        listed.dedup();
+        assert_eq!(variables_read(entry, &all_set), listed, "{}", entry.id);
+        seen += listed.len();
+    }
+    assert!(
+        seen >= 4,
+        "DEMO_OAUTH_URL, OIDC_ISSUER, MICROSOFT_TENANT, REDDIT_USER_AGENT"
+    );
+}
+
+#[test]
+fn every_entry_a_start_defers_resolves_and_as_it_would_at_start() {
+    // What makes deferring safe: an entry deferred under some environment resolves, and to
+    // what the same environment resolved eagerly gives. Each entry with and without its
+    // credentials, its variables unset and at their defaults.
+    for entry in EMBEDDED_ENTRIES {
+        let id = ProviderId::parse(entry.id).unwrap();
+        let credentials = format!("{}_CREDENTIALS_SECRET", id.env_prefix());
+        for with_credentials in [false, true] {
+            for at_defaults in [false, true] {
+                let env = |name: &str| {
+                    if name == credentials {
+                        return with_credentials.then(|| "secrets/x".to_string());
+                    }
+                    let default = entry.variables.iter().find(|(n, _)| *n == name)?.1;
+                    at_defaults
+                        .then(|| default.map(|d| format!("{d}/")))
+                        .flatten()
+                };
+                let Some(Slot::Deferred(deferred)) = Slot::deferred(entry, &id, &env) else {
+                    // Checked at start: only with credentials and a variable without default.
+                    assert!(with_credentials, "{} not deferred", entry.id);
+                    assert!(
+                        entry.variables.iter().any(|(_, d)| d.is_none()),
+                        "{}",
+                        entry.id
+                    );
+                    continue;
+                };
+                let later = deferred
+                    .resolve()
+                    .unwrap_or_else(|e| panic!("{}: {e}", entry.id));
+                let now = resolve(
+                    id.clone(),
+                    typed(entry.id, deferred::tree_of(entry).unwrap()).unwrap(),
+                    &env,
+                )
+                .unwrap();
+                assert_eq!(format!("{later:?}"), format!("{now:?}"), "{}", entry.id);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_variable_set_away_from_its_default_is_checked_at_start() {
+    // A header value with a line break: refused at start, as before deferring.
+    let env = env_of(&[("REDDIT_USER_AGENT", "bad\nagent")]);
+    let error = ProviderCatalogue::load(&env)
+        .err()
+        .expect("a start-up error")
+        .to_string();
+    assert!(
+        error.contains("`reddit`") && error.contains("User-Agent"),
+        "{error}"
+    );
+    // At its default, an entry is deferred and resolves as written; elsewhere it is not.
+    let env = env_of(&[("MICROSOFT_TENANT", "common")]);
+    let catalogue = ProviderCatalogue::load(&env).unwrap();
+    assert!(matches!(
+        catalogue
+            .providers
+            .get(&ProviderId::parse("microsoft").unwrap()),
+        Some(Slot::Deferred(_))
+    ));
+    let microsoft = catalogue.get("microsoft").unwrap();
+    assert!(
+        static_endpoints(microsoft)
+            .token_url
+            .as_str()
+            .contains("/common/")
+    );
+    let env = env_of(&[("MICROSOFT_TENANT", "contoso.onmicrosoft.com")]);
+    let catalogue = ProviderCatalogue::load(&env).unwrap();
+    assert!(matches!(
+        catalogue
+            .providers
+            .get(&ProviderId::parse("microsoft").unwrap()),
+        Some(Slot::Ready(_))
+    ));
+    assert!(
+        static_endpoints(catalogue.get("microsoft").unwrap())
+            .token_url
+            .as_str()
+            .contains("/contoso.onmicrosoft.com/")
     );
 }
 

@@ -177,3 +177,31 @@ fn the_sync_worker_knows_the_sync_queues_redrive_limit() {
         .expect("SYNC_MAX_RECEIVES is set");
     assert_eq!(told, limit.to_string());
 }
+
+#[test]
+fn catalogue_variables_default_to_what_the_catalogue_writes() {
+    // A deployment of the defaults then leaves every embedded entry as written, so each is
+    // typed and checked at its first use instead of at every cold start (catalogue::load).
+    let template = yaml("template.yaml");
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let mut checked = Vec::new();
+    for (start, _) in shared::catalogue::EMBEDDED.match_indices("${") {
+        let inner = &shared::catalogue::EMBEDDED[start + 2..];
+        let inner = &inner[..inner.find('}').expect("closed")];
+        let Some((name, default)) = inner.split_once(":-") else {
+            continue;
+        };
+        let Value::Tagged(reference) = &globals[name] else {
+            continue;
+        };
+        let parameter = reference.value.as_str().expect("!Ref names a parameter");
+        let template_default = template["Parameters"][parameter]["Default"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(template_default, default, "{parameter} ({name})");
+        checked.push(name);
+    }
+    checked.sort();
+    checked.dedup();
+    assert_eq!(checked, ["MICROSOFT_TENANT", "REDDIT_USER_AGENT"]);
+}
