@@ -112,7 +112,7 @@ async fn scheduler(total: usize) -> anyhow::Result<()> {
     // DynamoDB a query's cost and latency follow the items it reads (the figure that matters).
     let started = Instant::now();
     let scans = futures_util::future::join_all(
-        (0..keys::REFRESH_SHARDS).map(|shard| t.app.refresh_index.due(shard, now + margin)),
+        (0..keys::REFRESH_SHARDS).map(|shard| t.app.refresh_index().due(shard, now + margin)),
     )
     .await;
     let read: usize = scans
@@ -387,7 +387,7 @@ async fn same_requests(
             for _ in 0..per_task {
                 let (integration, envelope) = t
                     .app
-                    .integrations
+                    .integrations()
                     .get_with_tokens(&user, &id)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("integration"))?;
@@ -398,7 +398,7 @@ async fn same_requests(
                     until_ms: now_ms + 60_000,
                 };
                 anyhow::ensure!(
-                    t.app.leases.acquire(&integration, &lease, now_ms).await?,
+                    t.app.leases().acquire(&integration, &lease, now_ms).await?,
                     "lease"
                 );
                 let tokens = token_call(&t, provider, refresh).await?;
@@ -411,7 +411,7 @@ async fn same_requests(
                     clear_error: false,
                 };
                 t.app
-                    .leases
+                    .leases()
                     .complete(&integration, &lease, refreshed)
                     .await?;
                 t.app

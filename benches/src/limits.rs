@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
             expires_at: now + 3600,
         };
         let started = Instant::now();
-        app.rate_counters.count(&window).await?;
+        app.rate_counters().count(&window).await?;
         counts.push(started.elapsed());
     }
     println!("rate limiter, {n} sequential GET /integrations against moto:");

@@ -194,7 +194,7 @@ impl Floor {
                 let reading = Instant::now();
                 let ids: Vec<String> = page.events.iter().map(|e| e.external_id.clone()).collect();
                 t.app
-                    .synced_records
+                    .synced_records()
                     .marks(&id, SyncType::Calendar, &ids)
                     .await?;
                 floor.reading += reading.elapsed();
@@ -213,7 +213,7 @@ impl Floor {
                 })
                 .collect();
             t.app
-                .synced_records
+                .synced_records()
                 .put_page(&id, &records, &job, floor.pages)
                 .await?;
             floor.written += records.len();

@@ -106,7 +106,7 @@ async fn floor(
                 .map(|c| c.external_id.clone())
                 .collect();
             t.app
-                .synced_records
+                .synced_records()
                 .marks(&id, SyncType::Contacts, &ids)
                 .await?;
             reading += at.elapsed();
@@ -121,7 +121,7 @@ async fn floor(
             })
             .collect();
         t.app
-            .synced_records
+            .synced_records()
             .put_page(&id, &records, &job, pages)
             .await?;
         writing += at.elapsed();

@@ -25,13 +25,9 @@ pub struct App {
     pub settings: Settings,
     pub catalogue: ProviderCatalogue,
     pub cipher: EnvelopeCipher,
-    pub states: Arc<dyn AuthorizationStates>,
-    pub integrations: Arc<dyn IntegrationRecords>,
-    pub audit_trail: Arc<dyn AuditTrail>,
-    pub leases: Arc<dyn RefreshLeases>,
-    pub refresh_index: Arc<dyn RefreshIndex>,
-    /// The per-caller rate limits' counters (crate::rate_limit).
-    pub rate_counters: Arc<dyn RateCounters>,
+    /// The table behind every store port (`app.integrations()` and the rest, below); None for
+    /// the static routes, whose ports are [`Unwired`].
+    table: Option<Arc<DynamoTable>>,
     /// Set where `REFRESH_QUEUE_URL` is (the scheduler's function).
     pub refresh_queue: Option<Arc<dyn MessageQueue>>,
     /// Set where `SYNC_QUEUE_URL` is (the sync routes, the scheduler, the sync worker).
@@ -39,11 +35,6 @@ pub struct App {
     /// Set where `RECOVERY_QUEUE_URL` is (every function that refreshes).
     pub recovery_queue: Option<Arc<dyn MessageQueue>>,
     pub refresh_tuning: RefreshTuning,
-    pub sync_jobs: Arc<dyn SyncJobs>,
-    pub synced_records: Arc<dyn SyncedRecords>,
-    /// The event write routes' records and idempotency keys.
-    pub event_writes: Arc<dyn EventWrites>,
-    pub sync_schedules: Arc<dyn SyncSchedules>,
     pub sync_tuning: SyncTuning,
     pub oauth: OAuthHttp,
     /// The state key and the providers' client credentials, read at first use (crate::secrets).
@@ -134,14 +125,10 @@ impl App {
         let metrics = Metrics::from_env(env)
             .map_err(|e| ConfigError(format!("METRICS_FILE cannot be opened: {e}")))?;
         let unwired = Arc::new(Unwired);
-        Ok(Self::assemble(
-            settings,
-            catalogue,
-            unwired.clone(),
-            unwired.clone(),
-            unwired,
+        Ok(
+            Self::assemble(settings, catalogue, None, unwired.clone(), unwired)
+                .with_metrics(metrics),
         )
-        .with_metrics(metrics))
     }
 
     pub fn new(
@@ -151,45 +138,22 @@ impl App {
         keys: Arc<dyn DataKeySource>,
         secrets: Arc<dyn SecretSource>,
     ) -> Self {
-        Self::assemble(settings, catalogue, Arc::new(table), keys, secrets)
+        Self::assemble(settings, catalogue, Some(Arc::new(table)), keys, secrets)
     }
 
-    /// Generic over the table so that a binary links only the table it builds.
-    fn assemble<T>(
+    fn assemble(
         settings: Settings,
         catalogue: ProviderCatalogue,
-        table: Arc<T>,
+        table: Option<Arc<DynamoTable>>,
         keys: Arc<dyn DataKeySource>,
         secrets: Arc<dyn SecretSource>,
-    ) -> Self
-    where
-        T: AuthorizationStates
-            + IntegrationRecords
-            + AuditTrail
-            + RefreshLeases
-            + RefreshIndex
-            + RateCounters
-            + SyncJobs
-            + SyncedRecords
-            + EventWrites
-            + SyncSchedules
-            + 'static,
-    {
+    ) -> Self {
         let secrets = Arc::new(SecretCache::new(secrets, settings.secrets_cache_time));
         Self {
             settings,
             catalogue,
             cipher: EnvelopeCipher::new(keys, CacheLimits::default()),
-            states: table.clone(),
-            integrations: table.clone(),
-            leases: table.clone(),
-            refresh_index: table.clone(),
-            rate_counters: table.clone(),
-            sync_jobs: table.clone(),
-            synced_records: table.clone(),
-            event_writes: table.clone(),
-            sync_schedules: table.clone(),
-            audit_trail: table,
+            table,
             refresh_queue: None,
             sync_queue: None,
             recovery_queue: None,
@@ -268,8 +232,43 @@ impl App {
     /// Records an audit entry. A failed audit write is logged, not returned: by the time an entry
     /// is written the action it records has happened, and failing the request would hide that.
     pub async fn audit(&self, entry: AuditEntry) {
-        if let Err(e) = self.audit_trail.append(&entry).await {
+        if let Err(e) = self.audit_trail().append(&entry).await {
             tracing::error!(event = entry.event.as_str(), error = %e, "audit entry not written");
         }
     }
+}
+
+/// The store ports, each the table seen through one trait. The table becomes the trait object in
+/// the accessor, not when the container is built: a binary links a port's code, and the SDK
+/// operations it sends, only where its handler asks for that port (#18). Without a table (the
+/// static routes), each port is [`Unwired`].
+macro_rules! store_ports {
+    ($($(#[$doc:meta])* $name:ident: $port:ident,)*) => {
+        impl App {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> &dyn $port {
+                    match &self.table {
+                        Some(table) => table.as_ref(),
+                        None => &Unwired,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+store_ports! {
+    states: AuthorizationStates,
+    integrations: IntegrationRecords,
+    audit_trail: AuditTrail,
+    leases: RefreshLeases,
+    refresh_index: RefreshIndex,
+    /// The per-caller rate limits' counters (crate::rate_limit).
+    rate_counters: RateCounters,
+    sync_jobs: SyncJobs,
+    synced_records: SyncedRecords,
+    /// The event write routes' records and idempotency keys.
+    event_writes: EventWrites,
+    sync_schedules: SyncSchedules,
 }

@@ -51,7 +51,7 @@ pub async fn schedule_refreshes(app: &App, now: i64) -> Result<SchedulerReport, 
     let queue = app.refresh_queue.as_ref().ok_or(SchedulerError::NoQueue)?;
     let until = now + app.settings.refresh_margin_secs;
     let scans = futures_util::future::join_all(
-        (0..keys::REFRESH_SHARDS).map(|shard| app.refresh_index.due(shard, until)),
+        (0..keys::REFRESH_SHARDS).map(|shard| app.refresh_index().due(shard, until)),
     )
     .await;
     let mut report = SchedulerReport::default();
@@ -96,7 +96,7 @@ pub async fn schedule_refreshes(app: &App, now: i64) -> Result<SchedulerReport, 
 /// run's real work is done by then.
 async fn count_connected(app: &App, report: &mut SchedulerReport) {
     let counts = futures_util::future::join_all(
-        (0..keys::REFRESH_SHARDS).map(|shard| app.refresh_index.count_connected(shard)),
+        (0..keys::REFRESH_SHARDS).map(|shard| app.refresh_index().count_connected(shard)),
     )
     .await;
     let mut connected = 0;
@@ -123,7 +123,7 @@ async fn schedule_syncs(
     report: &mut SchedulerReport,
 ) -> Result<(), SchedulerError> {
     let scans = futures_util::future::join_all(
-        (0..keys::REFRESH_SHARDS).map(|shard| app.sync_schedules.due_syncs(shard, now)),
+        (0..keys::REFRESH_SHARDS).map(|shard| app.sync_schedules().due_syncs(shard, now)),
     )
     .await;
     for scan in scans {
@@ -133,7 +133,7 @@ async fn schedule_syncs(
         for due in scan.due {
             report.syncs_due += 1;
             let Some(integration) = app
-                .integrations
+                .integrations()
                 .get(&due.user_id, &due.integration_id)
                 .await?
             else {
@@ -150,7 +150,7 @@ async fn schedule_syncs(
                     Err(crate::sync::SyncError::NoQueue) => return Err(SchedulerError::NoQueue),
                 }
             }
-            app.sync_schedules.reschedule(&due, now + every).await?;
+            app.sync_schedules().reschedule(&due, now + every).await?;
         }
     }
     Ok(())

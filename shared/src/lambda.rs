@@ -9,7 +9,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{aws_lambda_events, service_fn};
 
 use crate::app::App;
-use crate::handlers::{Handler, serve};
+use crate::handlers::{Handler, serve, serve_unlimited};
 use crate::http::ApiRequest;
 use crate::routes::Function;
 
@@ -35,7 +35,12 @@ where
 {
     init_logging();
     let app: &'static App = Box::leak(Box::new(App::without_aws()?));
-    serve_http(app, function, handler).await
+    lambda_http::run(service_fn(move |event: lambda_http::Request| async move {
+        let request = ApiRequest::from_lambda(event);
+        let response = serve_unlimited(app, function, handler, request).await;
+        Ok::<_, Infallible>(response.into_lambda())
+    }))
+    .await
 }
 
 async fn serve_http<H>(

@@ -84,7 +84,7 @@ pub async fn admit(app: &App, function: Function, req: &ApiRequest) -> Admission
     let budget = app.settings.rate_limits.budget(class);
     let window = window_at(now_epoch(), budget);
     let counted = app
-        .rate_counters
+        .rate_counters()
         .count(&RateWindow {
             class: class.name(),
             caller,

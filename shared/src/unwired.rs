@@ -175,7 +175,7 @@ mod tests {
             assert_eq!(answer.status.as_u16(), 200, "{path}: {:?}", answer.body);
         }
         let user = UserId::parse("someone").unwrap();
-        let refused = app.integrations.list(&user).await.unwrap_err();
+        let refused = app.integrations().list(&user).await.unwrap_err();
         assert!(
             refused.to_string().contains("builds no AWS client"),
             "{refused}"

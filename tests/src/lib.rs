@@ -572,7 +572,7 @@ impl TestApp {
         let id = shared::ids::IntegrationId::parse(id).ok()?;
         let (integration, envelope) = self
             .app
-            .integrations
+            .integrations()
             .get_with_tokens(&user, &id)
             .await
             .ok()??;
@@ -590,7 +590,7 @@ impl TestApp {
         let user = user.map(|u| shared::ids::UserId::parse(u).expect("user id"));
         let (entries, _) = self
             .app
-            .audit_trail
+            .audit_trail()
             .page(user.as_ref(), 100, None)
             .await
             .expect("audit page");

@@ -599,7 +599,7 @@ async fn rewrite_tokens(
     let integration_id = shared::ids::IntegrationId::parse(id).expect("id");
     let (integration, envelope) = app
         .app
-        .integrations
+        .integrations()
         .get_with_tokens(&user_id, &integration_id)
         .await
         .expect("read")
@@ -631,13 +631,13 @@ async fn rewrite_tokens(
     let now_ms = shared::clock::now_epoch_ms();
     assert!(
         app.app
-            .leases
+            .leases()
             .acquire(&integration, &lease, now_ms)
             .await
             .expect("lease")
     );
     app.app
-        .leases
+        .leases()
         .complete(
             &integration,
             &lease,

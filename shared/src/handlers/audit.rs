@@ -21,7 +21,7 @@ pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> 
         None => None,
     };
     let (entries, next) = app
-        .audit_trail
+        .audit_trail()
         .page(Some(&caller.user_id), limit, cursor.as_deref())
         .await?;
     let mut data = serde_json::json!({ "entries": entries });

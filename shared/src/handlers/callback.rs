@@ -81,7 +81,7 @@ async fn hand_to_app(
     answer: ProviderAnswer<'_>,
 ) -> Result<ApiResponse, ApiError> {
     let id = verify_state(app, req, provider, state, None).await?;
-    let pending = match app.states.peek_pending(&id).await? {
+    let pending = match app.states().peek_pending(&id).await? {
         Some(p) if p.provider == provider.id && p.expires_at >= now_epoch() => p,
         Some(_) => return Err(refuse_state(app, req, provider, None, "expired").await),
         None => return Err(refuse_state(app, req, provider, None, "unknown_or_used").await),
@@ -98,7 +98,7 @@ async fn hand_to_app(
                 provider: &provider.id,
                 user: Some(&pending.user_id),
             };
-            app.states.take_pending(&id, claim).await?;
+            app.states().take_pending(&id, claim).await?;
             let outcome = complete(app, req, provider, &pending, answer).await;
             return Ok(answer_browser(app, &pending, outcome, &req.request_id));
         }
@@ -203,7 +203,7 @@ async fn consume_state(
         user: caller,
     };
     let refuse = |reason| refuse_state(app, req, provider, caller, reason);
-    match app.states.take_pending(&id, claim).await? {
+    match app.states().take_pending(&id, claim).await? {
         None if caller.is_some() => {
             // Maybe another user's state: burned, so a code and state that leaked (an app's
             // logs, a lured victim's browser) can never be redeemed afterwards, by anyone.
@@ -211,7 +211,7 @@ async fn consume_state(
                 provider: &provider.id,
                 user: None,
             };
-            let reason = match app.states.take_pending(&id, any_user).await? {
+            let reason = match app.states().take_pending(&id, any_user).await? {
                 Some(_) => "other_user_burned",
                 None => "unknown_or_used",
             };
@@ -337,7 +337,7 @@ async fn exchange_and_save(
     };
     let refresh_at = provider.refresh_at(&tokens);
     let saved = app
-        .integrations
+        .integrations()
         .save_connected(&integration, &sealed, refresh_at)
         .await?;
     Ok(start_default_sync(app, provider, saved).await)

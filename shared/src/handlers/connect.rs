@@ -94,7 +94,7 @@ pub async fn start(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
         }
         None => None,
     };
-    app.states
+    app.states()
         .put_pending(&PendingAuthorization {
             state_id: issued.id.clone(),
             user_id: caller.user_id.clone(),

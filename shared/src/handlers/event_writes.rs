@@ -74,7 +74,7 @@ pub async fn create(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
     let client_id = match key {
         Some(key) => {
             let claim = app
-                .event_writes
+                .event_writes()
                 .claim_key(
                     &integration.id,
                     &hex(&Sha256::digest(key.as_bytes())),
@@ -146,14 +146,14 @@ pub async fn delete(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
     .await;
     let stored = match deleted {
         Ok(_) => {
-            app.event_writes
+            app.event_writes()
                 .mark_deleted(&integration.id, external_id)
                 .await?
         }
         // Gone at the provider already: a repeated delete, if the record says it existed.
         Err(e) if matches!(e.peeled(), ApiError::EventNotFound) => {
             if !app
-                .event_writes
+                .event_writes()
                 .mark_deleted(&integration.id, external_id)
                 .await?
             {
@@ -325,7 +325,7 @@ async fn stored(
         ));
     }
     let record = record_of(&integration.id, event);
-    app.event_writes
+    app.event_writes()
         .put_written(&integration.id, &record)
         .await?;
     let entry = audit_entry(req, audited, Some(&integration.user_id));

@@ -16,7 +16,7 @@ pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> 
     let cursor = page_cursor(req, "EVENT#")?;
     let integration = owned_integration(app, req).await?;
     let (events, next) = app
-        .synced_records
+        .synced_records()
         .page(&integration.id, limit, cursor.as_deref())
         .await?;
     let mut data = serde_json::json!({ "events": events });
@@ -32,7 +32,7 @@ pub async fn list_contacts(app: &App, req: &ApiRequest) -> Result<ApiResponse, A
     let cursor = page_cursor(req, "CONTACT#")?;
     let integration = owned_integration(app, req).await?;
     let (contacts, next) = app
-        .synced_records
+        .synced_records()
         .contacts_page(&integration.id, limit, cursor.as_deref())
         .await?;
     let mut data = serde_json::json!({ "contacts": contacts });

@@ -24,7 +24,7 @@ use crate::store::IntegrationChanges;
 /// GET /integrations: the caller's integrations (never their tokens).
 pub async fn list(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
-    let integrations = app.integrations.list(&caller.user_id).await?;
+    let integrations = app.integrations().list(&caller.user_id).await?;
     // A disconnected integration is gone from the API (its history stays in the audit trail).
     let views: Vec<IntegrationView> = integrations
         .iter()
@@ -59,7 +59,7 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
             serde_json::json!({ "disconnected": true, "revoked": false }),
         ));
     }
-    let removed = app.integrations.mark_disconnected(&integration).await?;
+    let removed = app.integrations().mark_disconnected(&integration).await?;
     let revoked = match (removed, app.catalogue.get(integration.provider.as_str())) {
         (Some(envelope), Some(provider)) => {
             revoke_removed(app, &integration, provider, &envelope).await
@@ -160,7 +160,7 @@ pub async fn update(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         metadata: metadata.as_ref(),
     };
     let updated = app
-        .integrations
+        .integrations()
         .save_changes(&integration, &changes)
         .await
         .map_err(|e| match e {
@@ -202,7 +202,7 @@ pub(super) async fn start_default_sync(
         sync: Some((&settings, Some(now_epoch()))),
         metadata: None,
     };
-    match app.integrations.save_changes(&saved, &changes).await {
+    match app.integrations().save_changes(&saved, &changes).await {
         Ok(updated) => updated,
         Err(e) => {
             tracing::warn!(integration_id = saved.id.as_str(), error = %e, "default sync settings not saved; sync stays off");

@@ -50,12 +50,47 @@ pub async fn serve<H>(app: &App, function: Function, handler: H, req: ApiRequest
 where
     H: for<'a> Handler<'a>,
 {
+    let (span, started) = (request_span(function, &req), std::time::Instant::now());
+    let admission = rate_limit::admit(app, function, &req)
+        .instrument(span.clone())
+        .await;
+    respond(app, function, handler, req, admission, span, started).await
+}
+
+/// [`serve`] for a static route (`/health`, `/providers`): its route has no rate limit, and
+/// leaving the admission out keeps the table's counter, and the SDK, out of its binary.
+pub async fn serve_unlimited<H>(
+    app: &App,
+    function: Function,
+    handler: H,
+    req: ApiRequest,
+) -> ApiResponse
+where
+    H: for<'a> Handler<'a>,
+{
+    let (span, started) = (request_span(function, &req), std::time::Instant::now());
+    let admission = rate_limit::Admission::Unlimited;
+    respond(app, function, handler, req, admission, span, started).await
+}
+
+fn request_span(function: Function, req: &ApiRequest) -> tracing::Span {
+    tracing::info_span!("request", function = function.name(), correlation_id = %req.request_id)
+}
+
+async fn respond<H>(
+    app: &App,
+    function: Function,
+    handler: H,
+    req: ApiRequest,
+    admission: rate_limit::Admission,
+    span: tracing::Span,
+    started: std::time::Instant,
+) -> ApiResponse
+where
+    H: for<'a> Handler<'a>,
+{
     let request_id = req.request_id.clone();
-    let span =
-        tracing::info_span!("request", function = function.name(), correlation_id = %request_id);
     async move {
-        let started = std::time::Instant::now();
-        let admission = rate_limit::admit(app, function, &req).await;
         let result = match admission.refusal() {
             Some(refused) => Err(refused),
             None => handler(app, &req).await,
@@ -94,8 +129,12 @@ macro_rules! http_handlers {
         /// process stands in for every function. The binaries do not call it, so each links
         /// only its own handler.
         pub async fn dispatch(app: &App, function: Function, req: ApiRequest) -> ApiResponse {
+            // Boxed: unboxed, this future is as large as the largest handler's, and a debug
+            // build's test thread ran out of stack moving it (a function binary serves one).
             match function {
-                $(Function::$function => serve(app, function, $module::$handler, req).await,)+
+                $(Function::$function => {
+                    Box::pin(serve(app, function, $module::$handler, req)).await
+                })+
                 // No route leads to these (routes.rs): they take schedule and queue events.
                 Function::RefreshScheduler
                 | Function::RefreshWorker
@@ -160,7 +199,7 @@ async fn naming_provider(
     if !error.involves_provider() {
         return error;
     }
-    match app.integrations.get(user, id).await {
+    match app.integrations().get(user, id).await {
         Ok(Some(integration)) => error.at_provider(&integration.provider),
         _ => error,
     }
@@ -170,5 +209,5 @@ async fn naming_provider(
 async fn owned_row(app: &App, req: &ApiRequest) -> Result<Option<Integration>, ApiError> {
     let caller = req.caller()?;
     let id = parse_integration_id(req)?;
-    Ok(app.integrations.get(&caller.user_id, &id).await?)
+    Ok(app.integrations().get(&caller.user_id, &id).await?)
 }

@@ -115,7 +115,7 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         JobId::parse(req.path_param("jobId")?).map_err(|e| ApiError::Validation(e.to_string()))?;
     let integration = owned_integration(app, req).await?;
     let job = app
-        .sync_jobs
+        .sync_jobs()
         .get(&integration.id, &job_id)
         .await?
         .filter(|j| j.user_id == integration.user_id)

@@ -139,7 +139,7 @@ pub async fn fresh_tokens(
     let mut contended = false;
     loop {
         let (integration, envelope) = app
-            .integrations
+            .integrations()
             .get_with_tokens(user, id)
             .await?
             .ok_or(RefreshError::NotFound)?;
@@ -194,7 +194,7 @@ pub async fn fresh_tokens(
                 // refresh token it just spent before `token-recovery` stores the new one.
                 until_ms: now_ms + (tuning.lease + tuning.recovery_grace).as_millis() as i64,
             };
-            if app.leases.acquire(&integration, &lease, now_ms).await? {
+            if app.leases().acquire(&integration, &lease, now_ms).await? {
                 let lease_end = lease_start + tuning.lease;
                 let provider = integration.provider.clone();
                 let started = Instant::now();
@@ -281,7 +281,7 @@ async fn refresh_under_lease(
                 "no_refresh_token",
                 "the access token expired and the provider issued no refresh token",
             );
-            app.leases.expire(&integration, &lease, &error).await?;
+            app.leases().expire(&integration, &lease, &error).await?;
             audit(
                 app,
                 &integration,
@@ -389,7 +389,7 @@ async fn refresh_under_lease(
                 "TOKEN_EXPIRED",
                 "the provider no longer accepts the refresh token (invalid_grant); connect again",
             );
-            app.leases.expire(&integration, &lease, &error).await?;
+            app.leases().expire(&integration, &lease, &error).await?;
             tracing::warn!(
                 integration_id = id,
                 "refresh refused with invalid_grant: integration expired"
@@ -471,7 +471,7 @@ pub(super) async fn release_quietly(
     lease: &RefreshLease,
     error: Option<&IntegrationError>,
 ) {
-    if let Err(e) = app.leases.release(integration, lease, error).await {
+    if let Err(e) = app.leases().release(integration, lease, error).await {
         tracing::warn!(integration_id = integration.id.as_str(), error = %e, "lease not released; it expires by itself");
     }
 }
@@ -486,7 +486,7 @@ pub async fn expire(
     error: &IntegrationError,
     origin: &RequestOrigin,
 ) -> Result<bool, RefreshError> {
-    let Some(integration) = app.integrations.get(user, id).await? else {
+    let Some(integration) = app.integrations().get(user, id).await? else {
         return Ok(false);
     };
     let now_ms = now_epoch_ms();
@@ -494,10 +494,10 @@ pub async fn expire(
         owner: crate::ids::random_id(),
         until_ms: now_ms + app.refresh_tuning.lease.as_millis() as i64,
     };
-    if !app.leases.acquire(&integration, &lease, now_ms).await? {
+    if !app.leases().acquire(&integration, &lease, now_ms).await? {
         return Ok(false);
     }
-    app.leases.expire(&integration, &lease, error).await?;
+    app.leases().expire(&integration, &lease, error).await?;
     audit(
         app,
         &integration,

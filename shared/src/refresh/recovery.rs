@@ -33,7 +33,7 @@ pub(super) async fn superseded(
 ) -> Result<FreshTokens, RefreshError> {
     let id = integration.id.as_str();
     let now = app
-        .integrations
+        .integrations()
         .get_with_tokens(&integration.user_id, &integration.id)
         .await?;
     match now {
@@ -160,7 +160,7 @@ pub async fn recover(
         clear_error: false,
     };
     if let Some(integration) = app
-        .leases
+        .leases()
         .recover(&user, &id, message.token_version, tokens)
         .await?
     {
@@ -169,7 +169,7 @@ pub async fn recover(
         return Ok(Recovery::Applied);
     }
     // Not applied. If the integration was disconnected, these tokens are nobody's: revoke them.
-    match app.integrations.get(&user, &id).await? {
+    match app.integrations().get(&user, &id).await? {
         Some(row) if row.status == IntegrationStatus::Disconnected => {
             if let Some(provider) = app.catalogue.get(row.provider.as_str()) {
                 let plain = app

@@ -94,7 +94,7 @@ pub(super) async fn store_refreshed(
                 refreshed_at: now_epoch(),
                 clear_error: is_refresh_failure(integration.last_error.as_ref()),
             };
-            Ok::<_, RefreshError>(app.leases.complete(integration, lease, refreshed).await?)
+            Ok::<_, RefreshError>(app.leases().complete(integration, lease, refreshed).await?)
         })
         .await
         .unwrap_or_else(|_| {

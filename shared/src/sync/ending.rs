@@ -20,7 +20,7 @@ pub(super) async fn abandon(
     origin: &RequestOrigin,
     error: &DriveError,
 ) -> Result<(), StoreError> {
-    let Some(job) = app.sync_jobs.get(id, job_id).await? else {
+    let Some(job) = app.sync_jobs().get(id, job_id).await? else {
         return Ok(());
     };
     if job.status != SyncStatus::Running || job.user_id != *user {
@@ -36,7 +36,7 @@ pub(super) async fn abandon(
 /// Whether the integration still names `job` as its active sync.
 pub(super) async fn still_active(app: &App, job: &SyncJob) -> Result<bool, StoreError> {
     let integration = app
-        .integrations
+        .integrations()
         .get(&job.user_id, &job.integration_id)
         .await?;
     Ok(integration.is_some_and(|i| i.active_job(job.sync_type) == Some(&job.job_id)))
@@ -75,7 +75,7 @@ pub(super) async fn finish_listing(
     // record it did not return is gone at the provider. This is what makes the full resync
     // after a 410 equal to "wipe and reload", as Google's sync guide asks.
     let swept = if job.since_cursor.is_none() {
-        app.synced_records
+        app.synced_records()
             .sweep_unlisted(&job.integration_id, job.sync_type, &job.job_id)
             .await?
     } else {
@@ -84,7 +84,7 @@ pub(super) async fn finish_listing(
     job.counts.deleted += swept;
     let cursor = job.final_cursor.clone();
     match app
-        .sync_jobs
+        .sync_jobs()
         .finish(
             job,
             JobOutcome::Succeeded {
@@ -126,7 +126,7 @@ pub(super) async fn fail(
         at: Some(crate::clock::now_rfc3339()),
     };
     match app
-        .sync_jobs
+        .sync_jobs()
         .finish(job, JobOutcome::Failed { error: &error })
         .await
     {

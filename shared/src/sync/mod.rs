@@ -108,11 +108,11 @@ pub async fn request_sync(
             }
         }
     };
-    match app.sync_jobs.start(integration, &job, stale_before).await {
+    match app.sync_jobs().start(integration, &job, stale_before).await {
         Ok(JobStart::Existing(id)) => {
             // Still queued: its message may have been lost after the job was written. Another
             // one is harmless (a delivery for a started or finished job changes nothing).
-            let queued = app.sync_jobs.get(&integration.id, &id).await?;
+            let queued = app.sync_jobs().get(&integration.id, &id).await?;
             if queued.is_some_and(|j| j.status == SyncStatus::Queued) {
                 send(&id).await?;
             }
@@ -197,13 +197,13 @@ async fn drive(
     origin: &RequestOrigin,
     deadline: Instant,
 ) -> Result<JobRun, DriveError> {
-    let Some(mut job) = app.sync_jobs.get(id, job_id).await? else {
+    let Some(mut job) = app.sync_jobs().get(id, job_id).await? else {
         return Ok(JobRun::Done);
     };
     if job.status.is_finished() || job.user_id != *user {
         return Ok(JobRun::Done);
     }
-    let Some(integration) = app.integrations.get(user, id).await? else {
+    let Some(integration) = app.integrations().get(user, id).await? else {
         return Ok(JobRun::Done);
     };
     if job.status == SyncStatus::Queued {
@@ -212,8 +212,8 @@ async fn drive(
         } else {
             integration.sync_cursor(job.sync_type).map(str::to_string)
         };
-        app.sync_jobs.mark_running(&job, since.as_deref()).await?;
-        job = match app.sync_jobs.get(id, job_id).await? {
+        app.sync_jobs().mark_running(&job, since.as_deref()).await?;
+        job = match app.sync_jobs().get(id, job_id).await? {
             Some(j) => j,
             None => return Ok(JobRun::Done),
         };
@@ -294,10 +294,10 @@ async fn drive(
                     integration_id = id.as_str(),
                     "sync cursor invalidated; full resync"
                 );
-                if !app.sync_jobs.restart_full(&job).await? {
+                if !app.sync_jobs().restart_full(&job).await? {
                     return Ok(JobRun::Done);
                 }
-                job = match app.sync_jobs.get(id, job_id).await? {
+                job = match app.sync_jobs().get(id, job_id).await? {
                     Some(j) => j,
                     None => return Ok(JobRun::Done),
                 };
@@ -325,7 +325,7 @@ async fn drive(
         let counts = write_page(app, &job, page.records).await?;
         let last = page.next_page.is_none();
         if !app
-            .sync_jobs
+            .sync_jobs()
             .commit_page(
                 &job,
                 counts,

@@ -122,7 +122,7 @@ pub(super) async fn write_page(
     }
     let ids: Vec<String> = unique.iter().map(|r| r.external_id().to_string()).collect();
     let marks = app
-        .synced_records
+        .synced_records()
         .marks(&job.integration_id, job.sync_type, &ids)
         .await?;
     let mut page = Vec::with_capacity(unique.len());
@@ -136,7 +136,7 @@ pub(super) async fn write_page(
         }
         page.push((record, change));
     }
-    app.synced_records
+    app.synced_records()
         .put_page(&job.integration_id, &page, &job.job_id, job.page_index)
         .await?;
     Ok(counts)

@@ -52,7 +52,7 @@ async fn swapped_envelopes_decrypt_for_neither_row() {
         let integration_id = shared::ids::IntegrationId::parse(id).unwrap();
         let (_, envelope) = t
             .app
-            .integrations
+            .integrations()
             .get_with_tokens(&user_id, &integration_id)
             .await
             .unwrap()

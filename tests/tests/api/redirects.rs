@@ -88,7 +88,7 @@ async fn the_callback_checks_the_stored_return_to_again_and_never_redirects_off_
         .unwrap()
         .issue(&demo, shared::clock::now_epoch() + 600);
     t.app
-        .states
+        .states()
         .put_pending(&shared::domain::PendingAuthorization {
             state_id: issued.id.clone(),
             user_id: shared::ids::UserId::parse("alice").unwrap(),
